@@ -1,0 +1,2 @@
+//! The `frameless` command-line tool.
+fn main() {}

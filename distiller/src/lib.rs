@@ -1,0 +1,1 @@
+//! frameless-distiller: trains a graph-framelet teacher and distills it into a frameless student.
