@@ -1,0 +1,300 @@
+//! Compressed sparse row matrices: the shape of every feature matrix and graph operator.
+//!
+//! Every graph operator (`Â`, `L`, the framelet transforms `W_{j,l}`) is a [`Csr`].
+//! Polynomials of `L` are built with [`Csr::matmul`] and [`Csr::add_scaled`], so a
+//! degree-`k` operator stays `k`-hop sparse and no `N × N` dense matrix ever exists.
+
+use crate::graph::GraphError;
+
+/// A sparse `n_rows × n_cols` matrix in CSR form with sorted, unique column indices per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Csr {
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Number of columns.
+    pub n_cols: usize,
+    /// Row `i` owns entries `indptr[i]..indptr[i + 1]`; length `n_rows + 1`.
+    pub indptr: Vec<usize>,
+    /// Column index of each stored entry, ascending within a row.
+    pub indices: Vec<u32>,
+    /// Value of each stored entry.
+    pub values: Vec<f32>,
+}
+
+impl Csr {
+    /// Builds a matrix from `(row, col, value)` triplets; duplicates are summed.
+    ///
+    /// # Errors
+    /// [`GraphError::IndexOutOfRange`] if a row or column is outside the shape.
+    pub fn from_triplets(
+        n_rows: usize,
+        n_cols: usize,
+        triplets: &[(u32, u32, f32)],
+    ) -> Result<Self, GraphError> {
+        let mut counts = vec![0usize; n_rows + 1];
+        for &(r, c, _) in triplets {
+            if r as usize >= n_rows || c as usize >= n_cols {
+                return Err(GraphError::IndexOutOfRange {
+                    row: r as usize,
+                    col: c as usize,
+                    n_rows,
+                    n_cols,
+                });
+            }
+            counts[r as usize + 1] += 1;
+        }
+        for i in 0..n_rows {
+            counts[i + 1] += counts[i];
+        }
+        let mut cursor = counts.clone();
+        let mut cols = vec![0u32; triplets.len()];
+        let mut vals = vec![0f32; triplets.len()];
+        for &(r, c, v) in triplets {
+            let slot = &mut cursor[r as usize];
+            cols[*slot] = c;
+            vals[*slot] = v;
+            *slot += 1;
+        }
+        // Sort each row by column and merge duplicates.
+        let mut indptr = Vec::with_capacity(n_rows + 1);
+        let mut indices = Vec::with_capacity(triplets.len());
+        let mut values = Vec::with_capacity(triplets.len());
+        indptr.push(0);
+        let mut row: Vec<(u32, f32)> = Vec::new();
+        for i in 0..n_rows {
+            row.clear();
+            row.extend((counts[i]..counts[i + 1]).map(|k| (cols[k], vals[k])));
+            row.sort_by_key(|&(c, _)| c);
+            for &(c, v) in &row {
+                if indices.len() > indptr[i] && indices.last() == Some(&c) {
+                    *values.last_mut().expect("non-empty row") += v;
+                } else {
+                    indices.push(c);
+                    values.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Ok(Self {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            values,
+        })
+    }
+
+    /// The `n × n` identity scaled by `value`.
+    pub fn identity(n: usize, value: f32) -> Self {
+        Self {
+            n_rows: n,
+            n_cols: n,
+            indptr: (0..=n).collect(),
+            indices: (0..n as u32).collect(),
+            values: vec![value; n],
+        }
+    }
+
+    /// Number of stored entries.
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// The `(column, value)` pairs of row `i`.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let span = self.indptr[i]..self.indptr[i + 1];
+        self.indices[span.clone()]
+            .iter()
+            .copied()
+            .zip(self.values[span].iter().copied())
+    }
+
+    /// The transpose, in CSR form.
+    pub fn transpose(&self) -> Self {
+        let mut counts = vec![0usize; self.n_cols + 1];
+        for &c in &self.indices {
+            counts[c as usize + 1] += 1;
+        }
+        for j in 0..self.n_cols {
+            counts[j + 1] += counts[j];
+        }
+        let mut cursor = counts.clone();
+        let mut indices = vec![0u32; self.nnz()];
+        let mut values = vec![0f32; self.nnz()];
+        // Rows are visited in order, so each transposed row comes out sorted.
+        for i in 0..self.n_rows {
+            for (c, v) in self.row(i) {
+                let slot = &mut cursor[c as usize];
+                indices[*slot] = i as u32;
+                values[*slot] = v;
+                *slot += 1;
+            }
+        }
+        Self {
+            n_rows: self.n_cols,
+            n_cols: self.n_rows,
+            indptr: counts,
+            indices,
+            values,
+        }
+    }
+
+    /// Whether the matrix equals its transpose up to `tolerance` per entry.
+    pub fn is_symmetric(&self, tolerance: f32) -> bool {
+        let t = self.transpose();
+        t.indptr == self.indptr
+            && t.indices == self.indices
+            && t.values
+                .iter()
+                .zip(&self.values)
+                .all(|(a, b)| (a - b).abs() <= tolerance)
+    }
+
+    /// `alpha·self + beta·other` (same shape); structural union of the two patterns.
+    ///
+    /// # Errors
+    /// [`GraphError::ShapeMismatch`] if the shapes differ.
+    pub fn add_scaled(&self, alpha: f32, other: &Csr, beta: f32) -> Result<Csr, GraphError> {
+        if self.n_rows != other.n_rows || self.n_cols != other.n_cols {
+            return Err(GraphError::ShapeMismatch {
+                left: (self.n_rows, self.n_cols),
+                right: (other.n_rows, other.n_cols),
+            });
+        }
+        let mut indptr = Vec::with_capacity(self.n_rows + 1);
+        let mut indices = Vec::with_capacity(self.nnz() + other.nnz());
+        let mut values = Vec::with_capacity(self.nnz() + other.nnz());
+        indptr.push(0);
+        for i in 0..self.n_rows {
+            let (mut a, mut b) = (self.row(i).peekable(), other.row(i).peekable());
+            loop {
+                let next = match (a.peek(), b.peek()) {
+                    (Some(&(ca, va)), Some(&(cb, vb))) if ca == cb => {
+                        a.next();
+                        b.next();
+                        (ca, alpha * va + beta * vb)
+                    }
+                    (Some(&(ca, va)), Some(&(cb, _))) if ca < cb => {
+                        a.next();
+                        (ca, alpha * va)
+                    }
+                    (_, Some(&(cb, vb))) => {
+                        b.next();
+                        (cb, beta * vb)
+                    }
+                    (Some(&(ca, va)), None) => {
+                        a.next();
+                        (ca, alpha * va)
+                    }
+                    (None, None) => break,
+                };
+                indices.push(next.0);
+                values.push(next.1);
+            }
+            indptr.push(indices.len());
+        }
+        Ok(Csr {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr,
+            indices,
+            values,
+        })
+    }
+
+    /// Sparse × sparse product `self · other` (Gustavson's row-by-row algorithm).
+    ///
+    /// # Errors
+    /// [`GraphError::ShapeMismatch`] if `self.n_cols != other.n_rows`.
+    pub fn matmul(&self, other: &Csr) -> Result<Csr, GraphError> {
+        if self.n_cols != other.n_rows {
+            return Err(GraphError::ShapeMismatch {
+                left: (self.n_rows, self.n_cols),
+                right: (other.n_rows, other.n_cols),
+            });
+        }
+        // Accumulate in f64: polynomial operators sum many small terms.
+        let mut accumulator = vec![0f64; other.n_cols];
+        let mut touched = vec![false; other.n_cols];
+        let mut pattern: Vec<u32> = Vec::new();
+        let mut indptr = Vec::with_capacity(self.n_rows + 1);
+        let (mut indices, mut values) = (Vec::new(), Vec::new());
+        indptr.push(0);
+        for i in 0..self.n_rows {
+            pattern.clear();
+            for (k, a) in self.row(i) {
+                for (j, b) in other.row(k as usize) {
+                    if !touched[j as usize] {
+                        touched[j as usize] = true;
+                        pattern.push(j);
+                    }
+                    accumulator[j as usize] += f64::from(a) * f64::from(b);
+                }
+            }
+            pattern.sort_unstable();
+            for &j in &pattern {
+                indices.push(j);
+                values.push(accumulator[j as usize] as f32);
+                accumulator[j as usize] = 0.0;
+                touched[j as usize] = false;
+            }
+            indptr.push(indices.len());
+        }
+        Ok(Csr {
+            n_rows: self.n_rows,
+            n_cols: other.n_cols,
+            indptr,
+            indices,
+            values,
+        })
+    }
+
+    /// Dense product `self · x` for a row-major `x` of shape `(n_cols, k)`, in f64.
+    pub fn matmul_dense(&self, x: &[f64], k: usize) -> Vec<f64> {
+        let mut y = vec![0f64; self.n_rows * k];
+        for (i, out) in y.chunks_exact_mut(k.max(1)).enumerate().take(self.n_rows) {
+            for (c, v) in self.row(i) {
+                let src = &x[c as usize * k..(c as usize + 1) * k];
+                for (o, s) in out.iter_mut().zip(src) {
+                    *o += f64::from(v) * s;
+                }
+            }
+        }
+        y
+    }
+
+    /// Drops stored entries with `|value| <= threshold` (keeps the diagonal).
+    pub fn prune(&self, threshold: f32) -> Csr {
+        let mut indptr = Vec::with_capacity(self.n_rows + 1);
+        let (mut indices, mut values) = (Vec::new(), Vec::new());
+        indptr.push(0);
+        for i in 0..self.n_rows {
+            for (c, v) in self.row(i) {
+                if v.abs() > threshold || c as usize == i {
+                    indices.push(c);
+                    values.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Csr {
+            n_rows: self.n_rows,
+            n_cols: self.n_cols,
+            indptr,
+            indices,
+            values,
+        }
+    }
+
+    /// Dense copy, row-major; for tests and small reference checks only.
+    #[cfg(test)]
+    pub fn to_dense(&self) -> Vec<f64> {
+        let mut d = vec![0f64; self.n_rows * self.n_cols];
+        for i in 0..self.n_rows {
+            for (c, v) in self.row(i) {
+                d[i * self.n_cols + c as usize] = f64::from(v);
+            }
+        }
+        d
+    }
+}

@@ -1,0 +1,336 @@
+//! What every training loop shares: seeded initialisation and dropout, Adam with
+//! PyTorch-style L2 weight decay, early stopping on validation accuracy, accuracy.
+//!
+//! Determinism: all randomness comes from one [`SeededRng`] per run, never from candle's
+//! device RNG, so the same seed gives the same weights on every run.
+
+use candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The random stream of one training run.
+pub struct SeededRng(ChaCha8Rng);
+
+impl SeededRng {
+    /// A stream determined entirely by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    /// A tensor of `shape` with entries uniform in `[-bound, bound)`.
+    pub fn uniform(
+        &mut self,
+        shape: (usize, usize),
+        bound: f64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let data: Vec<f64> = (0..shape.0 * shape.1)
+            .map(|_| self.0.random_range(-bound..bound))
+            .collect();
+        Tensor::from_vec(data, shape, device)?.to_dtype(dtype)
+    }
+
+    /// Glorot/Xavier uniform weights for a `(fan_in, fan_out)` matrix.
+    pub fn xavier(
+        &mut self,
+        fan_in: usize,
+        fan_out: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Var> {
+        let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+        Var::from_tensor(&self.uniform((fan_in, fan_out), bound, dtype, device)?)
+    }
+
+    /// PyTorch `nn.Linear` default init: weight `(in, out)` and bias `(1, out)`, both
+    /// uniform in `±1/√in`.
+    pub fn linear(
+        &mut self,
+        fan_in: usize,
+        fan_out: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<(Var, Var)> {
+        let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+        let weight = Var::from_tensor(&self.uniform((fan_in, fan_out), bound, dtype, device)?)?;
+        let bias = Var::from_tensor(&self.uniform((1, fan_out), bound, dtype, device)?)?;
+        Ok((weight, bias))
+    }
+
+    /// Inverted dropout: zeroes each entry with probability `p`, scales the rest by `1/(1-p)`.
+    pub fn dropout(&mut self, x: &Tensor, p: f64) -> Result<Tensor> {
+        if p <= 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| {
+                if self.0.random::<f64>() < p {
+                    0.0
+                } else {
+                    keep as f32
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
+    }
+}
+
+/// Adam hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// L2 penalty added to the gradient (PyTorch `Adam(weight_decay=…)`, not AdamW).
+    pub weight_decay: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 0.01,
+            weight_decay: 5e-4,
+        }
+    }
+}
+
+/// Adam (Kingma & Ba) with L2 weight decay folded into the gradient, as PyTorch does.
+pub struct Adam {
+    vars: Vec<Var>,
+    first_moment: Vec<Tensor>,
+    second_moment: Vec<Tensor>,
+    step: i32,
+    config: AdamConfig,
+}
+
+impl Adam {
+    const BETA1: f64 = 0.9;
+    const BETA2: f64 = 0.999;
+    const EPS: f64 = 1e-8;
+
+    /// An optimiser over `vars`.
+    pub fn new(vars: Vec<Var>, config: AdamConfig) -> Result<Self> {
+        let zeros = |v: &Var| v.as_tensor().zeros_like();
+        let first_moment = vars.iter().map(zeros).collect::<Result<_>>()?;
+        let second_moment = vars.iter().map(zeros).collect::<Result<_>>()?;
+        Ok(Self {
+            vars,
+            first_moment,
+            second_moment,
+            step: 0,
+            config,
+        })
+    }
+
+    /// One update from the gradients of a backward pass; variables without a gradient stay.
+    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        self.step += 1;
+        let bias1 = 1.0 - Self::BETA1.powi(self.step);
+        let bias2 = 1.0 - Self::BETA2.powi(self.step);
+        for ((var, m), v) in self
+            .vars
+            .iter()
+            .zip(&mut self.first_moment)
+            .zip(&mut self.second_moment)
+        {
+            let Some(grad) = grads.get(var) else { continue };
+            let grad = if self.config.weight_decay > 0.0 {
+                (grad + var.as_tensor().affine(self.config.weight_decay, 0.0)?)?
+            } else {
+                grad.clone()
+            };
+            *m = ((m.affine(Self::BETA1, 0.0)? + grad.affine(1.0 - Self::BETA1, 0.0)?)?).detach();
+            *v = ((v.affine(Self::BETA2, 0.0)? + grad.sqr()?.affine(1.0 - Self::BETA2, 0.0)?)?)
+                .detach();
+            let denom = v.affine(1.0 / bias2, 0.0)?.sqrt()?.affine(1.0, Self::EPS)?;
+            let update = m.affine(self.config.lr / bias1, 0.0)?.div(&denom)?;
+            var.set(&var.as_tensor().sub(&update)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`EarlyStopping::observe`] decided about an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Validation accuracy reached or tied the best: keep this epoch's weights.
+    Improved,
+    /// Worse than the best, patience left.
+    Continue,
+    /// Worse than the best for `patience` epochs in a row: stop.
+    Stop,
+}
+
+/// Early stopping on validation accuracy; a tie counts as an improvement (the best
+/// epoch moves later and patience resets, as in the GLNN and Frameless code).
+#[derive(Debug, Clone)]
+pub struct EarlyStopping {
+    patience: usize,
+    best_val_accuracy: f64,
+    best_epoch: usize,
+    epochs_since_best: usize,
+}
+
+impl EarlyStopping {
+    /// Stops after `patience` epochs without reaching the best validation accuracy.
+    pub fn new(patience: usize) -> Self {
+        Self {
+            patience,
+            best_val_accuracy: -1.0,
+            best_epoch: 0,
+            epochs_since_best: 0,
+        }
+    }
+
+    /// Records epoch `epoch` with validation accuracy `val_accuracy`.
+    pub fn observe(&mut self, epoch: usize, val_accuracy: f64) -> Verdict {
+        if val_accuracy >= self.best_val_accuracy {
+            self.best_val_accuracy = val_accuracy;
+            self.best_epoch = epoch;
+            self.epochs_since_best = 0;
+            Verdict::Improved
+        } else {
+            self.epochs_since_best += 1;
+            if self.epochs_since_best >= self.patience {
+                Verdict::Stop
+            } else {
+                Verdict::Continue
+            }
+        }
+    }
+
+    /// Best validation accuracy seen.
+    pub fn best_val_accuracy(&self) -> f64 {
+        self.best_val_accuracy
+    }
+
+    /// Epoch of the best validation accuracy.
+    pub fn best_epoch(&self) -> usize {
+        self.best_epoch
+    }
+}
+
+/// Copies the current values of `vars` (for keeping the best-validation weights).
+pub fn snapshot(vars: &[Var]) -> Result<Vec<Tensor>> {
+    vars.iter().map(|v| v.as_tensor().copy()).collect()
+}
+
+/// Writes a [`snapshot`] back into `vars`.
+pub fn restore(vars: &[Var], saved: &[Tensor]) -> Result<()> {
+    vars.iter().zip(saved).try_for_each(|(v, t)| v.set(t))
+}
+
+/// Row-wise argmax of a `(n, c)` tensor.
+pub fn argmax_rows(logits: &Tensor) -> Result<Vec<u32>> {
+    logits.argmax(1)?.to_vec1::<u32>()
+}
+
+/// Fraction of `nodes` whose prediction equals their label.
+pub fn accuracy(predictions: &[u32], labels: &[i64], nodes: &[u32]) -> f64 {
+    if nodes.is_empty() {
+        return 0.0;
+    }
+    let correct = nodes
+        .iter()
+        .filter(|&&i| i64::from(predictions[i as usize]) == labels[i as usize])
+        .count();
+    correct as f64 / nodes.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adam_matches_a_hand_computed_first_step() {
+        // Step 1 with bias correction: update = lr · g / (|g| + eps) = lr · sign(g).
+        // g = 2·p + wd·p for loss p²: with p = 1, wd = 0.5 → g = 2.5 > 0, p → 1 − 0.1.
+        let p = Var::new(&[1f64], &Device::Cpu).unwrap();
+        let mut adam = Adam::new(
+            vec![p.clone()],
+            AdamConfig {
+                lr: 0.1,
+                weight_decay: 0.5,
+            },
+        )
+        .unwrap();
+        let grads = p
+            .as_tensor()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        adam.step(&grads).unwrap();
+        let v = p.as_tensor().to_vec1::<f64>().unwrap()[0];
+        assert!((v - 0.9).abs() < 1e-6, "{v}");
+    }
+
+    #[test]
+    fn adam_minimises_a_quadratic() {
+        let p = Var::new(&[3f64, -2.0], &Device::Cpu).unwrap();
+        let mut adam = Adam::new(
+            vec![p.clone()],
+            AdamConfig {
+                lr: 0.1,
+                weight_decay: 0.0,
+            },
+        )
+        .unwrap();
+        for _ in 0..300 {
+            let grads = p
+                .as_tensor()
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            adam.step(&grads).unwrap();
+        }
+        let v = p.as_tensor().to_vec1::<f64>().unwrap();
+        assert!(v.iter().all(|x| x.abs() < 0.05), "{v:?}");
+    }
+
+    #[test]
+    fn early_stopping_counts_ties_as_improvement() {
+        let mut stop = EarlyStopping::new(2);
+        assert_eq!(stop.observe(0, 0.5), Verdict::Improved);
+        assert_eq!(stop.observe(1, 0.5), Verdict::Improved);
+        assert_eq!(stop.best_epoch(), 1);
+        assert_eq!(stop.observe(2, 0.4), Verdict::Continue);
+        assert_eq!(stop.observe(3, 0.4), Verdict::Stop);
+    }
+
+    #[test]
+    fn dropout_is_seeded_and_scales_kept_entries() {
+        let x = Tensor::ones((50, 40), DType::F32, &Device::Cpu).unwrap();
+        let a: Vec<f32> = SeededRng::new(7)
+            .dropout(&x, 0.5)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f32> = SeededRng::new(7)
+            .dropout(&x, 0.5)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&v| v == 0.0 || v == 2.0));
+        let kept = a.iter().filter(|&&v| v > 0.0).count();
+        assert!((800..1200).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn accuracy_counts_only_listed_nodes() {
+        assert_eq!(accuracy(&[0, 1, 2], &[0, 0, 2], &[0, 1]), 0.5);
+        assert_eq!(accuracy(&[0], &[0], &[]), 0.0);
+    }
+}
