@@ -11,7 +11,11 @@ use frameless_distiller::surgery::{balanced_forman_curvature, sdrf, Graph, SdrfC
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn time(name: &str, n_nodes: usize, edges: &[(u32, u32)]) -> Result<(), Box<dyn std::error::Error>> {
+fn time(
+    name: &str,
+    n_nodes: usize,
+    edges: &[(u32, u32)],
+) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let g = Graph::from_edges(n_nodes, edges)?;
     let curvature = balanced_forman_curvature(&g);
@@ -48,7 +52,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let edges: Vec<_> = set.into_iter().collect();
-    let n_nodes = edges.iter().map(|e| e.1 as usize + 1).max().unwrap_or(0).max(2277);
+    let n_nodes = edges
+        .iter()
+        .map(|e| e.1 as usize + 1)
+        .max()
+        .unwrap_or(0)
+        .max(2277);
     time("chameleon", n_nodes, &edges)?;
 
     let (n_nodes, n_edges) = (20_000u32, 100_000);

@@ -101,10 +101,7 @@ pub(crate) fn edge_terms_with(
         .count();
     let mut squares = 0;
     let mut gamma_max = 0;
-    for (side, a, b, in_a, in_b) in [
-        (Side::I, i, j, in_i, in_j),
-        (Side::J, j, i, in_j, in_i),
-    ] {
+    for (side, a, b, in_a, in_b) in [(Side::I, i, j, in_i, in_j), (Side::J, j, i, in_j, in_i)] {
         // k ∈ N(a) \ B1(b); count w ∈ N(k) ∩ N(b) with w ∉ B1(a).
         let n_b = g.neighbours(b);
         for &k in g.neighbours(a) {

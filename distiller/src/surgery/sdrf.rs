@@ -176,14 +176,20 @@ impl Flow {
     pub(crate) fn candidates(&mut self, x: u32, y: u32) -> Vec<((u32, u32), f64)> {
         let base = self.curvature[&canonical(x, y)];
         let (mut count_x, mut count_y) = (Vec::new(), Vec::new());
-        let terms = edge_terms_with(&self.graph, x, y, &mut self.scratch, |side, k, c| {
-            match side {
+        let terms = edge_terms_with(
+            &self.graph,
+            x,
+            y,
+            &mut self.scratch,
+            |side, k, c| match side {
                 Side::I => count_x.push((k, c)),
                 Side::J => count_y.push((k, c)),
-            }
-        });
+            },
+        );
         let count = |list: &[(u32, usize)], k: u32| {
-            list.binary_search_by_key(&k, |e| e.0).ok().map(|p| list[p].1)
+            list.binary_search_by_key(&k, |e| e.0)
+                .ok()
+                .map(|p| list[p].1)
         };
         let ball = |c: u32| {
             let mut b = self.graph.neighbours(c).to_vec();
@@ -235,17 +241,25 @@ impl Flow {
         }
     }
 
-    /// Recomputes every edge with an endpoint in `B1(a) ∪ B1(b)`.
+    /// Recomputes every edge whose curvature toggling `{a, b}` can change: those at
+    /// `a` or `b`, and those joining `N(a)` to `N(b)`.
     ///
-    /// `Ric(i, j)` reads `deg`, `N(i)`, `N(j)` and `N(k)` for `k ∈ N(i) ∪ N(j)`;
-    /// toggling `{a, b}` changes only `deg`/`N` of `a` and `b`, so an edge is affected
-    /// only if `i` or `j` is `a`, `b`, or one of their neighbours.
+    /// `Ric(i, j)` reads `deg`, `N(i)`, `N(j)` (unchanged unless `{i, j}` meets
+    /// `{a, b}`) and, for `k ∈ N(i) \ B1(j)`, the count `|N(k) ∩ N(j) \ B1(i)|` (and
+    /// the mirror image), which changes only when `k = a` and `b ∈ N(j)` (or `a ↔ b`):
+    /// that is, when `i ∈ N(a)` and `j ∈ N(b)`, or the other way round.
     fn refresh(&mut self, a: u32, b: u32) {
         self.touched.clear();
         for c in [a, b] {
             for &m in self.graph.neighbours(c) {
-                for &w in self.graph.neighbours(m) {
-                    self.touched.push(canonical(m, w));
+                self.touched.push(canonical(c, m));
+            }
+        }
+        let n_b = self.graph.neighbours(b);
+        for &i in self.graph.neighbours(a) {
+            for &j in self.graph.neighbours(i) {
+                if n_b.binary_search(&j).is_ok() {
+                    self.touched.push(canonical(i, j));
                 }
             }
         }
@@ -258,7 +272,11 @@ impl Flow {
     }
 
     /// One SDRF round; `None` when the graph has no edge.
-    pub(crate) fn step(&mut self, cfg: &SdrfConfig, rng: &mut ChaCha8Rng) -> Option<IterationStats> {
+    pub(crate) fn step(
+        &mut self,
+        cfg: &SdrfConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<IterationStats> {
         let ((x, y), min_curvature) = self.extreme(true)?;
         let candidates = self.candidates(x, y);
         let added = sample(&candidates, cfg.tau, rng);
@@ -280,11 +298,7 @@ impl Flow {
 }
 
 /// Draws one candidate with probability `∝ exp(τ · change)` (max-shifted softmax).
-fn sample(
-    candidates: &[((u32, u32), f64)],
-    tau: f64,
-    rng: &mut ChaCha8Rng,
-) -> Option<(u32, u32)> {
+fn sample(candidates: &[((u32, u32), f64)], tau: f64, rng: &mut ChaCha8Rng) -> Option<(u32, u32)> {
     let top = candidates
         .iter()
         .map(|c| c.1)

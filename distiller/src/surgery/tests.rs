@@ -150,7 +150,32 @@ fn incremental_updates_equal_full_recompute() -> Result<(), SurgeryError> {
             let kept: Vec<_> = flow.curvature.iter().map(|(&e, &c)| (e, c)).collect();
             let fresh: Vec<_> = flow.graph.edges().into_iter().zip(full).collect();
             assert_eq!(kept, fresh);
-            assert_matches_dense(&flow.graph, &flow.curvature.values().copied().collect::<Vec<_>>());
+            assert_matches_dense(
+                &flow.graph,
+                &flow.curvature.values().copied().collect::<Vec<_>>(),
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn random_edge_toggles_keep_curvature_current() -> Result<(), SurgeryError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for (n, edges) in corpus().into_iter().step_by(4) {
+        let mut flow = Flow::new(Graph::from_edges(n, &edges)?);
+        for _ in 0..10 {
+            let (u, v) = (rng.random_range(0..n as u32), rng.random_range(0..n as u32));
+            if u == v {
+                continue;
+            }
+            if flow.graph.has_edge(u, v) {
+                flow.remove(u, v);
+            } else {
+                flow.add(u, v);
+            }
+            let kept: Vec<f64> = flow.curvature.values().copied().collect();
+            assert_eq!(kept, balanced_forman_curvature(&flow.graph));
         }
     }
     Ok(())
