@@ -299,14 +299,9 @@ impl Flow {
 
 /// Draws one candidate with probability `∝ exp(τ · change)` (max-shifted softmax).
 fn sample(candidates: &[((u32, u32), f64)], tau: f64, rng: &mut ChaCha8Rng) -> Option<(u32, u32)> {
-    let top = candidates
-        .iter()
-        .map(|c| c.1)
-        .fold(f64::NEG_INFINITY, f64::max);
-    let weights: Vec<f64> = candidates
-        .iter()
-        .map(|c| (tau * (c.1 - top)).exp())
-        .collect();
+    let scores: Vec<f64> = candidates.iter().map(|c| tau * c.1).collect();
+    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = scores.iter().map(|s| (s - top).exp()).collect();
     let total: f64 = weights.iter().sum();
     let mut r = rng.random::<f64>() * total;
     for (c, w) in candidates.iter().zip(&weights) {

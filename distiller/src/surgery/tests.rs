@@ -36,9 +36,9 @@ fn dense_curvature(a: &[Vec<i64>], i: usize, j: usize) -> f64 {
     let (mut squares, mut gamma) = (0, 0);
     for (p, q) in [(i, j), (j, i)] {
         let masked: Vec<i64> = (0..n).map(|w| a[q][w] - a[p][w] * a[q][w]).collect();
-        for k in 0..n {
+        for (k, row_k) in a.iter().enumerate() {
             if a[p][k] == 1 && a[q][k] == 0 && k != q {
-                let count = dot(&a[k], &masked) - 1;
+                let count = dot(row_k, &masked) - 1;
                 if count > 0 {
                     squares += 1;
                     gamma = gamma.max(count);
