@@ -385,7 +385,7 @@ fn display_is_one_lowercase_line() {
             !s.is_empty() && !s.contains('\n') && !s.ends_with('.'),
             "{s}"
         );
-        assert_eq!(s.chars().next().unwrap().is_lowercase(), true, "{s}");
+        assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
     }
     assert_eq!(
         Error::Truncated {
