@@ -56,12 +56,16 @@ pub trait Board {
     fn ticks(&mut self) -> u64;
 }
 
-/// Static scratch: `data::SCRATCH_WORDS` f32 words, the exact size the host
-/// engine reported for this blob (`Model::scratch_len`), fixed at compile time.
-struct Scratch(UnsafeCell<[f32; data::SCRATCH_WORDS]>);
+/// f32 words of the static scratch buffer, fixed at compile time from the
+/// embedded model's dims by the engine's own bound; `run` checks it against
+/// the loaded model's exact `scratch_len` before any inference.
+const SCRATCH_WORDS: usize = frameless_engine::max_scratch_len(&data::DIMS);
+
+/// Static scratch buffer, in `.bss`.
+struct Scratch(UnsafeCell<[f32; SCRATCH_WORDS]>);
 // SAFETY: handed out once (see `take_scratch`), so never aliased.
 unsafe impl Sync for Scratch {}
-static SCRATCH: Scratch = Scratch(UnsafeCell::new([0.0; data::SCRATCH_WORDS]));
+static SCRATCH: Scratch = Scratch(UnsafeCell::new([0.0; SCRATCH_WORDS]));
 static SCRATCH_TAKEN: AtomicBool = AtomicBool::new(false);
 
 fn take_scratch() -> Option<&'static mut [f32]> {
@@ -120,6 +124,9 @@ pub fn run<B: Board>(board: &mut B) -> ! {
     if !data::is_selected(model.precision()) {
         fail(EXIT_SETUP, format_args!("blob precision is {}", model.precision()));
     }
+    if model.scratch_len() != data::HOST_SCRATCH_WORDS {
+        fail(EXIT_SETUP, format_args!("scratch_len differs from the host's: models/ is stale, regenerate with fw-gen"));
+    }
     let Some(scratch) = take_scratch() else {
         fail(EXIT_SETUP, format_args!("scratch already taken"));
     };
@@ -127,7 +134,7 @@ pub fn run<B: Board>(board: &mut B) -> ! {
         fail(
             EXIT_SETUP,
             format_args!(
-                "scratch too small: the model needs {} f32 words, the firmware reserves {} (SCRATCH_WORDS in models/expected-{}.rs)",
+                "scratch too small: the model needs {} f32 words, the firmware reserves {} (max_scratch_len of DIMS in models/expected-{}.rs)",
                 model.scratch_len(),
                 scratch.len(),
                 data::PRECISION

@@ -23,8 +23,8 @@ pub struct Painted {
 /// Paints `[base - PAINT_BYTES, base - GUARD_BYTES)`, clipped at the end of statics.
 #[inline(never)]
 pub fn paint(base: usize) -> Painted {
-    // SAFETY: only the address of the linker symbol is taken.
-    let statics_end = unsafe { core::ptr::addr_of!(__sheap) } as usize;
+    // Only the linker symbol's address is taken (safe since Rust 1.82).
+    let statics_end = core::ptr::addr_of!(__sheap) as usize;
     let high = (base - GUARD_BYTES) & !3;
     let low = base.saturating_sub(PAINT_BYTES).max(statics_end + 4) & !3;
     let mut p = low;

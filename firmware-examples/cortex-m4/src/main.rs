@@ -4,21 +4,39 @@
 #![no_std]
 #![no_main]
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 use fw_common::{Board, EXIT_FAULT, EXIT_SETUP};
 use semihosting::{println, process::exit};
 
-/// SysTick reload: the full 24 bits.
+/// SysTick reload: the full 24 bits (2^24 ticks = 671 M instructions).
 const RELOAD: u32 = 0x00FF_FFFF;
 /// mps2-an386's 25 MHz SysTick under `-icount shift=0` (1 ns per instruction).
 const INSTRUCTIONS_PER_TICK: u64 = 40;
-/// Times SysTick wrapped (counted by its exception), extending it to 64 bits.
-static WRAPS: AtomicU32 = AtomicU32::new(0);
 
-struct Mps2An386;
+/// SysTick extended to 64 bits by polling: a reading above the previous one
+/// means the counter reloaded once in between, so two readings must be less
+/// than 2^24 ticks apart (true of every interval measured here).
+struct Mps2An386 {
+    /// Ticks counted by the reloads seen so far.
+    reloads: u64,
+    /// Previous counter reading.
+    last: u32,
+}
+
+impl Mps2An386 {
+    /// Starts SysTick from the core clock and waits for its first reload.
+    fn start(mut syst: SYST) -> Self {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(RELOAD);
+        syst.clear_current();
+        syst.disable_interrupt();
+        syst.enable_counter();
+        // Cleared to 0 above; the next tick loads RELOAD.
+        while SYST::get_current() == 0 {}
+        Mps2An386 { reloads: 0, last: SYST::get_current() }
+    }
+}
 
 impl Board for Mps2An386 {
     const TARGET: &'static str = "cortex-m4";
@@ -26,13 +44,12 @@ impl Board for Mps2An386 {
     const INSTRUCTIONS_PER_TICK: u64 = INSTRUCTIONS_PER_TICK;
 
     fn ticks(&mut self) -> u64 {
-        loop {
-            let wraps = WRAPS.load(Ordering::Acquire);
-            let current = SYST::get_current();
-            if WRAPS.load(Ordering::Acquire) == wraps {
-                return u64::from(wraps) * (u64::from(RELOAD) + 1) + u64::from(RELOAD - current);
-            }
+        let current = SYST::get_current();
+        if current > self.last {
+            self.reloads += u64::from(RELOAD) + 1;
         }
+        self.last = current;
+        self.reloads + u64::from(RELOAD - current)
     }
 }
 
@@ -62,20 +79,9 @@ fn main() -> ! {
         println!("FWERROR core peripherals already taken");
         exit(EXIT_SETUP)
     };
-    let mut syst = cp.SYST;
-    syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(RELOAD);
-    syst.clear_current();
-    syst.enable_interrupt();
-    syst.enable_counter();
-    let mut board = Mps2An386;
+    let mut board = Mps2An386::start(cp.SYST);
     check_tick_rate(&mut board);
     fw_common::run(&mut board)
-}
-
-#[exception]
-fn SysTick() {
-    WRAPS.fetch_add(1, Ordering::AcqRel);
 }
 
 #[exception]

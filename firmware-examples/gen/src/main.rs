@@ -185,7 +185,7 @@ fn generate(dir: &Path) -> Result<Output, String> {
             d.n_nodes, d.n_features, d.hidden, d.n_classes, d.n_bands, d.n_stages
         );
         ex += &format!(
-            "/// f32 words of scratch the model needs (`Model::scratch_len` on the host): the firmware's static buffer.\npub const SCRATCH_WORDS: usize = {};\n",
+            "/// f32 words of scratch this model needs (`Model::scratch_len` on the host).\npub const HOST_SCRATCH_WORDS: usize = {};\n",
             m.scratch_len()
         );
         let mut classes = Vec::new();
