@@ -42,7 +42,7 @@ note() { echo "run.sh: $*" >&2; }
 # 1. The committed models must be what the current engine writes and predicts.
 if [ "${FW_SKIP_GEN_CHECK:-0}" != 1 ]; then
     note "checking models/ against the engine's writer (fw-gen --check)"
-    if ! cargo run "${cargo_q[@]}" -p fw-gen -- --check; then
+    if ! cargo run "${cargo_q[@]}" --manifest-path gen/Cargo.toml -- --check; then
         note "models/ is stale or the generator failed"
         fail=1
     fi
@@ -54,8 +54,37 @@ for t in "${targets[@]}"; do
     cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$(triple "$t")" -p frameless-engine || fail=1
 done
 
-# 3. Every firmware, run in QEMU.
+qemu_run() { # target elf log -> QEMU's exit status
+    set +e
+    # shellcheck disable=SC2046
+    timeout --kill-after=5 "$timeout_s" $(qemu_cmd "$1") -nographic -monitor none -serial none \
+        -semihosting-config enable=on,target=native -icount shift=0 -kernel "$2" >"$3" 2>&1
+    local rc=$?
+    set -e
+    return "$rc"
+}
+
 mkdir -p out
+# 3. A fault must end the run with status 3, not hang.
+fault_p="$(for p in int8 "${precisions[@]}"; do [ -f "models/cora-fmlps-$p.fgkd" ] && echo "$p" && break; done)"
+for t in "${targets[@]}"; do
+    [ -n "$fault_p" ] || break
+    note "fault handler self-test on $t"
+    if cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$(triple "$t")" -p "fw-$t" --features "$fault_p,fault-test"; then
+        cp "target/$(triple "$t")/release/fw-$t" "out/fw-$t-fault-test.elf"
+        rc=0
+        qemu_run "$t" "out/fw-$t-fault-test.elf" "out/fw-$t-fault-test.log" || rc=$?
+        if [ "$rc" -ne 3 ] || ! grep -q '^FWERROR' "out/fw-$t-fault-test.log"; then
+            cat "out/fw-$t-fault-test.log" >&2
+            note "fault self-test on $t: exit $rc, expected 3 with an FWERROR line"
+            fail=1
+        fi
+    else
+        fail=1
+    fi
+done
+
+# 4. Every firmware, run in QEMU.
 rows=()
 for t in "${targets[@]}"; do
     for p in "${precisions[@]}"; do
@@ -73,12 +102,8 @@ for t in "${targets[@]}"; do
         elf="out/fw-$t-$p.elf"
         cp "target/$tr/release/fw-$t" "$elf"
         log="out/fw-$t-$p.log"
-        set +e
-        # shellcheck disable=SC2046
-        timeout --kill-after=5 "$timeout_s" $(qemu_cmd "$t") -nographic -monitor none -serial none \
-            -semihosting-config enable=on,target=native -icount shift=0 -kernel "$elf" >"$log" 2>&1
-        rc=$?
-        set -e
+        rc=0
+        qemu_run "$t" "$elf" "$log" || rc=$?
         cat "$log" >&2
         report="$(grep '^FWREPORT' "$log" | tail -n 1 || true)"
         field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$report"; }

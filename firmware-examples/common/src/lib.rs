@@ -98,6 +98,21 @@ fn fail(code: i32, what: core::fmt::Arguments<'_>) -> ! {
     exit(code)
 }
 
+/// Executes an undefined instruction: the target's handler must exit with
+/// [`EXIT_FAULT`].
+#[cfg(feature = "fault-test")]
+fn fault_test() {
+    println!("fault-test: executing an undefined instruction");
+    // SAFETY: traps on purpose; the trap handler never returns here.
+    unsafe {
+        #[cfg(target_arch = "arm")]
+        core::arch::asm!("udf #0");
+        #[cfg(target_arch = "riscv32")]
+        core::arch::asm!("unimp");
+    }
+    println!("fault-test: the undefined instruction did not trap");
+}
+
 /// Runs the whole example on `board` and exits QEMU with the status above.
 pub fn run<B: Board>(board: &mut B) -> ! {
     let anchor = 0u32;
@@ -110,6 +125,9 @@ pub fn run<B: Board>(board: &mut B) -> ! {
         Err(e) => fail(EXIT_SETUP, format_args!("blob rejected: {e}")),
     };
     let load_instr = (board.ticks() - t0) * B::INSTRUCTIONS_PER_TICK;
+
+    #[cfg(feature = "fault-test")]
+    fault_test();
 
     let dims = model.dims();
     let d = data::DIMS;

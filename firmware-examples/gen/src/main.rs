@@ -8,8 +8,9 @@
 //! engine's predictions (`Model::predict`: class and logits) for them.
 //!
 //! ```text
-//! cargo run -p fw-gen            # (re)write models/
-//! cargo run -p fw-gen -- --check # exit 1 if models/ differs from what it would write
+//! cd firmware-examples
+//! cargo run --release --manifest-path gen/Cargo.toml              # (re)write models/
+//! cargo run --release --manifest-path gen/Cargo.toml -- --check   # exit 1 if models/ is stale
 //! ```
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -224,7 +225,7 @@ fn main() -> ExitCode {
     for (path, bytes) in &out.files {
         if check {
             if std::fs::read(path).ok().as_deref() != Some(bytes.as_slice()) {
-                eprintln!("fw-gen: {} is stale; run `cargo run -p fw-gen` in firmware-examples", path.display());
+                eprintln!("fw-gen: {} is stale; run `cargo run --release --manifest-path gen/Cargo.toml` in firmware-examples", path.display());
                 stale += 1;
             }
         } else if let Err(e) = std::fs::write(path, bytes) {
