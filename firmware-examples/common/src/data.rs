@@ -21,15 +21,24 @@ macro_rules! model_files {
     ($prec:literal, $variant:ident) => {
         /// Precision of the embedded blob.
         pub const PRECISION: &str = $prec;
-        static BLOB_ALIGNED: &Aligned<[u8]> =
-            &Aligned(*include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/cora-fmlps-", $prec, ".fgkd")));
+        static BLOB_ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/cora-fmlps-",
+            $prec,
+            ".fgkd"
+        )));
         /// The model blob, in flash (`.rodata`).
         pub static BLOB: &[u8] = &BLOB_ALIGNED.0;
         /// Whether `p` is the precision this firmware was built for.
         pub fn is_selected(p: Precision) -> bool {
             matches!(p, Precision::$variant)
         }
-        include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/expected-", $prec, ".rs"));
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../models/expected-",
+            $prec,
+            ".rs"
+        ));
     };
 }
 

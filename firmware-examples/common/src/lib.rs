@@ -94,7 +94,7 @@ fn nnz(i: usize) -> usize {
 }
 
 fn fail(code: i32, what: core::fmt::Arguments<'_>) -> ! {
-    println!("FWERROR target-precision={} {}", data::PRECISION, what);
+    println!("FWERROR precision={} {}", data::PRECISION, what);
     exit(code)
 }
 
@@ -131,19 +131,42 @@ pub fn run<B: Board>(board: &mut B) -> ! {
 
     let dims = model.dims();
     let d = data::DIMS;
-    if (dims.n_nodes, dims.n_features, dims.hidden, dims.n_classes, dims.n_bands, dims.n_stages)
-        != (d.n_nodes, d.n_features, d.hidden, d.n_classes, d.n_bands, d.n_stages)
-    {
+    if (
+        dims.n_nodes,
+        dims.n_features,
+        dims.hidden,
+        dims.n_classes,
+        dims.n_bands,
+        dims.n_stages,
+    ) != (
+        d.n_nodes,
+        d.n_features,
+        d.hidden,
+        d.n_classes,
+        d.n_bands,
+        d.n_stages,
+    ) {
         fail(
             EXIT_SETUP,
-            format_args!("blob dims differ from models/expected-{}.rs: regenerate with fw-gen", data::PRECISION),
+            format_args!(
+                "blob dims differ from models/expected-{}.rs: regenerate with fw-gen",
+                data::PRECISION
+            ),
         );
     }
     if !data::is_selected(model.precision()) {
-        fail(EXIT_SETUP, format_args!("blob precision is {}", model.precision()));
+        fail(
+            EXIT_SETUP,
+            format_args!("blob precision is {}", model.precision()),
+        );
     }
     if model.scratch_len() != data::HOST_SCRATCH_WORDS {
-        fail(EXIT_SETUP, format_args!("scratch_len differs from the host's: models/ is stale, regenerate with fw-gen"));
+        fail(
+            EXIT_SETUP,
+            format_args!(
+                "scratch_len differs from the host's: models/ is stale, regenerate with fw-gen"
+            ),
+        );
     }
     let Some(scratch) = take_scratch() else {
         fail(EXIT_SETUP, format_args!("scratch already taken"));
@@ -192,7 +215,10 @@ pub fn run<B: Board>(board: &mut B) -> ! {
                     first_bad.get_or_insert((i, p.class, expected_class));
                 }
             }
-            Err(e) => fail(EXIT_MISMATCH, format_args!("predict(node {node}) failed: {e}")),
+            Err(e) => fail(
+                EXIT_MISMATCH,
+                format_args!("predict(node {node}) failed: {e}"),
+            ),
         }
     }
     let stack_bytes = stack::high_water(stack_base, painted);

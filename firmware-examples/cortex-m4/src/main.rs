@@ -34,7 +34,10 @@ impl Mps2An386 {
         syst.enable_counter();
         // Cleared to 0 above; the next tick loads RELOAD.
         while SYST::get_current() == 0 {}
-        Mps2An386 { reloads: 0, last: SYST::get_current() }
+        Mps2An386 {
+            reloads: 0,
+            last: SYST::get_current(),
+        }
     }
 }
 
@@ -86,7 +89,11 @@ fn main() -> ! {
 
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    println!("FWERROR hard fault at pc={:#010x} lr={:#010x}", frame.pc(), frame.lr());
+    println!(
+        "FWERROR hard fault at pc={:#010x} lr={:#010x}",
+        frame.pc(),
+        frame.lr()
+    );
     exit(EXIT_FAULT)
 }
 

@@ -15,7 +15,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use frameless_engine::writer::{write_blob, Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage};
+use frameless_engine::writer::{
+    write_blob, Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage,
+};
 use frameless_engine::{Features, Model, ModelKind, Precision};
 
 const N_NODES: usize = 2708;
@@ -29,7 +31,11 @@ const N_TEST: usize = 32;
 /// precision, so a last-bit difference cannot flip the expected class.
 const MIN_MARGIN: f32 = 1e-3;
 const SEED: u64 = 0x5EED_F6D0_2708;
-const PRECISIONS: [(Precision, &str); 3] = [(Precision::F32, "f32"), (Precision::F16, "f16"), (Precision::Int8, "int8")];
+const PRECISIONS: [(Precision, &str); 3] = [
+    (Precision::F32, "f32"),
+    (Precision::F16, "f16"),
+    (Precision::Int8, "int8"),
+];
 
 /// SplitMix64: tiny, seedable, identical everywhere.
 struct Rng(u64);
@@ -57,7 +63,12 @@ impl Rng {
 
 fn linear(rng: &mut Rng, in_dim: usize, out_dim: usize) -> Linear {
     let bound = 1.0 / (in_dim as f32).sqrt();
-    Linear { in_dim, out_dim, weight: rng.vec(out_dim * in_dim, bound), bias: rng.vec(out_dim, bound) }
+    Linear {
+        in_dim,
+        out_dim,
+        weight: rng.vec(out_dim * in_dim, bound),
+        bias: rng.vec(out_dim, bound),
+    }
 }
 
 fn weights(rng: &mut Rng) -> ModelWeights {
@@ -68,9 +79,14 @@ fn weights(rng: &mut Rng) -> ModelWeights {
     }
     let stage = Stage {
         encoder,
-        tables: (0..N_BANDS).map(|_| rng.vec(N_NODES * HIDDEN, 1.0)).collect(),
+        tables: (0..N_BANDS)
+            .map(|_| rng.vec(N_NODES * HIDDEN, 1.0))
+            .collect(),
         gates: (0..N_BANDS)
-            .map(|_| Gate { weight: rng.vec(2 * HIDDEN, 1.0 / (2.0 * HIDDEN as f32).sqrt()), bias: rng.uniform(0.5) })
+            .map(|_| Gate {
+                weight: rng.vec(2 * HIDDEN, 1.0 / (2.0 * HIDDEN as f32).sqrt()),
+                bias: rng.uniform(0.5),
+            })
             .collect(),
     };
     ModelWeights {
@@ -80,7 +96,9 @@ fn weights(rng: &mut Rng) -> ModelWeights {
         n_classes: N_CLASSES,
         architecture: Architecture::Frameless {
             stages: vec![stage],
-            band_classifiers: (0..N_BANDS).map(|_| linear(rng, HIDDEN, N_CLASSES)).collect(),
+            band_classifiers: (0..N_BANDS)
+                .map(|_| linear(rng, HIDDEN, N_CLASSES))
+                .collect(),
             feature_classifier: linear(rng, HIDDEN, N_CLASSES),
         },
         metadata: OwnedMetadata {
@@ -121,7 +139,11 @@ fn generate(dir: &Path) -> Result<Output, String> {
     let w = weights(&mut rng);
     let blobs: Vec<(Precision, &str, Vec<u8>)> = PRECISIONS
         .iter()
-        .map(|&(p, name)| write_blob(&w, p).map(|b| (p, name, b)).map_err(|e| format!("write_blob({name}): {e:?}")))
+        .map(|&(p, name)| {
+            write_blob(&w, p)
+                .map(|b| (p, name, b))
+                .map_err(|e| format!("write_blob({name}): {e:?}"))
+        })
         .collect::<Result<_, _>>()?;
     let models: Vec<Model<'_>> = blobs
         .iter()
@@ -146,7 +168,14 @@ fn generate(dir: &Path) -> Result<Output, String> {
         let mut clear = true;
         for m in &models {
             let p = m
-                .predict(node, Features::Sparse { indices: &idx, values: &values }, &mut scratch)
+                .predict(
+                    node,
+                    Features::Sparse {
+                        indices: &idx,
+                        values: &values,
+                    },
+                    &mut scratch,
+                )
                 .map_err(|e| format!("predict: {e}"))?;
             clear &= margin(p.logits) >= MIN_MARGIN;
         }
@@ -163,8 +192,14 @@ fn generate(dir: &Path) -> Result<Output, String> {
             Some(*acc)
         }))
         .collect();
-    let indices: Vec<u32> = tests.iter().flat_map(|(_, idx)| idx.iter().copied()).collect();
-    ts += &format!("/// Node ids of the test set.\npub static NODES: [u32; {N_TEST}] = {:?};\n", tests.iter().map(|t| t.0).collect::<Vec<_>>());
+    let indices: Vec<u32> = tests
+        .iter()
+        .flat_map(|(_, idx)| idx.iter().copied())
+        .collect();
+    ts += &format!(
+        "/// Node ids of the test set.\npub static NODES: [u32; {N_TEST}] = {:?};\n",
+        tests.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
     ts += &format!(
         "/// Test node `i` has features `INDICES[OFFSETS[i]..OFFSETS[i + 1]]` (sorted) with `VALUES` alike.\npub static OFFSETS: [u32; {}] = {:?};\n",
         offsets.len(),
@@ -194,7 +229,14 @@ fn generate(dir: &Path) -> Result<Output, String> {
         for (node, idx) in &tests {
             let values = vec![1.0f32; idx.len()];
             let pr = m
-                .predict(*node, Features::Sparse { indices: idx, values: &values }, &mut scratch)
+                .predict(
+                    *node,
+                    Features::Sparse {
+                        indices: idx,
+                        values: &values,
+                    },
+                    &mut scratch,
+                )
                 .map_err(|e| format!("predict: {e}"))?;
             classes.push(pr.class);
             // `{:?}` prints the shortest decimal that reads back to the same f32.
@@ -204,7 +246,11 @@ fn generate(dir: &Path) -> Result<Output, String> {
         ex += &format!("/// Host engine's logits per test node.\npub static LOGITS: [[f32; {}]; {N_TEST}] = [\n{logits}];\n", d.n_classes);
         files.push((dir.join(format!("expected-{name}.rs")), ex.into_bytes()));
         files.push((dir.join(format!("cora-fmlps-{name}.fgkd")), blob.clone()));
-        eprintln!("fw-gen: {p} blob {} bytes, scratch {} words", blob.len(), m.scratch_len());
+        eprintln!(
+            "fw-gen: {p} blob {} bytes, scratch {} words",
+            blob.len(),
+            m.scratch_len()
+        );
     }
     Ok(Output { files })
 }

@@ -40,6 +40,9 @@ fn exception_handler(_frame: &riscv_rt::TrapFrame) -> ! {
 /// Any interrupt (none is enabled) ends the run.
 #[export_name = "DefaultHandler"]
 fn default_handler() -> ! {
-    println!("FWERROR unexpected interrupt mcause={:#x}", mcause::read().bits());
+    println!(
+        "FWERROR unexpected interrupt mcause={:#x}",
+        mcause::read().bits()
+    );
     exit(EXIT_FAULT)
 }
