@@ -41,8 +41,19 @@ pub fn scale_i8(values: &[f32]) -> f32 {
 /// NaN maps to 0.
 #[inline]
 pub fn quantize_value_i8(v: f32, scale: f32) -> i8 {
-    // `as` saturates and maps NaN to 0; the clamp keeps -128 out.
-    libm::roundf(v / scale).clamp(-I8_MAX, I8_MAX) as i8
+    let t = v / scale;
+    // Round half away from zero without a libm call: `as` truncates toward
+    // zero (saturating, NaN -> 0) and `t - trunc(t)` is exact in f32.
+    let i = t as i32;
+    let frac = t - i as f32;
+    let r = if frac >= 0.5 {
+        i.saturating_add(1)
+    } else if frac <= -0.5 {
+        i.saturating_sub(1)
+    } else {
+        i
+    };
+    r.clamp(-127, 127) as i8
 }
 
 /// Quantises `values` into `out` (pairwise; extra entries of either are
@@ -91,6 +102,27 @@ mod tests {
         let s = quantize_symmetric_i8(&[127.0, 2.5, -2.5, 0.49, -126.5], &mut q);
         assert_eq!(s, 1.0);
         assert_eq!(q, [127, 3, -3, 0, -127]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rounding_matches_libm_roundf(v in -1.0e4f32..1.0e4, scale in 1.0e-3f32..10.0) {
+            let want = libm::roundf(v / scale).clamp(-I8_MAX, I8_MAX) as i8;
+            proptest::prop_assert_eq!(quantize_value_i8(v, scale), want);
+        }
+    }
+
+    #[test]
+    fn rounding_edge_cases() {
+        // Largest f32 below 0.5 must round to 0 (the naive `t + 0.5` trick gives 1).
+        let below_half = f32::from_bits(0.5f32.to_bits() - 1);
+        assert_eq!(quantize_value_i8(below_half, 1.0), 0);
+        assert_eq!(quantize_value_i8(-below_half, 1.0), 0);
+        assert_eq!(quantize_value_i8(0.5, 1.0), 1);
+        assert_eq!(quantize_value_i8(-0.5, 1.0), -1);
+        assert_eq!(quantize_value_i8(f32::NAN, 1.0), 0);
+        assert_eq!(quantize_value_i8(f32::INFINITY, 1.0), 127);
+        assert_eq!(quantize_value_i8(-1e30, 1.0), -127);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! two 16x16 products of adjacent lanes and adds both to one i32 accumulator
 //! (the `SMLAD` pattern), four lanes per iteration with two independent
 //! accumulators. No `unsafe`, no `asm`; `tests` check it against
-//! [`super::reference`] bit for bit. Overflow cannot happen for the sizes a
+//! [`super::reference`](mod@super::reference) bit for bit. Overflow cannot happen for the sizes a
 //! blob can describe with |q| <= 127 (each product is at most 16129, so
 //! 133 000 products fit i32); wrapping arithmetic keeps even a hostile
 //! `-128` weight panic-free.

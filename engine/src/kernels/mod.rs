@@ -1,6 +1,6 @@
 //! Dot-product and axpy kernels over weights stored as little-endian bytes.
 //!
-//! Every optimised kernel has a plain counterpart in [`reference`] that the
+//! Every optimised kernel has a plain counterpart in [`reference`](mod@reference) that the
 //! tests use as an oracle (int8: bit exact; floats: within [`F32_TOL`]).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
 
