@@ -131,6 +131,18 @@ for r in "${rows[@]}"; do
     printf '%-10s %-5s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
         "${c[0]}" "${c[1]}" "${c[2]:-}" "${c[3]:-}" "${c[4]:-}" "${c[5]:-}" "${c[6]:-}" "${c[7]:-}" "${c[8]:-}" "${c[9]:-}" "${c[10]:-}"
 done
+# f32 vs int8 cost per target (RV32IMAC has no FPU: soft-float calls).
+for t in "${targets[@]}"; do
+    f="" i=""
+    for r in "${rows[@]}"; do
+        IFS='|' read -r -a c <<<"$r"
+        [ "${c[0]}" = "$t" ] && [ "${c[1]}" = f32 ] && f="${c[2]}"
+        [ "${c[0]}" = "$t" ] && [ "${c[1]}" = int8 ] && i="${c[2]}"
+    done
+    if [ -n "$f" ] && [ -n "$i" ]; then
+        awk -v t="$t" -v f="$f" -v i="$i" 'BEGIN { printf "%s: f32 takes %.2fx the instructions of int8\n", t, f / i }'
+    fi
+done
 echo "(instructions from QEMU -icount shift=0: riscv32 minstret exact; cortex-m4 SysTick, 40 instructions/tick, (16 passes - 1 pass) / 15 passes over the test nodes; stack_B = predict's stack high-water mark by painting)"
 if [ "$fail" -ne 0 ]; then
     note "FAILED"
