@@ -3,7 +3,10 @@
 //! The modules follow the pipeline, each importing only earlier stages:
 //! `data → graph → framelet → teacher → student → distill → quantize → export`.
 
+pub mod distill;
 pub mod graph;
 pub mod progress;
+pub mod quantize;
 pub mod sparse;
+pub mod student;
 pub mod train;
