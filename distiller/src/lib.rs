@@ -4,6 +4,7 @@
 //! `data → graph → framelet → teacher → student → distill → quantize → export`.
 
 pub mod distill;
+pub mod export;
 pub mod graph;
 pub mod progress;
 pub mod quantize;
