@@ -10,4 +10,6 @@ pub mod progress;
 pub mod quantize;
 pub mod sparse;
 pub mod student;
+#[cfg(test)]
+mod testutil;
 pub mod train;

@@ -244,4 +244,4 @@ pub fn distill(
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;

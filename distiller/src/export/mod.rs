@@ -291,4 +291,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;
