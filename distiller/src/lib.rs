@@ -3,7 +3,10 @@
 //! The modules follow the pipeline, each importing only earlier stages:
 //! `data → graph → framelet → teacher → student → distill → quantize → export`.
 
+pub mod data;
+pub mod framelet;
 pub mod graph;
 pub mod progress;
 pub mod sparse;
+pub mod teacher;
 pub mod train;
