@@ -8,6 +8,7 @@ pub mod distill;
 pub mod export;
 pub mod framelet;
 pub mod graph;
+pub mod pipeline;
 pub mod progress;
 pub mod quantize;
 pub mod sparse;

@@ -16,7 +16,6 @@ pub struct Toy {
     pub train: Vec<u32>,
     pub val: Vec<u32>,
     pub test: Vec<u32>,
-    pub n_classes: usize,
 }
 
 /// `n` nodes, `f` sparse features, `c` classes, two Haar-like bands.
@@ -71,7 +70,6 @@ pub fn toy(n: usize, f: usize, c: usize, seed: u64) -> Toy {
         train: train.to_vec(),
         val: val.to_vec(),
         test: test.to_vec(),
-        n_classes: c,
     }
 }
 
