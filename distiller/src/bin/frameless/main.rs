@@ -1,6 +1,11 @@
 //! The `frameless` command-line tool: a thin dispatcher over one `cmd_*.rs` per subcommand.
 
 mod args;
+mod cmd_demo;
+mod cmd_distill;
+mod cmd_export;
+mod cmd_inspect;
+mod cmd_predict;
 mod cmd_teacher;
 mod progress;
 
@@ -32,6 +37,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Teacher(cmd_teacher::TeacherArgs),
+    Distill(cmd_distill::DistillArgs),
+    Export(cmd_export::ExportArgs),
+    Inspect(cmd_inspect::InspectArgs),
+    Predict(cmd_predict::PredictArgs),
+    Demo(cmd_demo::DemoArgs),
 }
 
 /// Whether the error comes from the user's input (exit 1) rather than from us (exit 2).
@@ -65,6 +75,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Teacher(args) => cmd_teacher::run(args),
+        Command::Distill(args) => cmd_distill::run(args),
+        Command::Export(args) => cmd_export::run(args),
+        Command::Inspect(args) => cmd_inspect::run(args),
+        Command::Predict(args) => cmd_predict::run(args),
+        Command::Demo(args) => cmd_demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
