@@ -255,6 +255,10 @@ pub fn demo<'p>(
     )?;
     let soft = SoftLabels::from_run(&run, &source.to_string(), &dataset.name, &config.teacher);
     let dir = &config.out_dir;
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.clone(),
+        source,
+    })?;
     soft.save(&dir.join("soft-labels.json"))?;
     let settings = DistillConfig {
         seed: config.seed,
