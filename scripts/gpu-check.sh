@@ -36,23 +36,24 @@ export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_t
 
 # --- CLI: adapt here if the subcommands' flags differ ------------------------------
 teacher_cmd() { # dataset device out.json model.file
-    "$BIN" teacher --dataset "$1" --model spatial --seeds "$SEED" --device "$2" \
+    timeout "$STEP_TIMEOUT" "$BIN" teacher --dataset "$1" --model spatial --seeds "$SEED" --device "$2" \
         --out "$4" --json > "$3"
 }
 student_cmd() { # teacher.file device out.json
-    "$BIN" distill --teacher "$1" --student fmlp-s --seed "$SEED" --device "$2" --json > "$3"
+    timeout "$STEP_TIMEOUT" "$BIN" distill --teacher "$1" --student fmlp-s --seed "$SEED" --device "$2" --json > "$3"
 }
 # -------------------------------------------------------------------------------------
 
 section() { printf '\n==== %s ====\n' "$*"; }
-timed() { # label cmd...: runs with the step time limit, prints wall time and status
+timed() { # label cmd...: runs cmd (a function with its own time limit), logs wall time
     local label=$1; shift
-    local t0 t1 rc
+    local t0 t1 rc wall
     t0=$(date +%s.%N)
-    timeout "$STEP_TIMEOUT" "$@"; rc=$?
+    "$@"; rc=$?
     t1=$(date +%s.%N)
-    printf '%s: exit %d, wall %.1f s\n' "$label" "$rc" "$(echo "$t1 - $t0" | bc)"
-    echo "$label $rc $(echo "$t1 - $t0" | bc)" >> "$OUT/walltimes.txt"
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+    echo "$label: exit $rc, wall $wall s"
+    echo "$label $rc $wall" >> "$OUT/walltimes.txt"
     return $rc
 }
 
