@@ -26,7 +26,13 @@ exec > >(tee "$OUT/gpu-check.log") 2>&1
 PACK=${FRAMELESS_PACK:-target-cuda/pack}
 BIN=$PACK/bin/frameless
 TESTS=$PACK/bin/distiller-tests
-CORA=${CORA:-../shared/datasets/cora}
+if [ -z "${CORA:-}" ]; then
+    # The GPU machine may lay shared/ beside the repository or inside it.
+    for c in ../shared/datasets/cora shared/datasets/cora; do
+        [ -e "$c" ] && { CORA=$c; break; }
+    done
+    CORA=${CORA:-../shared/datasets/cora}
+fi
 SYNTH=${SYNTH:-synthetic:nodes=100000}
 STEP_TIMEOUT=${STEP_TIMEOUT:-150}
 SEED=${SEED:-1}
@@ -63,6 +69,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || ech
 nproc
 cat "$PACK/BUILD-INFO.txt" 2>/dev/null | head -4
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+echo "Cora: $CORA $( [ -e "$CORA" ] && echo '(found)' || echo '(NOT FOUND: set CORA=...)')"
 ldd "$BIN" 2>&1
 if ldd "$BIN" 2>&1 | grep -q 'not found'; then
     echo "!! missing shared libraries above: the binary cannot start"
