@@ -5,7 +5,8 @@
 //! nvcc is looked up in `$NVCC`, `$CUDA_HOME/bin`, `$CUDA_PATH/bin`, `PATH`, then
 //! `/usr/local/cuda/bin`. The PTX targets the virtual architecture
 //! `compute_$CUDA_COMPUTE_CAP` (suffixes such as `a` dropped; default 80), which the
-//! driver JIT-compiles for the GPU it runs on.
+//! driver JIT-compiles for the GPU it runs on. The binaries get an rpath to
+//! `/usr/local/cuda/lib64` and `$ORIGIN/../lib`.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,11 @@ fn main() {
     for var in ["NVCC", "CUDA_HOME", "CUDA_PATH", "CUDA_COMPUTE_CAP", "NVCC_CCBIN"] {
         println!("cargo::rerun-if-env-changed={var}");
     }
+    // The binary links libcuda/cublas/curand/cudart (candle-core turns on cudarc's
+    // `dynamic-linking`): find them on the GPU machine without LD_LIBRARY_PATH.
+    println!(
+        "cargo::rustc-link-arg=-Wl,-rpath,/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib:$ORIGIN/../lib"
+    );
     let cap: String = env::var("CUDA_COMPUTE_CAP")
         .unwrap_or_default()
         .chars()

@@ -17,8 +17,10 @@
 #     `dynamic-linking`, so the binary is linked against those libraries (the real
 #     ones are loaded on the GPU machine; the stubs are never shipped).
 #  4. cargo build/test --profile release --features cuda into target-cuda/, with an
-#     rpath to /usr/local/cuda/lib64 and $ORIGIN/../lib.
-#  5. Pack: bin/frameless, bin/distiller-tests, lib/libcudart.so.13, BUILD-INFO.txt.
+#     rpath to /usr/local/cuda/lib64 and $ORIGIN/../lib (set by distiller/build.rs).
+#  5. Pack: bin/frameless, bin/distiller-tests, lib/libcudart.so.13, BUILD-INFO.txt,
+#     all in frameless-cuda.tar.gz (each binary is ~40 MB, mostly candle's kernels;
+#     gzipped ~10 MB) next to BUILD-INFO.txt. gpu-check.sh unpacks it.
 #
 # Environment: FRAMELESS_CUDA_PREFIX (default /opt/frameless-cuda), CUDA_TARGET_DIR
 # (default target-cuda), CUDA_COMPUTE_CAP (default 90 = H100), CARGO_BUILD_JOBS (2).
@@ -96,8 +98,8 @@ export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CUDARC_CUDA_VERSION=13000          # skips cudarc's `nvcc --version` probe
 export CUDAFORGE_THREADS=${CUDAFORGE_THREADS:-$CARGO_BUILD_JOBS}
 export LIBRARY_PATH=$STUBS:$CUDA/lib64${LIBRARY_PATH:+:$LIBRARY_PATH}
-# Runtime search path of the binary on the GPU machine (the stubs are link-only).
-export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-rpath,/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib:\$ORIGIN/../lib"
+# (The rpath to /usr/local/cuda/lib64 and $ORIGIN/../lib comes from distiller/build.rs,
+# so RUSTFLAGS stay untouched and dependency builds are shared.)
 export CARGO_TARGET_DIR=$TARGET_DIR
 
 start=$(date +%s)
@@ -130,6 +132,9 @@ strip "$PACK/bin/"* 2>/dev/null || true
     for b in "$PACK"/bin/*; do echo "$(basename "$b"): $(objdump -T "$b" | grep -oE 'GLIBC_[0-9.]+' | sort -uV | tail -1)"; done
     echo; echo "## sha256"; (cd "$PACK" && sha256sum bin/* lib/*)
 } > "$PACK/BUILD-INFO.txt"
+cp "$PACK/BUILD-INFO.txt" "$PACK/BUILD-INFO.copy"
+tar -C "$PACK" -czf "$PACK/frameless-cuda.tar.gz" bin lib BUILD-INFO.copy
+rm -rf "$PACK/bin" "$PACK/lib" "$PACK/BUILD-INFO.copy"
 size=$(du -sm "$PACK" | cut -f1)
 cat "$PACK/BUILD-INFO.txt" >&2
 log "pack: $PACK (${size} MiB)"

@@ -24,6 +24,10 @@ OUT=$(cd "$OUT" && pwd)
 exec > >(tee "$OUT/gpu-check.log") 2>&1
 
 PACK=${FRAMELESS_PACK:-target-cuda/pack}
+if [ ! -x "$PACK/bin/frameless" ] && [ -e "$PACK/frameless-cuda.tar.gz" ]; then
+    # The copied pack may be read-only: unpack next to OUTDIR.
+    mkdir -p "$OUT/pack" && tar -C "$OUT/pack" -xzf "$PACK/frameless-cuda.tar.gz" && PACK=$OUT/pack
+fi
 BIN=$PACK/bin/frameless
 TESTS=$PACK/bin/distiller-tests
 if [ -z "${CORA:-}" ]; then

@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{
-    CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg,
+    CudaSlice, CudaView, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use candle_core::cuda_backend::{CudaStorageSlice, DeviceId, WrapErr};
 use candle_core::{CudaDevice, CudaStorage, Layout, Result, Shape};
@@ -114,7 +114,7 @@ impl CudaCsrCache {
 }
 
 /// Element types the kernel is instantiated for.
-trait SpmmElem: DeviceRepr {
+trait SpmmElem: DeviceRepr + ValidAsZeroBits {
     const KERNEL: &'static str;
 }
 impl SpmmElem for f32 {
