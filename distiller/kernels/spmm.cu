@@ -75,3 +75,56 @@ extern "C" __global__ void spmm_csr_f64(
 {
     spmm_csr_row_warp<double>(n_rows, k, indptr, indices, values, x, y);
 }
+
+// Thin products (k <= 16): a warp serves 32 / group rows, `group` lanes per row
+// (group = 4, 8 or 16, a power of two >= k rounded up), so fewer lanes idle when k
+// is the number of classes or a small hidden width. Each lane walks its row's
+// entries itself (the group's lanes read the same index/value: one broadcast load),
+// so rows of different lengths in one warp need no warp-wide shuffles.
+template <typename T>
+__device__ __forceinline__ void spmm_csr_row_group(
+    const unsigned long long n_rows,
+    const unsigned long long k,
+    const unsigned int group,
+    const unsigned long long *__restrict__ indptr,
+    const unsigned int *__restrict__ indices,
+    const float *__restrict__ values,
+    const T *__restrict__ x,
+    T *__restrict__ y)
+{
+    const unsigned int rows_per_warp = 32u / group;
+    const unsigned long long row =
+        ((unsigned long long)blockIdx.x * SPMM_ROWS_PER_BLOCK + threadIdx.y) * rows_per_warp
+        + threadIdx.x / group;
+    const unsigned long long col =
+        (unsigned long long)blockIdx.y * group + (threadIdx.x & (group - 1));
+    if (row >= n_rows || col >= k) {
+        return;
+    }
+    const unsigned long long end = indptr[row + 1];
+    T acc = (T)0;
+    for (unsigned long long j = indptr[row]; j < end; ++j) {
+        acc += (T)values[j] * x[(unsigned long long)indices[j] * k + col];
+    }
+    y[row * k + col] = acc;
+}
+
+extern "C" __global__ void spmm_csr_small_f32(
+    const unsigned long long n_rows, const unsigned long long k, const unsigned int group,
+    const unsigned long long *__restrict__ indptr,
+    const unsigned int *__restrict__ indices,
+    const float *__restrict__ values,
+    const float *__restrict__ x, float *__restrict__ y)
+{
+    spmm_csr_row_group<float>(n_rows, k, group, indptr, indices, values, x, y);
+}
+
+extern "C" __global__ void spmm_csr_small_f64(
+    const unsigned long long n_rows, const unsigned long long k, const unsigned int group,
+    const unsigned long long *__restrict__ indptr,
+    const unsigned int *__restrict__ indices,
+    const float *__restrict__ values,
+    const double *__restrict__ x, double *__restrict__ y)
+{
+    spmm_csr_row_group<double>(n_rows, k, group, indptr, indices, values, x, y);
+}

@@ -10,10 +10,12 @@
 //! [`CudaCsrCache`]; a training loop calls the product hundreds of times on the same
 //! graph, so only `X` and `Y` move per call (and they are already on the device).
 //!
-//! Kernel: one warp per output row, lanes stride over the `k` columns of `X`
-//! (32-column tiles on `gridDim.y`); each warp reads its row's `(index, value)` pairs
-//! 32 at a time and broadcasts them with `__shfl_sync`, so reads of `X` are coalesced
-//! and every entry of `Y` is written exactly once (no atomics, deterministic).
+//! Kernels: for `k > 16`, one warp per output row, lanes stride over the `k` columns
+//! of `X` (32-column tiles on `gridDim.y`); each warp reads its row's `(index, value)`
+//! pairs 32 at a time and broadcasts them with `__shfl_sync`, so reads of `X` are
+//! coalesced. For `k <= 16` (class counts, small hidden widths) a group of 4, 8 or 16
+//! lanes serves one row, so a warp computes several rows. Every entry of `Y` is
+//! written exactly once (no atomics), summed in CSR order: deterministic.
 // Launching a CUDA kernel is an FFI call; cudarc marks it `unsafe`.
 #![allow(unsafe_code)]
 
@@ -115,13 +117,28 @@ impl CudaCsrCache {
 
 /// Element types the kernel is instantiated for.
 trait SpmmElem: DeviceRepr + ValidAsZeroBits {
+    /// Warp-per-row kernel (k > 16).
     const KERNEL: &'static str;
+    /// Lane-group-per-row kernel (k <= 16).
+    const KERNEL_SMALL: &'static str;
 }
 impl SpmmElem for f32 {
     const KERNEL: &'static str = "spmm_csr_f32";
+    const KERNEL_SMALL: &'static str = "spmm_csr_small_f32";
 }
 impl SpmmElem for f64 {
     const KERNEL: &'static str = "spmm_csr_f64";
+    const KERNEL_SMALL: &'static str = "spmm_csr_small_f64";
+}
+
+/// Lanes per output row: the whole warp for k > 16, else the power of two >= k
+/// (at least 4), so that a warp serves several rows of a thin product.
+fn lanes_per_row(k: usize) -> usize {
+    if k > 16 {
+        COLS_PER_WARP
+    } else {
+        k.next_power_of_two().max(4)
+    }
 }
 
 fn launch<T: SpmmElem>(
@@ -135,11 +152,13 @@ fn launch<T: SpmmElem>(
     if n_out == 0 {
         return dev.alloc_zeros::<T>(n_out);
     }
-    let col_tiles = k.div_ceil(COLS_PER_WARP);
+    let group = lanes_per_row(k);
+    let col_tiles = k.div_ceil(group);
     if col_tiles > MAX_GRID_Y {
         candle_core::bail!("spmm (cuda): k = {k} columns exceeds the kernel's grid limit");
     }
-    let row_blocks = csr.n_rows.div_ceil(ROWS_PER_BLOCK as usize);
+    let rows_per_block = ROWS_PER_BLOCK as usize * (COLS_PER_WARP / group);
+    let row_blocks = csr.n_rows.div_ceil(rows_per_block);
     let grid_x = u32::try_from(row_blocks)
         .ok()
         .filter(|&g| g <= i32::MAX as u32)
@@ -149,20 +168,26 @@ fn launch<T: SpmmElem>(
         block_dim: (COLS_PER_WARP as u32, ROWS_PER_BLOCK, 1),
         shared_mem_bytes: 0,
     };
-    let func = dev.get_or_load_custom_func(T::KERNEL, MODULE_NAME, SPMM_PTX)?;
+    let kernel = if group == COLS_PER_WARP { T::KERNEL } else { T::KERNEL_SMALL };
+    let func = dev.get_or_load_custom_func(kernel, MODULE_NAME, SPMM_PTX)?;
     // SAFETY: the kernel writes every one of the n_rows × k outputs before any read.
     let out = unsafe { dev.alloc::<T>(n_out)? };
     let n_rows = csr.n_rows as u64;
     let k64 = k as u64;
+    let group32 = group as u32;
     let mut builder = func.builder();
     builder.arg(&n_rows);
     builder.arg(&k64);
+    if group != COLS_PER_WARP {
+        builder.arg(&group32);
+    }
     builder.arg(&arrays.indptr);
     builder.arg(&arrays.indices);
     builder.arg(&arrays.values);
     builder.arg(x);
     builder.arg(&out);
-    // SAFETY: argument types and order match `spmm_csr_{f32,f64}` in kernels/spmm.cu;
+    // SAFETY: argument types and order match `spmm_csr[_small]_{f32,f64}` in
+    // kernels/spmm.cu (`group` only for the small variant);
     // indptr has n_rows + 1 entries, every index is < n_cols (checked by `Csr`), `x`
     // holds n_cols × k elements (checked by the caller), `out` holds n_rows × k.
     unsafe { builder.launch(cfg) }.w()?;
@@ -323,11 +348,21 @@ mod tests {
     #[test]
     fn matches_cpu_loop_for_various_widths() {
         let Some(dev) = gpu() else { return };
-        for &(n_rows, n_cols, k) in &[(1, 1, 1), (37, 53, 3), (300, 200, 32), (1000, 777, 70), (513, 64, 7)] {
+        for &(n_rows, n_cols, k) in &[
+            (1, 1, 1),
+            (37, 53, 3),
+            (513, 64, 7),
+            (301, 90, 12),
+            (300, 200, 16),
+            (299, 150, 20),
+            (300, 200, 32),
+            (1000, 777, 70),
+        ] {
             check(&dev, n_rows, n_cols, k);
         }
         // Wide enough to need several column tiles and many row blocks.
         check(&dev, 20_000, 20_000, 129);
+        check(&dev, 20_001, 20_000, 5);
     }
 
     #[test]
@@ -356,7 +391,12 @@ mod tests {
     #[test]
     fn timing_against_dense_matmul() {
         let Some(dev) = gpu() else { return };
-        let (n, k) = (16_384, 64);
+        for k in [7, 64] {
+            time_against_dense(&dev, 16_384, k);
+        }
+    }
+
+    fn time_against_dense(dev: &Device, n: usize, k: usize) {
         let a = Arc::new(random_csr(n, n, 42));
         let mut dense = vec![0f32; n * n];
         for r in 0..n {
@@ -364,8 +404,8 @@ mod tests {
                 dense[r * n + a.indices[j] as usize] = a.values[j];
             }
         }
-        let dense = Tensor::from_vec(dense, (n, n), &dev).unwrap();
-        let x = Tensor::ones((n, k), candle_core::DType::F32, &dev).unwrap();
+        let dense = Tensor::from_vec(dense, (n, n), dev).unwrap();
+        let x = Tensor::ones((n, k), candle_core::DType::F32, dev).unwrap();
         let cache = Arc::new(CudaCsrCache::new());
         let op = || x.apply_op1(Op(a.clone(), cache.clone())).unwrap();
         let time = |f: &dyn Fn() -> Tensor| {
