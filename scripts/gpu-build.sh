@@ -107,7 +107,7 @@ log "cargo build --profile release --features cuda -p frameless-distiller (targe
 cargo build --profile release --features cuda -p frameless-distiller --bin frameless
 log "cargo test --no-run (the distiller's unit tests, CUDA SpMM checks included)"
 TEST_BIN=$(cargo test --profile release --features cuda -p frameless-distiller --lib --no-run \
-    --message-format=json 2>/dev/null \
+    --message-format=json-render-diagnostics \
     | "$PY" -c 'import json,sys
 for l in sys.stdin:
     try: m=json.loads(l)
