@@ -42,7 +42,13 @@ fn main() {
     if env::var_os("CARGO_FEATURE_CUDA").is_none() {
         return;
     }
-    for var in ["NVCC", "CUDA_HOME", "CUDA_PATH", "CUDA_COMPUTE_CAP", "NVCC_CCBIN"] {
+    for var in [
+        "NVCC",
+        "CUDA_HOME",
+        "CUDA_PATH",
+        "CUDA_COMPUTE_CAP",
+        "NVCC_CCBIN",
+    ] {
         println!("cargo::rerun-if-env-changed={var}");
     }
     // The binary links libcuda/cublas/curand/cudart (candle-core turns on cudarc's
@@ -55,7 +61,11 @@ fn main() {
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    let cap = if cap.is_empty() { "80".to_string() } else { cap };
+    let cap = if cap.is_empty() {
+        "80".to_string()
+    } else {
+        cap
+    };
     let nvcc = find_nvcc();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
     for name in KERNELS {

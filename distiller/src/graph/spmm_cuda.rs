@@ -162,13 +162,19 @@ fn launch<T: SpmmElem>(
     let grid_x = u32::try_from(row_blocks)
         .ok()
         .filter(|&g| g <= i32::MAX as u32)
-        .ok_or_else(|| candle_core::Error::Msg(format!("spmm (cuda): {} rows is too many", csr.n_rows)))?;
+        .ok_or_else(|| {
+            candle_core::Error::Msg(format!("spmm (cuda): {} rows is too many", csr.n_rows))
+        })?;
     let cfg = LaunchConfig {
         grid_dim: (grid_x, col_tiles as u32, 1),
         block_dim: (COLS_PER_WARP as u32, ROWS_PER_BLOCK, 1),
         shared_mem_bytes: 0,
     };
-    let kernel = if group == COLS_PER_WARP { T::KERNEL } else { T::KERNEL_SMALL };
+    let kernel = if group == COLS_PER_WARP {
+        T::KERNEL
+    } else {
+        T::KERNEL_SMALL
+    };
     let func = dev.get_or_load_custom_func(kernel, MODULE_NAME, SPMM_PTX)?;
     // SAFETY: the kernel writes every one of the n_rows × k outputs before any read.
     let out = unsafe { dev.alloc::<T>(n_out)? };
@@ -296,7 +302,13 @@ mod tests {
             }
             indptr.push(indices.len());
         }
-        Csr { n_rows, n_cols, indptr, indices, values }
+        Csr {
+            n_rows,
+            n_cols,
+            indptr,
+            indices,
+            values,
+        }
     }
 
     fn cpu_reference(a: &Csr, x: &[f64], k: usize) -> Vec<f64> {
@@ -315,7 +327,9 @@ mod tests {
     fn check(dev: &Device, n_rows: usize, n_cols: usize, k: usize) {
         let a = Arc::new(random_csr(n_rows, n_cols, 0x9e37_79b9_7f4a_7c15 ^ k as u64));
         let cache = Arc::new(CudaCsrCache::new());
-        let x: Vec<f64> = (0..n_cols * k).map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0).collect();
+        let x: Vec<f64> = (0..n_cols * k)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) / 25.0)
+            .collect();
         let want = cpu_reference(&a, &x, k);
         // f64: exact up to summation order.
         let xt = Tensor::from_vec(x.clone(), (n_cols, k), dev).unwrap();
@@ -340,7 +354,10 @@ mod tests {
             .to_vec1()
             .unwrap();
         for (g, w) in y32.iter().zip(&want) {
-            assert!((f64::from(*g) - w).abs() <= 1e-3 * (1.0 + w.abs()), "f32 {g} vs {w}");
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-3 * (1.0 + w.abs()),
+                "f32 {g} vs {w}"
+            );
         }
         assert_eq!(y32.len(), n_rows * k);
     }
@@ -382,7 +399,10 @@ mod tests {
         let x64: Vec<f64> = x[5..].iter().map(|&v| f64::from(v)).collect();
         let want = cpu_reference(&a, &x64, 5);
         for (g, w) in got.iter().zip(&want) {
-            assert!((f64::from(*g) - w).abs() <= 1e-3 * (1.0 + w.abs()), "{g} vs {w}");
+            assert!(
+                (f64::from(*g) - w).abs() <= 1e-3 * (1.0 + w.abs()),
+                "{g} vs {w}"
+            );
         }
     }
 
