@@ -9,6 +9,8 @@
 //! [`spmm`] multiplies a [`Csr`] with a dense candle tensor inside autograd.
 
 pub mod spmm;
+#[cfg(feature = "cuda")]
+mod spmm_cuda;
 
 pub use crate::sparse::Csr;
 pub use spmm::{spmm, SparseOperator};

@@ -19,6 +19,12 @@ use super::Csr;
 pub struct SparseOperator {
     matrix: Arc<Csr>,
     transpose: Arc<Csr>,
+    /// Device copies of `matrix` (uploaded on first CUDA use).
+    #[cfg(feature = "cuda")]
+    cuda_matrix: Arc<super::spmm_cuda::CudaCsrCache>,
+    /// Device copies of `transpose`.
+    #[cfg(feature = "cuda")]
+    cuda_transpose: Arc<super::spmm_cuda::CudaCsrCache>,
 }
 
 impl SparseOperator {
@@ -30,6 +36,17 @@ impl SparseOperator {
         } else {
             Arc::new(matrix.transpose())
         };
+        #[cfg(feature = "cuda")]
+        {
+            let cuda_matrix = Arc::new(super::spmm_cuda::CudaCsrCache::new());
+            let cuda_transpose = if Arc::ptr_eq(&matrix, &transpose) {
+                Arc::clone(&cuda_matrix)
+            } else {
+                Arc::new(super::spmm_cuda::CudaCsrCache::new())
+            };
+            Self { matrix, transpose, cuda_matrix, cuda_transpose }
+        }
+        #[cfg(not(feature = "cuda"))]
         Self { matrix, transpose }
     }
 
@@ -102,6 +119,15 @@ impl CustomOp1 for SparseOperator {
             other => candle_core::bail!("spmm: unsupported dtype {:?}", other.dtype()),
         };
         Ok((out, shape))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        super::spmm_cuda::spmm_cuda(&self.matrix, &self.cuda_matrix, storage, layout)
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
