@@ -60,6 +60,10 @@ impl SparseOperator {
         Self {
             matrix: Arc::clone(&self.transpose),
             transpose: Arc::clone(&self.matrix),
+            #[cfg(feature = "cuda")]
+            cuda_matrix: Arc::clone(&self.cuda_transpose),
+            #[cfg(feature = "cuda")]
+            cuda_transpose: Arc::clone(&self.cuda_matrix),
         }
     }
 }
