@@ -18,16 +18,16 @@ pub fn dot_i8(x: &[i16], w: &[u8]) -> i32 {
     let (x, w) = common(x, w, 1);
     let mut a0 = 0i32;
     let mut a1 = 0i32;
-    let xc = x.chunks_exact(4);
-    let wc = w.chunks_exact(4);
+    let xc = x.chunks_exact(8);
+    let wc = w.chunks_exact(8);
     let (xr, wr) = (xc.remainder(), wc.remainder());
     for (xs, ws) in xc.zip(wc) {
-        if let (&[x0, x1, x2, x3], &[w0, w1, w2, w3]) = (xs, ws) {
-            // Lanes (0,1) and (2,3): each pair is one dual 16x16 multiply-accumulate.
-            let p01 = i32::from(x0) * i32::from(w0 as i8) + i32::from(x1) * i32::from(w1 as i8);
-            let p23 = i32::from(x2) * i32::from(w2 as i8) + i32::from(x3) * i32::from(w3 as i8);
-            a0 = a0.wrapping_add(p01);
-            a1 = a1.wrapping_add(p23);
+        // Fixed-size views: constant offsets, no per-element bounds checks.
+        if let (Ok(xs), Ok(ws)) = (<&[i16; 8]>::try_from(xs), <&[u8; 8]>::try_from(ws)) {
+            let p = |k: usize| i32::from(xs[k]) * i32::from(ws[k] as i8);
+            // Lane pairs: each is one dual 16x16 multiply-accumulate.
+            a0 = a0.wrapping_add(p(0) + p(1)).wrapping_add(p(4) + p(5));
+            a1 = a1.wrapping_add(p(2) + p(3)).wrapping_add(p(6) + p(7));
         }
     }
     for (&xv, &wv) in xr.iter().zip(wr) {
@@ -41,5 +41,42 @@ pub fn axpy_i8(acc: &mut [i32], a: i32, w: &[u8]) {
     let a = a.clamp(-32768, 32767);
     for (o, &wv) in acc.iter_mut().zip(w) {
         *o = o.wrapping_add(a * i32::from(wv as i8));
+    }
+}
+
+/// Outputs held in registers per block by [`axpy_rows_i8`]: Cortex-M has 13
+/// usable core registers, RISC-V 31.
+#[cfg(target_arch = "arm")]
+const BLOCK_I8: usize = 8;
+#[cfg(not(target_arch = "arm"))]
+const BLOCK_I8: usize = 16;
+
+/// `acc[o] += sum_k q[k] * rows[k][o]` (int8 rows, i32 accumulation): the
+/// input-major first layer over a chunk of non-zero features, a block of
+/// outputs at a time kept in registers. Equal to one [`axpy_i8`] per row.
+pub(crate) fn axpy_rows_i8(acc: &mut [i32], rows: &[&[u8]], q: &[i32]) {
+    let mut blocks = acc.chunks_exact_mut(BLOCK_I8);
+    let mut o0 = 0usize;
+    for blk in &mut blocks {
+        if let Ok(blk) = <&mut [i32; BLOCK_I8]>::try_from(blk) {
+            let mut a = *blk;
+            for (row, &qk) in rows.iter().zip(q) {
+                let qk = qk.clamp(-32768, 32767);
+                let w = row.get(o0..o0.wrapping_add(BLOCK_I8));
+                if let Some(Ok(w)) = w.map(<&[u8; BLOCK_I8]>::try_from) {
+                    for (av, &wv) in a.iter_mut().zip(w) {
+                        *av = av.wrapping_add(qk * i32::from(wv as i8));
+                    }
+                }
+            }
+            *blk = a;
+        }
+        o0 = o0.wrapping_add(BLOCK_I8);
+    }
+    let tail = blocks.into_remainder();
+    if !tail.is_empty() {
+        for (row, &qk) in rows.iter().zip(q) {
+            axpy_i8(tail, qk, row.get(o0..).unwrap_or(&[]));
+        }
     }
 }

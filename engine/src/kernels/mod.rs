@@ -53,6 +53,28 @@ mod tests {
         }
 
         #[test]
+        fn row_blocked_axpy_equals_per_row_axpy(n in 0usize..70, rows in proptest::collection::vec((-127i32..=127, -4.0f32..4.0, proptest::collection::vec(-4.0f32..4.0, 70)), 0..40)) {
+            let q: Vec<i32> = rows.iter().map(|r| r.0).collect();
+            let c: Vec<f32> = rows.iter().map(|r| r.1).collect();
+            let b8: Vec<Vec<u8>> = rows.iter().map(|r| r.2[..n].iter().map(|v| (*v * 31.0) as i8 as u8).collect()).collect();
+            let b32: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f32(&r.2[..n])).collect();
+            let b16: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f16(&r.2[..n])).collect();
+            fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> { v.iter().map(|r| r.as_slice()).collect() }
+            let (mut a, mut want) = (vec![5i32; n], vec![5i32; n]);
+            int8::axpy_rows_i8(&mut a, &refs(&b8), &q);
+            for (r, &qk) in b8.iter().zip(&q) { int8::axpy_i8(&mut want, qk, r); }
+            prop_assert_eq!(a, want);
+            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            f32::axpy_rows_f32(&mut a, &refs(&b32), &c);
+            for (r, &ck) in b32.iter().zip(&c) { f32::axpy_f32(&mut want, ck, r); }
+            prop_assert_eq!(a, want);
+            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            f16::axpy_rows_f16(&mut a, &refs(&b16), &c);
+            for (r, &ck) in b16.iter().zip(&c) { f16::axpy_f16(&mut want, ck, r); }
+            prop_assert_eq!(a, want);
+        }
+
+        #[test]
         fn f32_dot_matches_reference(pairs in proptest::collection::vec((-4.0f32..4.0, -4.0f32..4.0), 0..300)) {
             let (x, w): (Vec<f32>, Vec<f32>) = pairs.into_iter().unzip();
             let l1: f64 = x.iter().zip(&w).map(|(a, b)| f64::from((a * b).abs())).sum();
