@@ -109,36 +109,29 @@ const CHUNK: usize = 32;
 /// A pass of the first layer over up to [`CHUNK`] non-zero features: their
 /// weight rows and coefficients, applied output block by output block.
 struct Chunk<'w, T> {
-    rows: [&'w [u8]; CHUNK],
-    coef: [T; CHUNK],
+    rows: [(&'w [u8], T); CHUNK],
     len: usize,
 }
 
 impl<'w, T: Copy> Chunk<'w, T> {
     fn new(zero: T) -> Self {
         Chunk {
-            rows: [&[]; CHUNK],
-            coef: [zero; CHUNK],
+            rows: [(&[], zero); CHUNK],
             len: 0,
         }
     }
 
     /// Adds one feature; returns true when the chunk is full.
     fn push(&mut self, row: &'w [u8], c: T) -> bool {
-        if let (Some(r), Some(k)) = (self.rows.get_mut(self.len), self.coef.get_mut(self.len)) {
-            *r = row;
-            *k = c;
+        if let Some(r) = self.rows.get_mut(self.len) {
+            *r = (row, c);
             self.len = self.len.saturating_add(1);
         }
         self.len >= CHUNK
     }
 
-    fn parts(&self) -> (&[&'w [u8]], &[T]) {
-        let n = self.len.min(CHUNK);
-        (
-            self.rows.get(..n).unwrap_or(&[]),
-            self.coef.get(..n).unwrap_or(&[]),
-        )
+    fn rows(&self) -> &[(&'w [u8], T)] {
+        self.rows.get(..self.len).unwrap_or(&[])
     }
 }
 
@@ -155,11 +148,10 @@ fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
                 *v = w32(b);
             }
             let apply = |out: &mut [f32], ch: &Chunk<f32>| {
-                let (rows, coef) = ch.parts();
                 if w.prec == Precision::F16 {
-                    axpy_rows_f16(out, rows, coef);
+                    axpy_rows_f16(out, ch.rows());
                 } else {
-                    axpy_rows_f32(out, rows, coef);
+                    axpy_rows_f32(out, ch.rows());
                 }
             };
             let mut ch = Chunk::new(0.0f32);
@@ -180,13 +172,11 @@ fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
             x.for_each_nonzero(|j, v| {
                 let q = qz.quantize(v);
                 if q != 0 && ch.push(w.row(j), i32::from(q)) {
-                    let (rows, coef) = ch.parts();
-                    axpy_rows_i8(acc, rows, coef);
+                    axpy_rows_i8(acc, ch.rows());
                     ch.len = 0;
                 }
             });
-            let (rows, coef) = ch.parts();
-            axpy_rows_i8(acc, rows, coef);
+            axpy_rows_i8(acc, ch.rows());
             let scales = w.scales.chunks_exact(4);
             let bias = lin.bias.chunks_exact(4);
             for (((v, &a), s), b) in out.iter_mut().zip(acc.iter()).zip(scales).zip(bias) {
