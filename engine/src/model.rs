@@ -26,6 +26,7 @@ pub struct Model<'a> {
 /// re-walk the postcard layout. Later mlp layers / frameless stages (any
 /// number of them, and there is no allocator) are re-read from `rest`.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::large_enum_variant)] // no allocator to box with; one per Model
 pub(crate) enum Plan<'a> {
     /// mlp: layer 0 and the tensors of layers 1.. .
     Mlp { first: Lin<'a>, rest: &'a [u8] },

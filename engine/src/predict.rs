@@ -214,7 +214,7 @@ fn relu(v: &mut [f32]) {
     // A comparison, not `f32::max` (a libm call on soft-float targets); like
     // `max(x, 0.0)` it maps NaN to 0.
     for x in v.iter_mut() {
-        if !(*x >= 0.0) {
+        if *x < 0.0 || x.is_nan() {
             *x = 0.0;
         }
     }

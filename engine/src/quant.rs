@@ -122,7 +122,7 @@ impl QuantI8 {
             let i = t as i32; // exact truncation, |t| < 2^10
             let frac = t - i as f32; // exact
             let d = frac.abs() - 0.5;
-            if !(d.abs() <= 1.0 / 1024.0) {
+            if d.abs() > 1.0 / 1024.0 {
                 let r = if d > 0.0 {
                     if frac > 0.0 {
                         i + 1
