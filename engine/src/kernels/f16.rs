@@ -56,22 +56,6 @@ pub fn axpy_f16(acc: &mut [f32], a: f32, w: &[u8]) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn widening_matches_half_for_every_value() {
-        for h in 0..=u16::MAX {
-            let want = half::f16::from_bits(h).to_f32();
-            let got = super::f16_bits_to_f32(h);
-            if want.is_nan() {
-                assert!(got.is_nan(), "{h:#x}");
-            } else {
-                assert_eq!(got.to_bits(), want.to_bits(), "{h:#x}");
-            }
-        }
-    }
-}
-
 /// Outputs held in (FPU or core) registers per block by [`axpy_rows_f16`].
 const BLOCK: usize = 16;
 
@@ -102,6 +86,22 @@ pub(crate) fn axpy_rows_f16(out: &mut [f32], rows: &[(&[u8], f32)]) {
         let start = o0.wrapping_mul(2);
         for &(row, ck) in rows {
             axpy_f16(tail, ck, row.get(start..).unwrap_or(&[]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn widening_matches_half_for_every_value() {
+        for h in 0..=u16::MAX {
+            let want = half::f16::from_bits(h).to_f32();
+            let got = super::f16_bits_to_f32(h);
+            if want.is_nan() {
+                assert!(got.is_nan(), "{h:#x}");
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "{h:#x}");
+            }
         }
     }
 }
