@@ -1,20 +1,41 @@
 //! [`Model`]: a validated, zero-copy view of a blob.
 
 use crate::blob::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
-use crate::layout::{take, Reader, Shape};
+use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
 use crate::{Error, Section};
 
 /// A model blob checked by [`Model::from_bytes`] and borrowed in place.
 ///
-/// It holds only the header, the metadata and slices of the blob, so it is
-/// `Copy` and costs a few words of RAM; weights stay in flash.
+/// It holds only the header, the metadata and slices of the blob (the
+/// tensor views of the first layer/stage and the heads are parsed once, here,
+/// not on every `predict`), so it is `Copy` and costs a few dozen words of
+/// RAM; weights stay in flash.
 #[derive(Debug, Clone, Copy)]
 pub struct Model<'a> {
     header: Header,
     metadata: Metadata<'a>,
+    /// All tensors (read by the writer's round-trip tests).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) tensors: &'a [u8],
     pub(crate) shape: Shape,
+    pub(crate) plan: Plan<'a>,
     scratch_len: usize,
+}
+
+/// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
+/// re-walk the postcard layout. Later mlp layers / frameless stages (any
+/// number of them, and there is no allocator) are re-read from `rest`.
+#[derive(Debug, Clone, Copy)]
+#[allow(clippy::large_enum_variant)] // no allocator to box with; one per Model
+pub(crate) enum Plan<'a> {
+    /// mlp: layer 0 and the tensors of layers 1.. .
+    Mlp { first: Lin<'a>, rest: &'a [u8] },
+    /// Frameless: stage 0, the tensors of stages 1.. (the heads excluded) and the heads.
+    Frameless {
+        first: Stage<'a>,
+        rest: &'a [u8],
+        head: Head<'a>,
+    },
 }
 
 /// Converts the untrusted dims to `usize` and checks them against the kind.
@@ -141,19 +162,25 @@ impl<'a> Model<'a> {
             prec: header.precision,
             validate: true,
         };
-        match header.kind {
+        let plan = match header.kind {
             ModelKind::Mlp => {
-                for k in 0..shape.s {
+                let first = r.layer(&shape, 0)?;
+                let rest = r.rest;
+                for k in 1..shape.s {
                     r.layer(&shape, k)?;
                 }
+                Plan::Mlp { first, rest }
             }
             ModelKind::FmlpS | ModelKind::FmlpO => {
-                for s in 0..shape.s {
+                let first = r.stage(&shape, 0)?;
+                let rest = r.rest;
+                for s in 1..shape.s {
                     r.stage(&shape, s)?;
                 }
-                r.head(&shape)?;
+                let head = r.head(&shape)?;
+                Plan::Frameless { first, rest, head }
             }
-        }
+        };
         if !r.rest.is_empty() {
             return Err(Error::TrailingBytes {
                 section: Section::Body,
@@ -167,6 +194,7 @@ impl<'a> Model<'a> {
             metadata,
             tensors,
             shape,
+            plan,
             scratch_len,
         })
     }

@@ -5,9 +5,10 @@
 //! accumulators and `i16` activation lanes through `bytemuck` (checked casts).
 
 use crate::kernels::{f16::*, f32::*, int8::*};
-use crate::layout::{Lin, Reader, Shape};
-use crate::quant::{quantize_to_i16, quantize_value_i8, scale_i8};
-use crate::{Error, Model, ModelKind, Precision};
+use crate::layout::{Head, Lin, Reader, Shape, Stage};
+use crate::model::Plan;
+use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
+use crate::{Error, Model, Precision};
 
 /// A node's live feature vector.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,35 +103,84 @@ impl Features<'_> {
     }
 }
 
+/// Non-zero features gathered per pass of the first layer.
+const CHUNK: usize = 32;
+
+/// A pass of the first layer over up to [`CHUNK`] non-zero features: their
+/// weight rows and coefficients, applied output block by output block.
+struct Chunk<'w, T> {
+    rows: [(&'w [u8], T); CHUNK],
+    len: usize,
+}
+
+impl<'w, T: Copy> Chunk<'w, T> {
+    fn new(zero: T) -> Self {
+        Chunk {
+            rows: [(&[], zero); CHUNK],
+            len: 0,
+        }
+    }
+
+    /// Adds one feature; returns true when the chunk is full.
+    fn push(&mut self, row: &'w [u8], c: T) -> bool {
+        if let Some(r) = self.rows.get_mut(self.len) {
+            *r = (row, c);
+            self.len = self.len.saturating_add(1);
+        }
+        self.len >= CHUNK
+    }
+
+    fn rows(&self) -> &[(&'w [u8], T)] {
+        self.rows.get(..self.len).unwrap_or(&[])
+    }
+}
+
 /// First layer (input-major): `out = W x + b`, touching only non-zero features.
+///
+/// Features are gathered in chunks; each chunk is applied with a block of
+/// outputs held in registers (bit-identical to a per-feature axpy: every
+/// output still sums its features in index order).
 fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
     let w = &lin.w;
     match w.prec {
         Precision::F32 | Precision::F16 => {
-            for (o, v) in out.iter_mut().enumerate() {
-                *v = lin.bias(o);
+            for (v, b) in out.iter_mut().zip(lin.bias.chunks_exact(4)) {
+                *v = w32(b);
             }
-            let f16 = w.prec == Precision::F16;
-            x.for_each_nonzero(|j, v| {
-                if f16 {
-                    axpy_f16(out, v, w.row(j));
+            let apply = |out: &mut [f32], ch: &Chunk<f32>| {
+                if w.prec == Precision::F16 {
+                    axpy_rows_f16(out, ch.rows());
                 } else {
-                    axpy_f32(out, v, w.row(j));
+                    axpy_rows_f32(out, ch.rows());
+                }
+            };
+            let mut ch = Chunk::new(0.0f32);
+            x.for_each_nonzero(|j, v| {
+                if ch.push(w.row(j), v) {
+                    apply(out, &ch);
+                    ch.len = 0;
                 }
             });
+            apply(out, &ch);
         }
         Precision::Int8 => {
             let xs = scale_i8(x.values());
+            let qz = QuantI8::new(xs);
             let acc = acc.get_mut(..out.len()).unwrap_or(&mut []);
             acc.fill(0);
+            let mut ch = Chunk::new(0i32);
             x.for_each_nonzero(|j, v| {
-                let q = quantize_value_i8(v, xs);
-                if q != 0 {
-                    axpy_i8(acc, i32::from(q), w.row(j));
+                let q = qz.quantize(v);
+                if q != 0 && ch.push(w.row(j), i32::from(q)) {
+                    axpy_rows_i8(acc, ch.rows());
+                    ch.len = 0;
                 }
             });
-            for (o, (v, &a)) in out.iter_mut().zip(acc.iter()).enumerate() {
-                *v = a as f32 * w.scale(o) * xs + lin.bias(o);
+            axpy_rows_i8(acc, ch.rows());
+            let scales = w.scales.chunks_exact(4);
+            let bias = lin.bias.chunks_exact(4);
+            for (((v, &a), s), b) in out.iter_mut().zip(acc.iter()).zip(scales).zip(bias) {
+                *v = a as f32 * w32(s) * xs + w32(b);
             }
         }
     }
@@ -161,8 +211,12 @@ fn prepare(prec: Precision, x: &[f32], q: &mut [i16]) -> f32 {
 }
 
 fn relu(v: &mut [f32]) {
+    // A comparison, not `f32::max` (a libm call on soft-float targets); like
+    // `max(x, 0.0)` it maps NaN to 0.
     for x in v.iter_mut() {
-        *x = x.max(0.0);
+        if *x < 0.0 || x.is_nan() {
+            *x = 0.0;
+        }
     }
 }
 
@@ -209,16 +263,19 @@ impl Model<'_> {
         let scratch = scratch.get_mut(..needed).unwrap_or(&mut []);
         let (head, work) = cut(scratch, sh.c.saturating_add(sh.b), needed)?;
         let (logits, gates) = cut(head, sh.c, needed)?;
-        let r = Reader {
-            rest: self.tensors,
+        let reader = |rest| Reader {
+            rest,
             prec: self.precision(),
             validate: false,
         };
-        match self.kind() {
-            ModelKind::Mlp => run_mlp(r, &sh, &features, logits, work, needed)?,
-            ModelKind::FmlpS | ModelKind::FmlpO => {
+        match self.plan {
+            Plan::Mlp { first, rest } => {
+                run_mlp(&first, reader(rest), &sh, &features, logits, work, needed)?;
+            }
+            Plan::Frameless { first, rest, head } => {
                 let node = node as usize;
-                run_frameless(r, &sh, node, &features, logits, gates, work, needed)?;
+                let (r, x) = (reader(rest), &features);
+                run_frameless(&first, r, &head, &sh, node, x, logits, gates, work, needed)?;
             }
         }
         let mut class = 0usize;
@@ -239,6 +296,7 @@ impl Model<'_> {
 }
 
 fn run_mlp(
+    first: &Lin,
     mut r: Reader,
     sh: &Shape,
     x: &Features,
@@ -253,7 +311,7 @@ fn run_mlp(
     let acc: &mut [i32] = lanes(acc);
     let q: &mut [i16] = lanes(q);
     for k in 0..sh.s {
-        let lin = r.layer(sh, k)?;
+        let lin = if k == 0 { *first } else { r.layer(sh, k)? };
         let last = k.saturating_add(1) == sh.s;
         let out: &mut [f32] = if last {
             &mut *logits
@@ -277,7 +335,9 @@ fn run_mlp(
 
 #[allow(clippy::too_many_arguments)]
 fn run_frameless(
+    first: &Stage,
     mut r: Reader,
+    head: &Head,
     sh: &Shape,
     node: usize,
     x: &Features,
@@ -299,7 +359,7 @@ fn run_frameless(
     let (uq, eq) = cut(q, if int8 { d } else { 0 }, needed)?;
     let wb = r.prec.weight_bytes();
     for s in 0..sh.s {
-        let st = r.stage(sh, s)?;
+        let st = if s == 0 { *first } else { r.stage(sh, s)? };
         let last = s.saturating_add(1) == sh.s;
         // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
         if s == 0 {
@@ -313,7 +373,6 @@ fn run_frameless(
         }
         let us = prepare(r.prec, u, uq);
         let head = if last {
-            let head = r.head(sh)?;
             matvec(&head.features, 0, u, uq, us, fx);
             logits.fill(0.0);
             Some(head)
@@ -335,6 +394,12 @@ fn run_frameless(
                     .iter_mut()
                     .zip(bytes.chunks_exact(2))
                     .for_each(|(v, c)| *v = w16(c)),
+                Precision::Int8 if last => {
+                    // The output stage uses only the int8 lanes (gate, head).
+                    for (l, &c) in eq.iter_mut().zip(bytes) {
+                        *l = i16::from(c as i8);
+                    }
+                }
                 Precision::Int8 => {
                     for ((v, l), &c) in e.iter_mut().zip(eq.iter_mut()).zip(bytes) {
                         *l = i16::from(c as i8);

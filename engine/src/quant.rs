@@ -29,7 +29,16 @@ pub const I8_MAX: f32 = 127.0;
 /// The symmetric int8 scale of `values`: `max|v| / 127`, or 1.0 if that is
 /// zero or not finite.
 pub fn scale_i8(values: &[f32]) -> f32 {
-    let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    // A comparison rather than `f32::max` (a libm call on soft-float
+    // targets); NaN is skipped either way.
+    let m = values.iter().fold(0.0f32, |m, v| {
+        let a = v.abs();
+        if a > m {
+            a
+        } else {
+            m
+        }
+    });
     if m > 0.0 && m.is_finite() {
         m / I8_MAX
     } else {
@@ -82,11 +91,60 @@ pub fn fake_quantize_f16(values: &mut [f32]) {
     }
 }
 
+/// [`quantize_value_i8`] for many values with one scale, computed with one
+/// reciprocal and a multiply per value instead of a divide, and bit-identical
+/// to it: `v * (1/scale)` is within a few ulps of `v / scale`, so only a
+/// value whose scaled fraction lies within `2^-10` of `±0.5` (where rounding
+/// could differ), or a scale whose reciprocal or product is out of the safe
+/// range, falls back to the exact divide.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuantI8 {
+    scale: f32,
+    inv: f32,
+}
+
+impl QuantI8 {
+    /// Prepares quantisation with `scale`.
+    #[inline]
+    pub(crate) fn new(scale: f32) -> Self {
+        QuantI8 {
+            scale,
+            inv: 1.0 / scale,
+        }
+    }
+
+    /// Exactly `quantize_value_i8(v, self.scale)`.
+    #[inline(always)]
+    pub(crate) fn quantize(&self, v: f32) -> i8 {
+        let t = v * self.inv;
+        // |t| < 1024 also rejects NaN and Inf (from v or from the reciprocal).
+        if t.abs() < 1024.0 {
+            let i = t as i32; // exact truncation, |t| < 2^10
+            let frac = t - i as f32; // exact
+            let d = frac.abs() - 0.5;
+            if d.abs() > 1.0 / 1024.0 {
+                let r = if d > 0.0 {
+                    if frac > 0.0 {
+                        i + 1
+                    } else {
+                        i - 1
+                    }
+                } else {
+                    i
+                };
+                return r.clamp(-127, 127) as i8;
+            }
+        }
+        quantize_value_i8(v, self.scale)
+    }
+}
+
 /// Quantises `values` into i16 lanes (for the int8 kernels) and returns the scale.
 pub(crate) fn quantize_to_i16(values: &[f32], out: &mut [i16]) -> f32 {
     let scale = scale_i8(values);
+    let q = QuantI8::new(scale);
     for (o, &v) in out.iter_mut().zip(values) {
-        *o = i16::from(quantize_value_i8(v, scale));
+        *o = i16::from(q.quantize(v));
     }
     scale
 }
@@ -109,6 +167,31 @@ mod tests {
         fn rounding_matches_libm_roundf(v in -1.0e4f32..1.0e4, scale in 1.0e-3f32..10.0) {
             let want = libm::roundf(v / scale).clamp(-I8_MAX, I8_MAX) as i8;
             proptest::prop_assert_eq!(quantize_value_i8(v, scale), want);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reciprocal_quantisation_is_exact(v in proptest::num::f32::ANY, scale in proptest::num::f32::ANY) {
+            proptest::prop_assert_eq!(QuantI8::new(scale).quantize(v), quantize_value_i8(v, scale));
+        }
+
+        #[test]
+        fn reciprocal_quantisation_is_exact_near_ties(k in -130i32..130, ulps in -64i32..64, m in 1.0e-6f32..1.0e6) {
+            // v/scale close to k + 0.5, where a reciprocal could round differently.
+            let scale = m / I8_MAX;
+            let t = k as f32 + 0.5;
+            let v = f32::from_bits(((t * scale).to_bits() as i32).wrapping_add(ulps) as u32);
+            proptest::prop_assert_eq!(QuantI8::new(scale).quantize(v), quantize_value_i8(v, scale));
+        }
+
+        #[test]
+        fn reciprocal_quantisation_is_exact_in_range(vals in proptest::collection::vec(-1.0e3f32..1.0e3, 1..80)) {
+            let scale = scale_i8(&vals);
+            let q = QuantI8::new(scale);
+            for &v in &vals {
+                proptest::prop_assert_eq!(q.quantize(v), quantize_value_i8(v, scale));
+            }
         }
     }
 

@@ -40,3 +40,37 @@ pub fn axpy_f32(acc: &mut [f32], a: f32, w: &[u8]) {
         *o += a * w32(wv);
     }
 }
+
+/// Outputs held in (FPU or core) registers per block by [`axpy_rows_f32`].
+const BLOCK: usize = 16;
+
+/// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, summing rows in order per output (so
+/// bit-identical to one [`axpy_f32`] per row), a block of outputs at a time
+/// kept in registers: the input-major first layer over a chunk of features.
+pub(crate) fn axpy_rows_f32(out: &mut [f32], rows: &[(&[u8], f32)]) {
+    let mut blocks = out.chunks_exact_mut(BLOCK);
+    let mut o0 = 0usize;
+    for blk in &mut blocks {
+        if let Ok(blk) = <&mut [f32; BLOCK]>::try_from(blk) {
+            let mut a = *blk;
+            let start = o0.wrapping_mul(4);
+            for &(row, ck) in rows {
+                let w = row.get(start..start.wrapping_add(BLOCK * 4));
+                if let Some(Ok(w)) = w.map(<&[u8; BLOCK * 4]>::try_from) {
+                    for (av, wv) in a.iter_mut().zip(w.chunks_exact(4)) {
+                        *av += ck * w32(wv);
+                    }
+                }
+            }
+            *blk = a;
+        }
+        o0 = o0.wrapping_add(BLOCK);
+    }
+    let tail = blocks.into_remainder();
+    if !tail.is_empty() {
+        let start = o0.wrapping_mul(4);
+        for &(row, ck) in rows {
+            axpy_f32(tail, ck, row.get(start..).unwrap_or(&[]));
+        }
+    }
+}

@@ -36,6 +36,12 @@ mod tests {
         fn int8_dot_is_exact(pairs in proptest::collection::vec((-127i16..=127, any::<i8>()), 0..300)) {
             let (x, w): (Vec<i16>, Vec<u8>) = pairs.into_iter().map(|(a, b)| (a, b as u8)).unzip();
             prop_assert_eq!(i64::from(int8::dot_i8(&x, &w)), reference::dot_i8(&x, &w));
+            prop_assert_eq!(i64::from(int8::dot_i8_pairs(&x, &w)), reference::dot_i8(&x, &w));
+            prop_assert_eq!(i64::from(int8::dot_i8_lanes(&x, &w)), reference::dot_i8(&x, &w));
+            // Unaligned activation lanes take the fallback path.
+            if x.len() > 1 {
+                prop_assert_eq!(i64::from(int8::dot_i8_pairs(&x[1..], &w)), reference::dot_i8(&x[1..], &w));
+            }
         }
 
         #[test]
@@ -50,6 +56,28 @@ mod tests {
             for (i, v) in acc.iter().enumerate() {
                 prop_assert_eq!(i64::from(*v), 3 + i64::from(a) * reference::weight(&w, i, Precision::Int8).unwrap() as i64);
             }
+        }
+
+        #[test]
+        fn row_blocked_axpy_equals_per_row_axpy(n in 0usize..70, rows in proptest::collection::vec((-127i32..=127, -4.0f32..4.0, proptest::collection::vec(-4.0f32..4.0, 70)), 0..40)) {
+            let q: Vec<i32> = rows.iter().map(|r| r.0).collect();
+            let c: Vec<f32> = rows.iter().map(|r| r.1).collect();
+            let b8: Vec<Vec<u8>> = rows.iter().map(|r| r.2[..n].iter().map(|v| (*v * 31.0) as i8 as u8).collect()).collect();
+            let b32: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f32(&r.2[..n])).collect();
+            let b16: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f16(&r.2[..n])).collect();
+            fn refs<'v, T: Copy>(v: &'v [Vec<u8>], c: &[T]) -> Vec<(&'v [u8], T)> { v.iter().map(|r| r.as_slice()).zip(c.iter().copied()).collect() }
+            let (mut a, mut want) = (vec![5i32; n], vec![5i32; n]);
+            int8::axpy_rows_i8(&mut a, &refs(&b8, &q));
+            for (r, &qk) in b8.iter().zip(&q) { int8::axpy_i8(&mut want, qk, r); }
+            prop_assert_eq!(a, want);
+            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            f32::axpy_rows_f32(&mut a, &refs(&b32, &c));
+            for (r, &ck) in b32.iter().zip(&c) { f32::axpy_f32(&mut want, ck, r); }
+            prop_assert_eq!(a, want);
+            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            f16::axpy_rows_f16(&mut a, &refs(&b16, &c));
+            for (r, &ck) in b16.iter().zip(&c) { f16::axpy_f16(&mut want, ck, r); }
+            prop_assert_eq!(a, want);
         }
 
         #[test]
