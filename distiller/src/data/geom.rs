@@ -10,6 +10,9 @@ use crate::sparse::Csr;
 pub(crate) const NODES_FILE: &str = "out1_node_feature_label.txt";
 const EDGES_FILE: &str = "out1_graph_edges.txt";
 
+/// One node's `(column, value)` entries and label.
+type Row = (Vec<(u32, f32)>, i64);
+
 /// Loads a geom-gcn folder. Features are a dense comma-separated 0/1 vector, or (film,
 /// header `feature(feature_amount:K)`) a comma-separated list of the 1-columns.
 pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
@@ -20,7 +23,7 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
     let index_list = header.contains("feature_amount");
     let body: Vec<(usize, &str)> = lines.filter(|(_, l)| !l.trim().is_empty()).collect();
     let n = body.len();
-    let mut rows: Vec<Option<(Vec<(u32, f32)>, i64)>> = vec![None; n];
+    let mut rows: Vec<Option<Row>> = vec![None; n];
     let mut n_features = 0usize;
     for &(i, line) in &body {
         let fields: Vec<&str> = line.split('\t').collect();

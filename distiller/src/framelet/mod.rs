@@ -101,7 +101,7 @@ pub fn build(graph: &Graph, config: &FrameletConfig) -> Result<FrameletOperators
             "levels and chebyshev_order must be ≥ 1".into(),
         ));
     }
-    if !(config.dilation > 1.0) || !config.epsilon.is_finite() {
+    if config.dilation.is_nan() || config.dilation <= 1.0 || !config.epsilon.is_finite() {
         return Err(FrameletError::BadConfig(
             "dilation must be > 1 and epsilon finite".into(),
         ));

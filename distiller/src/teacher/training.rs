@@ -10,7 +10,7 @@ use crate::data::{Dataset, Split};
 use crate::framelet::FrameletOperators;
 use crate::progress::{Progress, ProgressEvent};
 use crate::train::{
-    accuracy, argmax_rows, restore, snapshot, Adam, EarlyStopping, SeededRng, Verdict,
+    accuracy, argmax_rows, restore, snapshot, Adam, AdamConfig, EarlyStopping, SeededRng, Verdict,
 };
 
 /// Warm-up and timed repetitions of the full-graph inference timing.
@@ -32,7 +32,8 @@ fn check(
     if !(0.0..1.0).contains(&config.dropout) {
         return Err(TeacherError::BadConfig("dropout must lie in [0, 1)".into()));
     }
-    if !(config.optimizer.lr > 0.0) || !(config.optimizer.weight_decay >= 0.0) {
+    let AdamConfig { lr, weight_decay } = config.optimizer;
+    if lr.is_nan() || lr <= 0.0 || weight_decay.is_nan() || weight_decay < 0.0 {
         return Err(TeacherError::BadConfig(
             "lr must be > 0 and weight decay ≥ 0".into(),
         ));
