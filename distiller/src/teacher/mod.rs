@@ -61,7 +61,7 @@ pub enum TeacherError {
     #[error(transparent)]
     Framelet(#[from] FrameletError),
     /// Reading or writing a soft-label file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("cannot access {}", path.display())]
     Io {
         /// The file.
         path: std::path::PathBuf,
