@@ -10,6 +10,9 @@ use crate::sparse::Csr;
 pub(crate) const NODES_FILE: &str = "out1_node_feature_label.txt";
 const EDGES_FILE: &str = "out1_graph_edges.txt";
 
+/// One node's `(column, value)` entries and label.
+type Row = (Vec<(u32, f32)>, i64);
+
 /// Loads a geom-gcn folder. Features are a dense comma-separated 0/1 vector, or (film,
 /// header `feature(feature_amount:K)`) a comma-separated list of the 1-columns.
 pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
@@ -20,12 +23,16 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
     let index_list = header.contains("feature_amount");
     let body: Vec<(usize, &str)> = lines.filter(|(_, l)| !l.trim().is_empty()).collect();
     let n = body.len();
-    let mut rows: Vec<Option<(Vec<(u32, f32)>, i64)>> = vec![None; n];
+    let mut rows: Vec<Option<Row>> = vec![None; n];
     let mut n_features = 0usize;
     for &(i, line) in &body {
         let fields: Vec<&str> = line.split('\t').collect();
         let [id, feats, y] = fields[..] else {
-            return Err(DataError::parse(&file, i + 1, "expected id<TAB>features<TAB>label"));
+            return Err(DataError::parse(
+                &file,
+                i + 1,
+                "expected id<TAB>features<TAB>label",
+            ));
         };
         let id = node(&file, i + 1, id, n)?;
         let y = label(&file, i + 1, y, usize::MAX >> 1)?;
@@ -59,7 +66,11 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
             }
         }
         if rows[id as usize].replace((row, y)).is_some() {
-            return Err(DataError::parse(&file, i + 1, format!("node {id} listed twice")));
+            return Err(DataError::parse(
+                &file,
+                i + 1,
+                format!("node {id} listed twice"),
+            ));
         }
     }
     let mut triplets = Vec::new();
@@ -70,7 +81,11 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
         triplets.extend(row.into_iter().map(|(c, v)| (id as u32, c, v)));
         labels.push(y);
     }
-    let n_classes = labels.iter().copied().max().map_or(0, |m| (m + 1).max(0) as usize);
+    let n_classes = labels
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| (m + 1).max(0) as usize);
     let features = Csr::from_triplets(n, n_features, &triplets)
         .map_err(|e| DataError::parse(&file, 0, e.to_string()))?;
 

@@ -45,18 +45,18 @@ fn largest_tridiagonal_eigenvalue(a: &[f64], b: &[f64]) -> f64 {
     // Gershgorin bounds.
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
-    for i in 0..k {
+    for (i, &ai) in a.iter().enumerate() {
         let r = off(i) + if i > 0 { off(i - 1) } else { 0.0 };
-        lo = lo.min(a[i] - r);
-        hi = hi.max(a[i] + r);
+        lo = lo.min(ai - r);
+        hi = hi.max(ai + r);
     }
     // Number of eigenvalues below x.
     let count_below = |x: f64| {
         let mut count = 0;
         let mut d = 1.0;
-        for i in 0..k {
+        for (i, &ai) in a.iter().enumerate() {
             let b2 = if i > 0 { off(i - 1).powi(2) } else { 0.0 };
-            d = a[i] - x - if i > 0 { b2 / d } else { 0.0 };
+            d = ai - x - if i > 0 { b2 / d } else { 0.0 };
             if d == 0.0 {
                 d = -1e-300;
             }

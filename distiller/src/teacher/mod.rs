@@ -31,7 +31,7 @@ mod soft_labels;
 mod training;
 
 pub use soft_labels::SoftLabels;
-pub use training::train;
+pub use training::{train, Trainer};
 
 use crate::data::{DataError, Split};
 use crate::framelet::{FrameletConfig, FrameletError};
@@ -61,7 +61,7 @@ pub enum TeacherError {
     #[error(transparent)]
     Framelet(#[from] FrameletError),
     /// Reading or writing a soft-label file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("cannot access {}", path.display())]
     Io {
         /// The file.
         path: std::path::PathBuf,
@@ -109,7 +109,9 @@ impl std::str::FromStr for TeacherKind {
             "spatial" => Ok(Self::Spatial),
             "simplified" => Ok(Self::Simplified),
             "spectral" => Ok(Self::Spectral),
-            _ => Err(format!("unknown teacher {s:?} (spatial, simplified, spectral)")),
+            _ => Err(format!(
+                "unknown teacher {s:?} (spatial, simplified, spectral)"
+            )),
         }
     }
 }
@@ -216,3 +218,6 @@ impl TeacherRun {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

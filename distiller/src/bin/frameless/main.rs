@@ -50,7 +50,10 @@ fn is_bad_input(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<BadInput>()
             || cause.is::<DataError>()
-            || matches!(cause.downcast_ref::<FrameletError>(), Some(FrameletError::BadConfig(_)))
+            || matches!(
+                cause.downcast_ref::<FrameletError>(),
+                Some(FrameletError::BadConfig(_))
+            )
             || matches!(
                 cause.downcast_ref::<TeacherError>(),
                 Some(
@@ -72,7 +75,18 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print and succeed; usage errors are bad input (exit 1).
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Teacher(args) => cmd_teacher::run(args),
         Command::Distill(args) => cmd_distill::run(args),

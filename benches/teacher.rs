@@ -1,0 +1,85 @@
+//! Distiller timing: spatial-teacher epoch on Cora, and SpMM forward + backward
+//! (`Â·X`, 64 columns) on Cora and on a 100k-node synthetic graph.
+//!
+//! Cora is read from `../shared/datasets` (override `FRAMELESS_DATASETS`); without it the
+//! Cora benches are skipped with a message. Throughput counts multiply-accumulates
+//! (`nnz · 64` forward and the same again backward).
+
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Var};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use frameless_distiller::data::{self, Dataset, DatasetSource, SplitRates};
+use frameless_distiller::framelet::{self, FrameletConfig};
+use frameless_distiller::graph::{spmm, SparseOperator};
+use frameless_distiller::teacher::{TeacherConfig, TeacherKind, Trainer};
+
+const WIDTH: usize = 64;
+
+fn cora() -> Option<Dataset> {
+    let root = std::env::var_os("FRAMELESS_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+    match data::load_dir(&root.join("cora")) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("skipping Cora benches: {e}");
+            None
+        }
+    }
+}
+
+fn spmm_bench(c: &mut Criterion, name: &str, dataset: &Dataset) {
+    let graph = dataset.graph().expect("valid graph");
+    let op = SparseOperator::new(graph.normalized_adjacency());
+    let nnz = op.matrix().nnz() as u64;
+    let x = Var::ones((dataset.n_nodes(), WIDTH), DType::F32, &Device::Cpu).expect("alloc");
+    let mut group = c.benchmark_group("spmm_fwd_bwd");
+    group.throughput(Throughput::Elements(2 * nnz * WIDTH as u64));
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let y = spmm(&op, x.as_tensor()).expect("spmm");
+            y.sum_all().expect("sum").backward().expect("backward")
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    if let Some(cora) = cora() {
+        let config = TeacherConfig::default();
+        let ops = framelet::build(&cora.graph().expect("graph"), &FrameletConfig::default())
+            .expect("framelets");
+        let split = cora.split(0, SplitRates::default());
+        let mut trainer = Trainer::new(
+            &cora,
+            &ops,
+            TeacherKind::Spatial,
+            &config,
+            0,
+            &split,
+            &Device::Cpu,
+        )
+        .expect("trainer");
+        let mut group = c.benchmark_group("teacher_epoch");
+        group.throughput(Throughput::Elements(cora.n_nodes() as u64));
+        group.sample_size(20);
+        group.bench_function("spatial_cora", |b| {
+            b.iter(|| trainer.epoch().expect("epoch"))
+        });
+        group.finish();
+        spmm_bench(c, "cora", &cora);
+    }
+    let source: DatasetSource = "synthetic:nodes=100000,classes=5,features=8,degree=8"
+        .parse()
+        .expect("source");
+    let big = data::load(&source).expect("synthetic");
+    spmm_bench(c, "synthetic_100k", &big);
+}
+
+criterion_group! {
+    name = teacher;
+    config = Criterion::default().sample_size(20);
+    targets = benches
+}
+criterion_main!(teacher);
