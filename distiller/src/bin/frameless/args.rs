@@ -22,7 +22,9 @@ impl DataArgs {
     /// The split rates, checked.
     pub fn rates(&self) -> anyhow::Result<SplitRates> {
         if !(0.0..=1.0).contains(&self.train_rate) || !(0.0..=1.0).contains(&self.val_rate) {
-            bail!(crate::BadInput("--train-rate and --val-rate must lie in [0, 1]".into()));
+            bail!(crate::BadInput(
+                "--train-rate and --val-rate must lie in [0, 1]".into()
+            ));
         }
         Ok(SplitRates {
             train: self.train_rate,
@@ -80,8 +82,12 @@ impl DeviceArgs {
             Some(rest) => rest
                 .strip_prefix(':')
                 .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)")))?,
-            None => bail!(crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)"))),
+                .ok_or_else(|| {
+                    crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)"))
+                })?,
+            None => bail!(crate::BadInput(format!(
+                "bad device {text:?} (cpu, cuda, cuda:N)"
+            ))),
         };
         if !cfg!(feature = "cuda") {
             bail!(crate::BadInput(format!(

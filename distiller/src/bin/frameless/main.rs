@@ -50,7 +50,10 @@ fn is_bad_input(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<BadInput>()
             || cause.is::<DataError>()
-            || matches!(cause.downcast_ref::<FrameletError>(), Some(FrameletError::BadConfig(_)))
+            || matches!(
+                cause.downcast_ref::<FrameletError>(),
+                Some(FrameletError::BadConfig(_))
+            )
             || matches!(
                 cause.downcast_ref::<TeacherError>(),
                 Some(
