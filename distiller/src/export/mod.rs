@@ -230,7 +230,7 @@ pub fn verify(
         scratch_bytes: model.scratch_bytes(),
     };
     if precision == Precision::F32 {
-        if !(diff_f32 <= F32_LOGIT_TOLERANCE) {
+        if diff_f32.is_nan() || diff_f32 > F32_LOGIT_TOLERANCE {
             return Err(ExportError::LogitMismatch {
                 max_diff: diff_f32,
                 node: worst_node,

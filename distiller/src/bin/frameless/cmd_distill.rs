@@ -107,7 +107,7 @@ impl DistillArgs {
                 "--hidden, --k and --stages must be positive".into()
             ));
         }
-        if !(0.0..=1.0).contains(&self.lambda) || !(self.tau > 0.0) {
+        if !(0.0..=1.0).contains(&self.lambda) || self.tau.is_nan() || self.tau <= 0.0 {
             anyhow::bail!(BadInput("need 0 <= --lambda <= 1 and --tau > 0".into()));
         }
         Ok(c)
