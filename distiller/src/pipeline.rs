@@ -66,7 +66,10 @@ pub enum PipelineError {
 ///
 /// # Errors
 /// [`StudentError::Shape`] if the operators do not match the dataset.
-pub fn student_graph(dataset: &Dataset, ops: &FrameletOperators) -> Result<StudentGraph, StudentError> {
+pub fn student_graph(
+    dataset: &Dataset,
+    ops: &FrameletOperators,
+) -> Result<StudentGraph, StudentError> {
     let bands = ops
         .bands
         .iter()
@@ -146,7 +149,13 @@ pub fn distill_from_soft_labels(
         test: &soft.split.test,
         reference_logits: &logits,
     };
-    let precisions = quantize::evaluate(&weights, &dataset.features, &dataset.labels, &soft.split.test, &logits)?;
+    let precisions = quantize::evaluate(
+        &weights,
+        &dataset.features,
+        &dataset.labels,
+        &soft.split.test,
+        &logits,
+    )?;
     let info = RunInfo {
         config: *config,
         distill: *settings,
@@ -265,8 +274,13 @@ pub fn demo<'p>(
         ..config.distill
     };
     let loaded = (dataset, ops);
-    let distilled =
-        distill_from_soft_labels(&soft, &loaded, &config.student, &settings, &mut progress("student"))?;
+    let distilled = distill_from_soft_labels(
+        &soft,
+        &loaded,
+        &config.student,
+        &settings,
+        &mut progress("student"),
+    )?;
     let (dataset, _) = loaded;
     distilled.file.save(&dir.join("student.json"))?;
     let weights = distilled.file.weights();
@@ -283,7 +297,8 @@ pub fn demo<'p>(
         let (blob, parity) = verify(&inputs, *precision)?;
         let path = dir.join(format!("model-{precision}.fgkd"));
         write_atomic(&path, &blob)?;
-        let model = Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
+        let model =
+            Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
         let ns = engine_ns_per_node(&model, &dataset.features, 50.0);
         precisions.push(DemoPrecision {
             quant,

@@ -55,7 +55,11 @@ pub fn toy(n: usize, f: usize, c: usize, seed: u64) -> Toy {
     let mut teacher = Vec::with_capacity(n * c);
     for &y in &labels {
         for k in 0..c {
-            let p: f32 = if k as i64 == y { 0.7 } else { 0.3 / (c - 1) as f32 };
+            let p: f32 = if k as i64 == y {
+                0.7
+            } else {
+                0.3 / (c - 1) as f32
+            };
             teacher.push(p.ln());
         }
     }
@@ -78,7 +82,12 @@ pub fn toy(n: usize, f: usize, c: usize, seed: u64) -> Toy {
 pub fn trained(
     kind: crate::student::StudentKind,
     seed: u64,
-) -> (Toy, crate::student::Student, frameless_engine::writer::ModelWeights, Vec<f32>) {
+) -> (
+    Toy,
+    crate::student::Student,
+    frameless_engine::writer::ModelWeights,
+    Vec<f32>,
+) {
     use crate::distill::{distill, DistillConfig, Targets};
     use crate::student::{Mode, StudentConfig};
     let t = toy(80, 10, 3, 5);

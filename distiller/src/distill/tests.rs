@@ -23,7 +23,10 @@ fn kd_loss_matches_hand_computation() {
     assert!((kl - 0.5 * (4f64 / 3.0).ln()).abs() < 1e-12, "{kl}");
     // λ = 0.5: 0.5·KL + 0.5·NLL with NLL = −ln 0.25.
     let mixed = scalar(&kd_loss(&student, &teacher, &idx, &y, 0.5, 1.0).unwrap());
-    assert!((mixed - 0.5 * kl - 0.5 * 4f64.ln()).abs() < 1e-12, "{mixed}");
+    assert!(
+        (mixed - 0.5 * kl - 0.5 * 4f64.ln()).abs() < 1e-12,
+        "{mixed}"
+    );
     // τ = 2: student softmax([ln3/2, 0]) = [√3, 1]/(√3+1); teacher stays uniform; times τ² = 4.
     let p = 3f64.sqrt() / (3f64.sqrt() + 1.0);
     let want = 4.0 * (0.5 * (0.5 / p).ln() + 0.5 * (0.5 / (1.0 - p)).ln());
@@ -54,19 +57,37 @@ fn distillation_learns_the_teacher_and_is_deterministic() {
         let config = StudentConfig::new(kind);
         let mut events = 0;
         let mut progress = Progress::new(|_| events += 1);
-        let (s, r) = distill(&config, &t.graph, &targets, &settings, DType::F32, &mut progress).unwrap();
+        let (s, r) = distill(
+            &config,
+            &t.graph,
+            &targets,
+            &settings,
+            DType::F32,
+            &mut progress,
+        )
+        .unwrap();
         drop(progress);
         assert!(r.test_accuracy > 0.6, "{kind}: {r:?}");
         assert!(r.epochs <= 60 && r.best_epoch < r.epochs);
         assert_eq!(events, r.epochs + 2);
-        assert_eq!(r.mean_gates.len(), if kind == StudentKind::Mlp { 0 } else { 2 });
+        assert_eq!(
+            r.mean_gates.len(),
+            if kind == StudentKind::Mlp { 0 } else { 2 }
+        );
         assert!(r.mean_gates.iter().all(|g| (0.0..=1.0).contains(g)));
         // The best weights are restored: evaluating them gives the reported val accuracy.
         let out = s.forward(&t.graph, crate::student::Mode::Eval).unwrap();
         let pred = argmax_rows(&out.logits).unwrap();
         assert_eq!(accuracy(&pred, &t.labels, &t.val), r.val_accuracy);
-        let (s2, r2) =
-            distill(&config, &t.graph, &targets, &settings, DType::F32, &mut Progress::ignore()).unwrap();
+        let (s2, r2) = distill(
+            &config,
+            &t.graph,
+            &targets,
+            &settings,
+            DType::F32,
+            &mut Progress::ignore(),
+        )
+        .unwrap();
         assert_eq!(r.test_accuracy, r2.test_accuracy);
         let a: Vec<f32> = out.logits.flatten_all().unwrap().to_vec1().unwrap();
         let b: Vec<f32> = s2
@@ -92,7 +113,14 @@ fn mismatched_inputs_are_errors() {
         test: &t.test,
     };
     let config = StudentConfig::new(StudentKind::FmlpS);
-    let r = distill(&config, &t.graph, &targets, &DistillConfig::default(), DType::F32, &mut Progress::ignore());
+    let r = distill(
+        &config,
+        &t.graph,
+        &targets,
+        &DistillConfig::default(),
+        DType::F32,
+        &mut Progress::ignore(),
+    );
     assert!(matches!(r, Err(DistillError::Input(_))));
     let bad_split = [99u32];
     let targets = Targets {
@@ -100,6 +128,13 @@ fn mismatched_inputs_are_errors() {
         train: &bad_split,
         ..targets
     };
-    let r = distill(&config, &t.graph, &targets, &DistillConfig::default(), DType::F32, &mut Progress::ignore());
+    let r = distill(
+        &config,
+        &t.graph,
+        &targets,
+        &DistillConfig::default(),
+        DType::F32,
+        &mut Progress::ignore(),
+    );
     assert!(matches!(r, Err(DistillError::Input(_))));
 }

@@ -210,7 +210,8 @@ pub fn verify(
         )));
     }
     let blob = write_blob(w, precision)?;
-    let model = Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
+    let model =
+        Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
     let logits = engine_logits(&model, inputs.features)?;
     let (simulated, _) = simulate(w, precision, inputs.features);
     let pred = argmax(&logits, c);
@@ -229,7 +230,7 @@ pub fn verify(
         scratch_bytes: model.scratch_bytes(),
     };
     if precision == Precision::F32 {
-        if !(diff_f32 <= F32_LOGIT_TOLERANCE) {
+        if diff_f32.is_nan() || diff_f32 > F32_LOGIT_TOLERANCE {
             return Err(ExportError::LogitMismatch {
                 max_diff: diff_f32,
                 node: worst_node,

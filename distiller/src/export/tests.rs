@@ -22,14 +22,18 @@ fn engine_matches_the_distiller_at_every_precision() {
             reference_logits: &logits,
         };
         for precision in PRECISIONS {
-            let (blob, r) = verify(&inputs, precision).unwrap_or_else(|e| panic!("{kind} {precision}: {e}"));
+            let (blob, r) =
+                verify(&inputs, precision).unwrap_or_else(|e| panic!("{kind} {precision}: {e}"));
             assert_eq!(r.nodes, 80);
             if precision == Precision::F32 {
                 assert!(r.max_abs_diff_vs_f32 <= 1e-4);
                 assert_eq!(r.agreement_with_f32, 1.0);
             }
             // Simulated quantised forward vs engine: logits agree closely, not only argmax.
-            assert!(r.max_abs_diff_vs_simulated < 1e-3, "{kind} {precision}: {r:?}");
+            assert!(
+                r.max_abs_diff_vs_simulated < 1e-3,
+                "{kind} {precision}: {r:?}"
+            );
             assert!(r.agreement_with_simulated >= 0.999);
             let model = Model::from_bytes(&blob).unwrap();
             assert_eq!(model.precision(), precision);
@@ -45,8 +49,14 @@ fn same_seed_gives_byte_identical_blobs() {
     let (_, _, c, _) = trained(StudentKind::FmlpS, 5);
     for precision in PRECISIONS {
         let blob = frameless_engine::writer::write_blob(&a, precision).unwrap();
-        assert_eq!(blob, frameless_engine::writer::write_blob(&b, precision).unwrap());
-        assert_ne!(blob, frameless_engine::writer::write_blob(&c, precision).unwrap());
+        assert_eq!(
+            blob,
+            frameless_engine::writer::write_blob(&b, precision).unwrap()
+        );
+        assert_ne!(
+            blob,
+            frameless_engine::writer::write_blob(&c, precision).unwrap()
+        );
     }
 }
 
@@ -64,9 +74,15 @@ fn a_failing_check_refuses_to_write_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.fgkd");
     let err = export(&inputs, Precision::F32, &path).unwrap_err();
-    assert!(matches!(err, ExportError::LogitMismatch { node: 1, .. }), "{err}");
+    assert!(
+        matches!(err, ExportError::LogitMismatch { node: 1, .. }),
+        "{err}"
+    );
     let msg = err.to_string();
-    assert!(msg.starts_with("f32 parity failed: node 1") && !msg.contains('\n'), "{msg}");
+    assert!(
+        msg.starts_with("f32 parity failed: node 1") && !msg.contains('\n'),
+        "{msg}"
+    );
     assert!(!path.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -110,7 +126,10 @@ fn student_file_round_trips_to_the_same_blob() {
     }
     assert_eq!(back.features().unwrap(), t.features);
     std::fs::write(&path, b"{\"format\": 3}").unwrap();
-    assert!(matches!(StudentFile::load(&path), Err(ExportError::Input(_))));
+    assert!(matches!(
+        StudentFile::load(&path),
+        Err(ExportError::Input(_))
+    ));
     assert!(matches!(
         StudentFile::load(&dir.path().join("missing.json")),
         Err(ExportError::Io { .. })

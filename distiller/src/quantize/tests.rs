@@ -19,7 +19,10 @@ fn f32_simulation_equals_the_student_forward() {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         assert!(worst < 1e-4, "{kind}: {worst}");
-        assert_eq!(gates.len(), if kind == StudentKind::Mlp { 0 } else { 80 * 2 });
+        assert_eq!(
+            gates.len(),
+            if kind == StudentKind::Mlp { 0 } else { 80 * 2 }
+        );
     }
 }
 
@@ -44,7 +47,10 @@ fn weights_are_transposed_to_out_by_in() {
 fn report_covers_every_precision() {
     let (t, _, w, logits) = trained(StudentKind::FmlpO, 2);
     let r = evaluate(&w, &t.features, &t.labels, &t.test, &logits).unwrap();
-    assert_eq!(r.iter().map(|p| p.precision.as_str()).collect::<Vec<_>>(), ["f32", "f16", "int8"]);
+    assert_eq!(
+        r.iter().map(|p| p.precision.as_str()).collect::<Vec<_>>(),
+        ["f32", "f16", "int8"]
+    );
     assert_eq!(r[0].agreement_with_f32, 1.0);
     assert!(r[2].agreement_with_f32 > 0.9, "{r:?}");
     assert!(r[0].blob_bytes > r[1].blob_bytes && r[1].blob_bytes > r[2].blob_bytes);

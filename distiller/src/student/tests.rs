@@ -65,7 +65,11 @@ fn fmlp_s_forward_matches_a_dense_hand_computation() {
         let c = vec2(p.stages[0].table_biases[b].as_tensor());
         e.iter_mut()
             .for_each(|r| r.iter_mut().zip(&c[0]).for_each(|(v, cb)| *v += cb));
-        let cat: Vec<Vec<f64>> = e.iter().zip(&hx).map(|(a, b)| [a.clone(), b.clone()].concat()).collect();
+        let cat: Vec<Vec<f64>> = e
+            .iter()
+            .zip(&hx)
+            .map(|(a, b)| [a.clone(), b.clone()].concat())
+            .collect();
         let z = lin(&cat, &p.stages[0].gates[b]);
         let zb = lin(&e, &p.band_classifiers[b]);
         for i in 0..12 {
@@ -100,17 +104,25 @@ fn gradcheck(config: StudentConfig) {
     let grads = loss_of(&s, &t, &teacher).backward().unwrap();
     let h = 1e-6;
     for var in s.vars() {
-        let g: Vec<f64> = grads.get(&var).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let g: Vec<f64> = grads
+            .get(&var)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         let base: Vec<f64> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
         for k in (0..base.len()).step_by(base.len().div_ceil(4)) {
             let eval = |delta: f64| {
                 let mut v = base.clone();
                 v[k] += delta;
-                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
                 loss_of(&s, &t, &teacher).to_scalar::<f64>().unwrap()
             };
             let numeric = (eval(h) - eval(-h)) / (2.0 * h);
-            var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap()).unwrap();
+            var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
             assert!(
                 (numeric - g[k]).abs() <= 1e-6 + 1e-5 * numeric.abs(),
                 "{:?} var {:?} entry {k}: numeric {numeric} autograd {}",
@@ -144,8 +156,14 @@ fn gradcheck_every_student() {
 fn precomputed_tables_give_the_same_forward() {
     let t = toy(20, 6, 2, 3);
     for kind in [StudentKind::Mlp, StudentKind::FmlpS, StudentKind::FmlpO] {
-        let s = Student::new(&StudentConfig::new(kind), &t.graph, 2, &mut SeededRng::new(1), DType::F32)
-            .unwrap();
+        let s = Student::new(
+            &StudentConfig::new(kind),
+            &t.graph,
+            2,
+            &mut SeededRng::new(1),
+            DType::F32,
+        )
+        .unwrap();
         let tables = s.tables(&t.graph).unwrap();
         let expect_stages = match kind {
             StudentKind::Mlp => 0,
@@ -154,7 +172,10 @@ fn precomputed_tables_give_the_same_forward() {
         };
         assert_eq!(tables.len(), expect_stages);
         let a = s.forward(&t.graph, Mode::Eval).unwrap().logits;
-        let b = s.forward_with_tables(&t.graph, &tables, Mode::Eval).unwrap().logits;
+        let b = s
+            .forward_with_tables(&t.graph, &tables, Mode::Eval)
+            .unwrap()
+            .logits;
         assert_eq!(vec2(&a), vec2(&b));
         assert_eq!(a.dims(), &[20, 2]);
     }
@@ -171,7 +192,10 @@ fn tied_bands_share_one_table_and_classifier() {
     let Params::Frameless(p) = &s.params else {
         panic!()
     };
-    assert!(p.stages.iter().all(|st| st.tables.len() == 1 && st.gates.len() == 2));
+    assert!(p
+        .stages
+        .iter()
+        .all(|st| st.tables.len() == 1 && st.gates.len() == 2));
     assert_eq!(p.band_classifiers.len(), 1);
     assert_eq!(p.stages[1].power, 2);
 }
@@ -181,7 +205,9 @@ fn bad_inputs_are_errors() {
     let t = toy(10, 4, 2, 4);
     assert!(StudentGraph::new(t.features.clone(), vec![]).is_err());
     let wrong = Csr::identity(3, 1.0);
-    assert!(StudentGraph::new(t.features.clone(), vec![("x".into(), wrong.clone(), wrong)]).is_err());
+    assert!(
+        StudentGraph::new(t.features.clone(), vec![("x".into(), wrong.clone(), wrong)]).is_err()
+    );
     let config = StudentConfig {
         hidden: 0,
         ..StudentConfig::new(StudentKind::FmlpS)

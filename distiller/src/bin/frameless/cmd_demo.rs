@@ -95,7 +95,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..SyntheticConfig::default()
     };
-    synthetic.validate().map_err(|e| BadInput(format!("demo: {e}")))?;
+    synthetic
+        .validate()
+        .map_err(|e| BadInput(format!("demo: {e}")))?;
     let config = DemoConfig {
         synthetic,
         seed: args.seed,
@@ -103,7 +105,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..DemoConfig::default()
     };
     let chatty = !args.output.json && !args.output.quiet;
-    let report = demo(&config, &mut |_| progress::owned_sink(progress::run_bar(chatty)))?;
+    let report = demo(&config, &mut |_| {
+        progress::owned_sink(progress::run_bar(chatty))
+    })?;
     save_json(&report, &args.out.join("report.json"))?;
     let mut o = std::io::stdout().lock();
     if args.output.json {

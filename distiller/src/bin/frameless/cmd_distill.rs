@@ -103,9 +103,11 @@ impl DistillArgs {
             c.dropout = p;
         }
         if c.hidden == 0 || c.k == 0 || c.stages == 0 {
-            anyhow::bail!(BadInput("--hidden, --k and --stages must be positive".into()));
+            anyhow::bail!(BadInput(
+                "--hidden, --k and --stages must be positive".into()
+            ));
         }
-        if !(0.0..=1.0).contains(&self.lambda) || !(self.tau > 0.0) {
+        if !(0.0..=1.0).contains(&self.lambda) || self.tau.is_nan() || self.tau <= 0.0 {
             anyhow::bail!(BadInput("need 0 <= --lambda <= 1 and --tau > 0".into()));
         }
         Ok(c)
@@ -124,11 +126,16 @@ impl DistillArgs {
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
-    (m, (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt())
+    (
+        m,
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt(),
+    )
 }
 
 fn int8(p: &[PrecisionReport]) -> f64 {
-    p.iter().find(|r| r.precision == "int8").map_or(0.0, |r| r.test_accuracy)
+    p.iter()
+        .find(|r| r.precision == "int8")
+        .map_or(0.0, |r| r.test_accuracy)
 }
 
 /// Runs the subcommand.
@@ -155,7 +162,13 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             seed,
         };
         let bar = progress::run_bar(chatty);
-        let d = distill_from_soft_labels(&soft, &loaded, &config, &settings, &mut progress::sink(&bar))?;
+        let d = distill_from_soft_labels(
+            &soft,
+            &loaded,
+            &config,
+            &settings,
+            &mut progress::sink(&bar),
+        )?;
         bar.finish_and_clear();
         let out = args.path_for(&d.file, seed);
         d.file.save(&out)?;
@@ -181,9 +194,15 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         rows.push((seed, soft.test_accuracy, d, out, parity));
     }
     let mut o = std::io::stdout().lock();
-    let pct = |f: &dyn Fn(&(u64, f64, frameless_distiller::pipeline::Distilled, PathBuf, _)) -> f64| {
-        mean_std(&rows.iter().map(|r| 100.0 * f(r)).collect::<Vec<_>>())
-    };
+    let pct = |f: &dyn Fn(
+        &(
+            u64,
+            f64,
+            frameless_distiller::pipeline::Distilled,
+            PathBuf,
+            _,
+        ),
+    ) -> f64| { mean_std(&rows.iter().map(|r| 100.0 * f(r)).collect::<Vec<_>>()) };
     let (acc, acc_sd) = pct(&|r| r.2.file.report.test_accuracy);
     let (teacher, teacher_sd) = pct(&|r| r.1);
     let (q8, q8_sd) = pct(&|r| int8(&r.2.precisions));
@@ -202,9 +221,15 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             "int8_test_accuracy_mean": q8, "int8_test_accuracy_std": q8_sd, "runs": runs});
         writeln!(o, "{v}")?;
     } else {
-        writeln!(o, "| dataset | student | seeds | teacher % | student f32 % | student int8 % |")?;
+        writeln!(
+            o,
+            "| dataset | student | seeds | teacher % | student f32 % | student int8 % |"
+        )?;
         writeln!(o, "|---|---|---:|---:|---:|---:|")?;
-        let name = rows.first().map(|r| r.2.file.dataset.clone()).unwrap_or_default();
+        let name = rows
+            .first()
+            .map(|r| r.2.file.dataset.clone())
+            .unwrap_or_default();
         writeln!(o, "| {name} | {} | {} | {teacher:.2} ± {teacher_sd:.2} | {acc:.2} ± {acc_sd:.2} | {q8:.2} ± {q8_sd:.2} |",
             args.student, rows.len())?;
         for (_, _, _, _, parity) in &rows {

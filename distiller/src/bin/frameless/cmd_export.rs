@@ -27,7 +27,9 @@ impl std::str::FromStr for PrecisionArg {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        parse_precision(s).map(PrecisionArg).map_err(|e| e.to_string())
+        parse_precision(s)
+            .map(PrecisionArg)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -56,7 +58,11 @@ pub struct ExportArgs {
 ///
 /// # Errors
 /// The failed parity check (as bad input) or an I/O error.
-pub fn export_file(file: &StudentFile, precision: Precision, path: &Path) -> anyhow::Result<ParityReport> {
+pub fn export_file(
+    file: &StudentFile,
+    precision: Precision,
+    path: &Path,
+) -> anyhow::Result<ParityReport> {
     let weights = file.weights();
     let features = file.features().map_err(|e| BadInput(e.to_string()))?;
     let inputs = ParityInputs {
@@ -68,7 +74,10 @@ pub fn export_file(file: &StudentFile, precision: Precision, path: &Path) -> any
     };
     export(&inputs, precision, path).map_err(|e| match e {
         ExportError::Io { .. } => anyhow::Error::new(e),
-        other => anyhow::Error::new(BadInput(format!("refusing to write {}: {other}", path.display()))),
+        other => anyhow::Error::new(BadInput(format!(
+            "refusing to write {}: {other}",
+            path.display()
+        ))),
     })
 }
 
@@ -93,8 +102,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let file = StudentFile::load(&args.student).map_err(|e| BadInput(e.to_string()))?;
     let precision = args.precision.0;
     let path = args.out.clone().unwrap_or_else(|| {
-        let stem = args.student.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        args.student.with_file_name(format!("{stem}-{precision}.fgkd"))
+        let stem = args
+            .student
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        args.student
+            .with_file_name(format!("{stem}-{precision}.fgkd"))
     });
     let report = export_file(&file, precision, &path)?;
     let mut o = std::io::stdout().lock();

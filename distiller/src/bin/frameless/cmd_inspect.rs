@@ -32,7 +32,8 @@ pub struct InspectArgs {
 /// Unreadable file or invalid blob, as [`BadInput`].
 pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    Model::from_bytes(&bytes).map_err(|e| BadInput(format!("{}: invalid blob: {e}", path.display())))?;
+    Model::from_bytes(&bytes)
+        .map_err(|e| BadInput(format!("{}: invalid blob: {e}", path.display())))?;
     Ok(bytes)
 }
 
@@ -44,7 +45,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let d = model.dims();
     let m = model.metadata();
     let header_bytes = bytes.len() - h.body_len as usize;
-    let names: Vec<&str> = m.class_names.split('\n').filter(|s| !s.is_empty()).collect();
+    let names: Vec<&str> = m
+        .class_names
+        .split('\n')
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut o = std::io::stdout().lock();
     if args.output.json {
         let v = serde_json::json!({
@@ -61,18 +66,40 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     writeln!(o, "file        {}", args.blob.display())?;
-    writeln!(o, "format      {} v{}", String::from_utf8_lossy(&h.magic), h.version)?;
+    writeln!(
+        o,
+        "format      {} v{}",
+        String::from_utf8_lossy(&h.magic),
+        h.version
+    )?;
     writeln!(o, "model       {} ({})", model.kind(), model.precision())?;
     writeln!(
         o,
         "dims        N={} F={} d={} C={} bands={} stages={}",
         d.n_nodes, d.n_features, d.hidden, d.n_classes, d.n_bands, d.n_stages
     )?;
-    writeln!(o, "size        {} bytes (header {header_bytes}, body {})", bytes.len(), h.body_len)?;
+    writeln!(
+        o,
+        "size        {} bytes (header {header_bytes}, body {})",
+        bytes.len(),
+        h.body_len
+    )?;
     writeln!(o, "checksum    ok (crc32 {:08x})", h.body_crc32)?;
     writeln!(o, "scratch     {} bytes", model.scratch_bytes())?;
-    writeln!(o, "dataset     {}", if m.dataset.is_empty() { "-" } else { m.dataset })?;
-    writeln!(o, "classes     {}", if names.is_empty() { "-".into() } else { names.join(", ") })?;
+    writeln!(
+        o,
+        "dataset     {}",
+        if m.dataset.is_empty() { "-" } else { m.dataset }
+    )?;
+    writeln!(
+        o,
+        "classes     {}",
+        if names.is_empty() {
+            "-".into()
+        } else {
+            names.join(", ")
+        }
+    )?;
     match m.test_accuracy {
         Some(a) => writeln!(o, "test acc    {:.2}% (at export)", 100.0 * a)?,
         None => writeln!(o, "test acc    -")?,

@@ -28,7 +28,11 @@ pub struct PredictArgs {
     #[arg(long)]
     node: u32,
     /// Sparse features as `index:value` pairs, e.g. "3:1 17:1".
-    #[arg(long, conflicts_with = "features_file", required_unless_present = "features_file")]
+    #[arg(
+        long,
+        conflicts_with = "features_file",
+        required_unless_present = "features_file"
+    )]
     features: Option<String>,
     /// A file holding the features in the same format.
     #[arg(long)]
@@ -43,13 +47,18 @@ pub struct PredictArgs {
 /// [`BadInput`] naming the bad pair.
 pub fn parse_features(text: &str) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
     let mut pairs: Vec<(u32, f32)> = Vec::new();
-    for item in text.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty()) {
-        let parsed = item
-            .split_once(':')
-            .and_then(|(i, v)| Some((i.trim().parse::<u32>().ok()?, v.trim().parse::<f32>().ok()?)));
+    for item in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+    {
+        let parsed = item.split_once(':').and_then(|(i, v)| {
+            Some((i.trim().parse::<u32>().ok()?, v.trim().parse::<f32>().ok()?))
+        });
         match parsed {
             Some(p) => pairs.push(p),
-            None => bail!(BadInput(format!("bad feature {item:?} (expected index:value)"))),
+            None => bail!(BadInput(format!(
+                "bad feature {item:?} (expected index:value)"
+            ))),
         }
     }
     pairs.sort_by_key(|p| p.0);
@@ -65,7 +74,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let model = Model::from_bytes(&bytes).map_err(|e| BadInput(e.to_string()))?;
     let text = match (&args.features, &args.features_file) {
         (Some(t), _) => t.clone(),
-        (None, Some(p)) => std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?,
+        (None, Some(p)) => {
+            std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?
+        }
         (None, None) => bail!(BadInput("give --features or --features-file".into())),
     };
     let (indices, values) = parse_features(&text)?;
@@ -86,7 +97,12 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     } else {
         let label = name.map(|n| format!(" ({n})")).unwrap_or_default();
         writeln!(o, "node {}: class {}{label}", args.node, p.class)?;
-        let fmt = |v: &[f32]| v.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(" ");
+        let fmt = |v: &[f32]| {
+            v.iter()
+                .map(|x| format!("{x:.4}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         writeln!(o, "logits {}", fmt(p.logits))?;
         if !p.gates.is_empty() {
             writeln!(o, "gates  {}", fmt(p.gates))?;
