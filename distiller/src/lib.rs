@@ -3,6 +3,7 @@
 //! The modules follow the pipeline, each importing only earlier stages:
 //! `data → graph → surgery → framelet → teacher → student → distill → quantize → export`.
 
+pub mod experiment;
 pub mod graph;
 pub mod progress;
 pub mod sparse;
