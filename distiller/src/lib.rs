@@ -3,9 +3,12 @@
 //! The modules follow the pipeline, each importing only earlier stages:
 //! `data → graph → surgery → framelet → teacher → student → distill → quantize → export`.
 
+pub mod data;
 pub mod experiment;
+pub mod framelet;
 pub mod graph;
 pub mod progress;
 pub mod sparse;
 pub mod surgery;
+pub mod teacher;
 pub mod train;

@@ -1,2 +1,88 @@
-//! The `frameless` command-line tool.
-fn main() {}
+//! The `frameless` command-line tool: a thin dispatcher over one `cmd_*.rs` per subcommand.
+
+mod args;
+mod cmd_teacher;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A user-input error: exit status 1 (anything else not caught here is internal: 2).
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// Frameless graph knowledge distillation: train graph-framelet teachers, distill them
+/// into frameless students, export tiny classifiers for microcontrollers.
+#[derive(Debug, Parser)]
+#[command(name = "frameless", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Teacher(cmd_teacher::TeacherArgs),
+}
+
+/// Whether the error comes from the user's input (exit 1) rather than from us (exit 2).
+fn is_bad_input(error: &anyhow::Error) -> bool {
+    use frameless_distiller::{data::DataError, framelet::FrameletError, teacher::TeacherError};
+    error.chain().any(|cause| {
+        cause.is::<BadInput>()
+            || cause.is::<DataError>()
+            || matches!(cause.downcast_ref::<FrameletError>(), Some(FrameletError::BadConfig(_)))
+            || matches!(
+                cause.downcast_ref::<TeacherError>(),
+                Some(
+                    TeacherError::BadConfig(_)
+                        | TeacherError::BadSplit(_)
+                        | TeacherError::Data(_)
+                        | TeacherError::BadFile { .. }
+                )
+            )
+    })
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Teacher(args) => cmd_teacher::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(if is_bad_input(&e) { 1 } else { 2 })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

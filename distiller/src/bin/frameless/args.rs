@@ -1,0 +1,93 @@
+//! Argument groups shared by the subcommands; each converts into a library config.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use frameless_distiller::data::{DatasetSource, SplitRates};
+
+/// Which dataset, and how to split it.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// A dataset folder (plain or geom-gcn format), or `synthetic[:nodes=N,classes=C,features=F,degree=D,homophily=H,seed=S]`.
+    #[arg(long, default_value = "synthetic")]
+    pub dataset: DatasetSource,
+    /// Training nodes per class, as a fraction of N/C (random splits only).
+    #[arg(long, default_value_t = 0.2)]
+    pub train_rate: f64,
+    /// Validation nodes per class, as a fraction of N/C (random splits only).
+    #[arg(long, default_value_t = 0.2)]
+    pub val_rate: f64,
+}
+
+impl DataArgs {
+    /// The split rates, checked.
+    pub fn rates(&self) -> anyhow::Result<SplitRates> {
+        if !(0.0..=1.0).contains(&self.train_rate) || !(0.0..=1.0).contains(&self.val_rate) {
+            bail!(crate::BadInput("--train-rate and --val-rate must lie in [0, 1]".into()));
+        }
+        Ok(SplitRates {
+            train: self.train_rate,
+            val: self.val_rate,
+        })
+    }
+}
+
+/// Which seeds to run: `first, first + 1, …, first + seeds − 1`.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Number of seeds (one run each; seed k uses fixed split k mod 10 where a dataset ships splits).
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
+}
+
+impl SeedArgs {
+    /// The seeds to run.
+    pub fn seeds(&self) -> std::ops::Range<u64> {
+        self.first_seed..self.first_seed + self.seeds
+    }
+}
+
+/// How to report results.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print the results as one JSON object on stdout (no progress bars).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bars or per-run lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Where to compute.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// `cpu`, `cuda` or `cuda:N` (CUDA needs a build with the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+impl DeviceArgs {
+    /// The candle device.
+    pub fn device(&self) -> anyhow::Result<candle_core::Device> {
+        let text = self.device.as_str();
+        if text == "cpu" {
+            return Ok(candle_core::Device::Cpu);
+        }
+        let ordinal = match text.strip_prefix("cuda") {
+            Some("") => 0,
+            Some(rest) => rest
+                .strip_prefix(':')
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)")))?,
+            None => bail!(crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)"))),
+        };
+        if !cfg!(feature = "cuda") {
+            bail!(crate::BadInput(format!(
+                "device {text} needs a build with the `cuda` feature (cargo build --features cuda)"
+            )));
+        }
+        candle_core::Device::new_cuda(ordinal).with_context(|| format!("cannot open {text}"))
+    }
+}

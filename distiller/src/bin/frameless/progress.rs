@@ -1,0 +1,45 @@
+//! The one progress-bar factory: bars go to stderr and are hidden when stderr is not a
+//! terminal or when output is JSON or quiet.
+
+use std::io::IsTerminal;
+
+use frameless_distiller::progress::{Progress, ProgressEvent};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A bar for one training run, hidden unless `visible` and stderr is a terminal.
+pub fn run_bar(visible: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if !visible || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos:>3}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
+}
+
+/// A library [`Progress`] sink that drives `bar`.
+pub fn sink(bar: &ProgressBar) -> Progress<'_> {
+    Progress::new(move |event| match event {
+        ProgressEvent::RunStarted { label, max_epochs } => {
+            bar.set_prefix(label.clone());
+            bar.set_length(*max_epochs as u64);
+            bar.set_position(0);
+        }
+        ProgressEvent::Epoch {
+            epoch,
+            loss,
+            val_accuracy,
+            best_val_accuracy,
+        } => {
+            bar.set_position(*epoch as u64 + 1);
+            bar.set_message(format!(
+                "loss {loss:.3} val {:.1}% best {:.1}%",
+                100.0 * val_accuracy,
+                100.0 * best_val_accuracy
+            ));
+        }
+        ProgressEvent::RunFinished { .. } => bar.finish_and_clear(),
+    })
+}

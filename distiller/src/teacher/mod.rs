@@ -1,0 +1,218 @@
+//! Graph-framelet teachers: trained on the labelled nodes, they produce the soft labels
+//! (per-node log-probabilities) that students learn from.
+//!
+//! Three models share the framelet bands `b` (transform `W_b`, propagation `Â_b`):
+//!
+//! - [`TeacherKind::Spatial`] (the paper's): `H' = Σ_b W_b·ReLU(Â_b·W_b·H·Θ_b) + β`, layers
+//!   `F → hidden → … → C`, dropout between layers;
+//! - [`TeacherKind::Simplified`]: `Z = Σ_b P_b^K·X·Θ_b + β`, `P_b = W_bᵀ·Â_b·W_b` applied as
+//!   three sparse products, `K = layers`, dropout on the input features;
+//! - [`TeacherKind::Spectral`] (UFGConv): `H' = Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·H·Θ) + β` with a
+//!   learnable per-node filter `f_b` (initialised in `[0.9, 1.1]`), dropout between layers.
+//!
+//! Training (anchors.py `train_eval`): NLL on the training nodes, Adam with L2 weight decay,
+//! evaluation in eval mode after every epoch, best-validation weights kept (ties move the
+//! best epoch later), test accuracy at the best validation epoch.
+//!
+//! ```no_run
+//! use frameless_distiller::{data, framelet, progress::Progress, teacher};
+//! let dataset = data::load(&"synthetic:nodes=300".parse()?)?;
+//! let config = teacher::TeacherConfig::default();
+//! let ops = framelet::build(&dataset.graph()?, &config.framelet)?;
+//! let split = dataset.split(0, data::SplitRates::default());
+//! let run = teacher::train(&dataset, &ops, teacher::TeacherKind::Spatial, &config, 0, &split,
+//!     &candle_core::Device::Cpu, &mut Progress::ignore())?;
+//! assert!(run.test_accuracy > 0.5);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod models;
+mod soft_labels;
+mod training;
+
+pub use soft_labels::SoftLabels;
+pub use training::train;
+
+use crate::data::{DataError, Split};
+use crate::framelet::{FrameletConfig, FrameletError};
+use crate::graph::GraphError;
+use crate::train::AdamConfig;
+
+/// Errors from training a teacher or reading and writing soft labels.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TeacherError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// The configuration is unusable.
+    #[error("bad teacher config: {0}")]
+    BadConfig(String),
+    /// The split names nodes outside the dataset or is empty.
+    #[error("bad split: {0}")]
+    BadSplit(String),
+    /// Loading the dataset failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Building the graph failed.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// Building the framelet operators failed.
+    #[error(transparent)]
+    Framelet(#[from] FrameletError),
+    /// Reading or writing a soft-label file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A soft-label file is not valid JSON of the expected shape.
+    #[error("{}: {message}", path.display())]
+    BadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Which teacher architecture to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeacherKind {
+    /// Spatial framelet convolution (the paper's teacher).
+    #[default]
+    Spatial,
+    /// One linear layer behind `K` framelet propagations.
+    Simplified,
+    /// Spectral UFGConv with learnable per-coefficient filters.
+    Spectral,
+}
+
+impl std::fmt::Display for TeacherKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Spatial => "spatial",
+            Self::Simplified => "simplified",
+            Self::Spectral => "spectral",
+        })
+    }
+}
+
+impl std::str::FromStr for TeacherKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "spatial" => Ok(Self::Spatial),
+            "simplified" => Ok(Self::Simplified),
+            "spectral" => Ok(Self::Spectral),
+            _ => Err(format!("unknown teacher {s:?} (spatial, simplified, spectral)")),
+        }
+    }
+}
+
+/// Floating-point precision of training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats (default).
+    #[default]
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+impl Precision {
+    /// The candle dtype.
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            Self::F32 => candle_core::DType::F32,
+            Self::F64 => candle_core::DType::F64,
+        }
+    }
+}
+
+/// Teacher hyper-parameters; the default is the reference protocol.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct TeacherConfig {
+    /// Hidden width (64).
+    pub hidden: usize,
+    /// Number of layers (2); the propagation power `K` for the simplified teacher.
+    pub layers: usize,
+    /// Dropout probability (0.5).
+    pub dropout: f64,
+    /// Adam learning rate (0.01) and L2 weight decay (5e-4).
+    pub optimizer: AdamConfig,
+    /// Maximum epochs (500).
+    pub epochs: usize,
+    /// Epochs without reaching the best validation accuracy before stopping (50).
+    pub patience: usize,
+    /// Precision (f32).
+    pub dtype: Precision,
+    /// Framelet operators (Haar, Lev 1, Chebyshev order 2).
+    pub framelet: FrameletConfig,
+}
+
+impl Default for TeacherConfig {
+    fn default() -> Self {
+        Self {
+            hidden: 64,
+            layers: 2,
+            dropout: 0.5,
+            optimizer: AdamConfig::default(),
+            epochs: 500,
+            patience: 50,
+            dtype: Precision::F32,
+            framelet: FrameletConfig::default(),
+        }
+    }
+}
+
+/// The result of training one teacher with one seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeacherRun {
+    /// The architecture.
+    pub kind: TeacherKind,
+    /// The seed (initialisation and dropout).
+    pub seed: u64,
+    /// The split used.
+    pub split: Split,
+    /// Number of classes `C`.
+    pub n_classes: usize,
+    /// Log-probabilities of the best-validation model, row-major `N × C`.
+    pub log_probs: Vec<f32>,
+    /// Validation accuracy at the best epoch, in `[0, 1]`.
+    pub val_accuracy: f64,
+    /// Test accuracy at the best epoch, in `[0, 1]`.
+    pub test_accuracy: f64,
+    /// Zero-based best epoch.
+    pub best_epoch: usize,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Mean training-epoch time in milliseconds (epochs after the fifth).
+    pub epoch_ms: f64,
+    /// Median full-graph inference time in milliseconds.
+    pub inference_ms: f64,
+}
+
+impl TeacherRun {
+    /// Per-node predicted classes (argmax of the log-probabilities).
+    pub fn predictions(&self) -> Vec<u32> {
+        self.log_probs
+            .chunks_exact(self.n_classes.max(1))
+            .map(|row| {
+                let mut best = 0;
+                for (i, v) in row.iter().enumerate() {
+                    if *v > row[best] {
+                        best = i;
+                    }
+                }
+                best as u32
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,202 @@
+//! The three teacher architectures as candle computations over sparse operators.
+
+use candle_core::{DType, Device, Result, Tensor, Var, D};
+
+use super::{TeacherConfig, TeacherKind};
+use crate::framelet::FrameletOperators;
+use crate::graph::{spmm, SparseOperator};
+use crate::sparse::Csr;
+use crate::train::SeededRng;
+
+/// The sparse operators of one band, ready for autograd.
+struct BandOps {
+    /// `W_b`.
+    transform: SparseOperator,
+    /// `Â_b`.
+    propagation: SparseOperator,
+}
+
+/// One framelet layer `d_in → d_out`: weights for every band and a bias.
+struct Layer {
+    /// Spatial/simplified: `Θ_b` side by side, `(d_in, B·d_out)`; spectral: one `(d_in, d_out)`.
+    theta: Var,
+    /// Spectral only: per-band node filters `f_b`, `(N, B)`.
+    filter: Option<Var>,
+    /// `(1, d_out)`.
+    bias: Var,
+    d_out: usize,
+}
+
+/// A teacher model: its operators, layers and input features.
+pub(super) struct Model {
+    kind: TeacherKind,
+    bands: Vec<BandOps>,
+    features: Csr,
+    features_op: SparseOperator,
+    layers: Vec<Layer>,
+    dropout: f64,
+    propagation_power: usize,
+}
+
+impl Model {
+    /// Builds a freshly initialised model (Θ Xavier-uniform, β zero, `f_b ∈ [0.9, 1.1]`).
+    pub(super) fn new(
+        kind: TeacherKind,
+        operators: &FrameletOperators,
+        features: &Csr,
+        n_classes: usize,
+        config: &TeacherConfig,
+        rng: &mut SeededRng,
+        device: &Device,
+    ) -> Result<Self> {
+        let dtype = config.dtype.dtype();
+        let bands: Vec<BandOps> = operators
+            .bands
+            .iter()
+            .map(|b| BandOps {
+                transform: SparseOperator::new(b.transform.clone()),
+                propagation: SparseOperator::new(b.propagation.clone()),
+            })
+            .collect();
+        let n_bands = bands.len();
+        let n_nodes = features.n_rows;
+        let widths: Vec<usize> = match kind {
+            TeacherKind::Simplified => vec![features.n_cols, n_classes],
+            _ => std::iter::once(features.n_cols)
+                .chain(std::iter::repeat_n(config.hidden, config.layers.saturating_sub(1)))
+                .chain(std::iter::once(n_classes))
+                .collect(),
+        };
+        let mut layers = Vec::new();
+        for pair in widths.windows(2) {
+            let (d_in, d_out) = (pair[0], pair[1]);
+            let (theta, filter) = if kind == TeacherKind::Spectral {
+                let filter = rng
+                    .uniform((n_nodes, n_bands), 0.1, dtype, device)?
+                    .affine(1.0, 1.0)?;
+                (rng.xavier(d_in, d_out, dtype, device)?, Some(Var::from_tensor(&filter)?))
+            } else {
+                // One Xavier draw per band, each with the band's own fan-in/fan-out.
+                let thetas = (0..n_bands)
+                    .map(|_| Ok(rng.xavier(d_in, d_out, dtype, device)?.as_tensor().clone()))
+                    .collect::<Result<Vec<_>>>()?;
+                (Var::from_tensor(&Tensor::cat(&thetas, 1)?)?, None)
+            };
+            let bias = Var::from_tensor(&Tensor::zeros((1, d_out), dtype, device)?)?;
+            layers.push(Layer {
+                theta,
+                filter,
+                bias,
+                d_out,
+            });
+        }
+        Ok(Self {
+            kind,
+            bands,
+            features: features.clone(),
+            features_op: SparseOperator::new(features.clone()),
+            layers,
+            dropout: config.dropout,
+            propagation_power: config.layers.max(1),
+        })
+    }
+
+    /// Every trainable variable.
+    pub(super) fn vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flat_map(|l| {
+                std::iter::once(l.theta.clone())
+                    .chain(l.filter.clone())
+                    .chain(std::iter::once(l.bias.clone()))
+            })
+            .collect()
+    }
+
+    /// Logits `(N, C)`; dropout only when `rng` is given (training mode).
+    pub(super) fn forward(&self, mut rng: Option<&mut SeededRng>) -> Result<Tensor> {
+        if self.kind == TeacherKind::Simplified {
+            return self.forward_simplified(rng);
+        }
+        let mut h: Option<Tensor> = None;
+        for (i, layer) in self.layers.iter().enumerate() {
+            if i > 0 {
+                if let (Some(rng), Some(x)) = (rng.as_deref_mut(), h.as_ref()) {
+                    h = Some(rng.dropout(x, self.dropout)?);
+                }
+            }
+            // First layer: X·Θ as a sparse × dense product; later layers dense.
+            let projected = match &h {
+                None => spmm(&self.features_op, layer.theta.as_tensor())?,
+                Some(x) => x.matmul(layer.theta.as_tensor())?,
+            };
+            h = Some(match self.kind {
+                TeacherKind::Spectral => self.spectral_layer(&projected, layer)?,
+                _ => self.spatial_layer(&projected, layer)?,
+            });
+        }
+        h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
+    }
+
+    /// `Σ_b W_b·ReLU(Â_b·W_b·(HΘ_b)) + β` from `HΘ` with the bands side by side.
+    fn spatial_layer(&self, projected: &Tensor, layer: &Layer) -> Result<Tensor> {
+        let mut out = layer.bias.as_tensor().clone();
+        for (b, ops) in self.bands.iter().enumerate() {
+            let x = projected.narrow(1, b * layer.d_out, layer.d_out)?;
+            let x = spmm(&ops.transform, &x)?;
+            let x = spmm(&ops.propagation, &x)?.relu()?;
+            out = out.broadcast_add(&spmm(&ops.transform, &x)?)?;
+        }
+        Ok(out)
+    }
+
+    /// `Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·(HΘ)) + β`.
+    fn spectral_layer(&self, projected: &Tensor, layer: &Layer) -> Result<Tensor> {
+        let filter = layer
+            .filter
+            .as_ref()
+            .ok_or_else(|| candle_core::Error::Msg("spectral layer without filter".into()))?;
+        let mut out = layer.bias.as_tensor().clone();
+        for (b, ops) in self.bands.iter().enumerate() {
+            let coefficients = spmm(&ops.transform, projected)?;
+            let f = filter.as_tensor().narrow(1, b, 1)?;
+            let x = coefficients.broadcast_mul(&f)?.relu()?;
+            out = out.broadcast_add(&spmm(&ops.transform.transposed(), &x)?)?;
+        }
+        Ok(out)
+    }
+
+    /// `Σ_b P_b^K·(X̃Θ_b) + β` with `P_b = W_bᵀÂ_bW_b`; `X̃` = X with dropout on its entries.
+    fn forward_simplified(&self, rng: Option<&mut SeededRng>) -> Result<Tensor> {
+        let layer = &self.layers[0];
+        let theta = layer.theta.as_tensor();
+        let projected = match rng {
+            Some(rng) if self.dropout > 0.0 => {
+                let values = Tensor::from_slice(&self.features.values, self.features.nnz(), theta.device())?;
+                let kept: Vec<f32> = rng.dropout(&values, self.dropout)?.to_dtype(DType::F32)?.to_vec1()?;
+                let dropped = Csr {
+                    values: kept,
+                    ..self.features.clone()
+                };
+                spmm(&SparseOperator::new(dropped), theta)?
+            }
+            _ => spmm(&self.features_op, theta)?,
+        };
+        let mut out = layer.bias.as_tensor().clone();
+        for (b, ops) in self.bands.iter().enumerate() {
+            let mut x = projected.narrow(1, b * layer.d_out, layer.d_out)?;
+            for _ in 0..self.propagation_power {
+                x = spmm(&ops.transform, &x)?;
+                x = spmm(&ops.propagation, &x)?;
+                x = spmm(&ops.transform.transposed(), &x)?;
+            }
+            out = out.broadcast_add(&x)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Row-wise log-softmax.
+pub(super) fn log_softmax(logits: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::log_softmax(logits, D::Minus1)
+}

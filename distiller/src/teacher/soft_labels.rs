@@ -1,0 +1,172 @@
+//! The soft-label file: what a teacher run hands to the student step.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{TeacherConfig, TeacherError, TeacherKind, TeacherRun};
+use crate::data::Split;
+
+/// A teacher's per-node log-probabilities with everything needed to reproduce them.
+/// Stored as JSON.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SoftLabels {
+    /// The dataset source string (a folder or `synthetic:…`).
+    pub source: String,
+    /// The dataset's name.
+    pub dataset: String,
+    /// The teacher architecture.
+    pub teacher: TeacherKind,
+    /// The seed of the run.
+    pub seed: u64,
+    /// The split the teacher was trained on.
+    pub split: Split,
+    /// The teacher's hyper-parameters (framelet config included).
+    pub config: TeacherConfig,
+    /// Number of nodes `N`.
+    pub n_nodes: usize,
+    /// Number of classes `C`.
+    pub n_classes: usize,
+    /// Log-probabilities, row-major `N × C`.
+    pub log_probs: Vec<f32>,
+    /// Validation accuracy at the best epoch, in `[0, 1]`.
+    pub val_accuracy: f64,
+    /// Test accuracy at the best epoch, in `[0, 1]`.
+    pub test_accuracy: f64,
+    /// Zero-based best epoch.
+    pub best_epoch: usize,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Mean training-epoch time, ms.
+    pub epoch_ms: f64,
+    /// Median full-graph inference time, ms.
+    pub inference_ms: f64,
+}
+
+impl SoftLabels {
+    /// Packs a run with its provenance.
+    pub fn from_run(run: &TeacherRun, source: &str, dataset: &str, config: &TeacherConfig) -> Self {
+        Self {
+            source: source.to_string(),
+            dataset: dataset.to_string(),
+            teacher: run.kind,
+            seed: run.seed,
+            split: run.split.clone(),
+            config: config.clone(),
+            n_nodes: run.log_probs.len() / run.n_classes.max(1),
+            n_classes: run.n_classes,
+            log_probs: run.log_probs.clone(),
+            val_accuracy: run.val_accuracy,
+            test_accuracy: run.test_accuracy,
+            best_epoch: run.best_epoch,
+            epochs: run.epochs,
+            epoch_ms: run.epoch_ms,
+            inference_ms: run.inference_ms,
+        }
+    }
+
+    /// Row `node` of the log-probabilities.
+    pub fn row(&self, node: usize) -> &[f32] {
+        &self.log_probs[node * self.n_classes..(node + 1) * self.n_classes]
+    }
+
+    /// Writes the file atomically: a temporary file beside `path`, then a rename.
+    ///
+    /// # Errors
+    /// [`TeacherError::Io`] if the file cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), TeacherError> {
+        let io = |source| TeacherError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let json = serde_json::to_vec(self).map_err(|e| TeacherError::BadFile {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let result = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(io)
+    }
+
+    /// Reads and checks a file written by [`SoftLabels::save`].
+    ///
+    /// # Errors
+    /// [`TeacherError::Io`] if unreadable, [`TeacherError::BadFile`] if not valid or if
+    /// `log_probs` does not hold `n_nodes × n_classes` finite values.
+    pub fn load(path: &Path) -> Result<Self, TeacherError> {
+        let bytes = std::fs::read(path).map_err(|source| TeacherError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |message: String| TeacherError::BadFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let labels: Self = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if labels.n_classes == 0 || labels.log_probs.len() != labels.n_nodes * labels.n_classes {
+            return Err(bad(format!(
+                "log_probs has {} values, expected {} × {}",
+                labels.log_probs.len(),
+                labels.n_nodes,
+                labels.n_classes
+            )));
+        }
+        if labels.log_probs.iter().any(|v| v.is_nan()) {
+            return Err(bad("log_probs contains NaN".into()));
+        }
+        Ok(labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_round_trip_and_rejects_bad_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut s = SoftLabels {
+            source: "synthetic".into(),
+            dataset: "synthetic".into(),
+            teacher: TeacherKind::Spatial,
+            seed: 3,
+            split: Split {
+                train: vec![0],
+                val: vec![1],
+                test: vec![2],
+            },
+            config: TeacherConfig::default(),
+            n_nodes: 3,
+            n_classes: 2,
+            log_probs: vec![-0.1, -2.3, -0.7, -0.7, -3.0, -0.05],
+            val_accuracy: 1.0,
+            test_accuracy: 0.5,
+            best_epoch: 4,
+            epochs: 10,
+            epoch_ms: 1.5,
+            inference_ms: 0.5,
+        };
+        s.save(&path).unwrap();
+        assert_eq!(SoftLabels::load(&path).unwrap(), s);
+        assert_eq!(s.row(1), &[-0.7, -0.7]);
+        s.n_nodes = 4;
+        s.save(&path).unwrap();
+        assert!(matches!(SoftLabels::load(&path), Err(TeacherError::BadFile { .. })));
+        std::fs::write(&path, b"{not json").unwrap();
+        assert!(matches!(SoftLabels::load(&path), Err(TeacherError::BadFile { .. })));
+        assert!(matches!(
+            SoftLabels::load(&dir.path().join("missing.json")),
+            Err(TeacherError::Io { .. })
+        ));
+    }
+}
