@@ -4,11 +4,15 @@
 //! `data → graph → surgery → framelet → teacher → student → distill → quantize → export`.
 
 pub mod data;
+pub mod distill;
 pub mod experiment;
+pub mod export;
 pub mod framelet;
 pub mod graph;
 pub mod progress;
+pub mod quantize;
 pub mod sparse;
+pub mod student;
 pub mod surgery;
 pub mod teacher;
 pub mod train;

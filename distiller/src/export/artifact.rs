@@ -1,0 +1,298 @@
+//! The distilled-student file (`student.json`): everything `frameless export` needs to
+//! write and verify a blob without retraining — plain f32 weights with the precomputed
+//! tables, the node features, labels and split, and the distiller's own f32 logits.
+//!
+//! JSON floats round-trip exactly (shortest representation), so a blob exported from the
+//! file is byte-identical to one exported straight after training.
+
+use std::path::Path;
+
+use frameless_engine::writer::{Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage};
+use serde::{Deserialize, Serialize};
+
+use super::{write_atomic, ExportError, ParityInputs};
+use crate::distill::{DistillConfig, DistillReport};
+use crate::sparse::Csr;
+use crate::student::{StudentConfig, StudentKind};
+
+/// Format tag of the student file.
+pub const STUDENT_FORMAT: &str = "frameless-student/1";
+
+/// A linear layer, `out × in` row-major.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedLinear {
+    /// Input width.
+    pub in_dim: usize,
+    /// Output width.
+    pub out_dim: usize,
+    /// `out × in`.
+    pub weight: Vec<f32>,
+    /// `out`.
+    pub bias: Vec<f32>,
+}
+
+/// One frameless stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedStage {
+    /// Feature encoder.
+    pub encoder: SavedLinear,
+    /// `E_b^s`, one `N × d` table per band.
+    pub tables: Vec<Vec<f32>>,
+    /// Gate vectors (`2d`) per band.
+    pub gate_weights: Vec<Vec<f32>>,
+    /// Gate biases per band.
+    pub gate_biases: Vec<f32>,
+}
+
+/// Sparse features in CSR form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedCsr {
+    /// Rows.
+    pub n_rows: usize,
+    /// Columns.
+    pub n_cols: usize,
+    /// Row pointers.
+    pub indptr: Vec<usize>,
+    /// Column indices.
+    pub indices: Vec<u32>,
+    /// Values.
+    pub values: Vec<f32>,
+}
+
+/// A trained student and what it is checked against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudentFile {
+    /// Always [`STUDENT_FORMAT`].
+    pub format: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Class names (may be empty).
+    pub class_names: Vec<String>,
+    /// Architecture.
+    pub config: StudentConfig,
+    /// Training settings.
+    pub distill: DistillConfig,
+    /// Training outcome.
+    pub report: DistillReport,
+    /// The teacher's test accuracy, if known.
+    pub teacher_test_accuracy: Option<f64>,
+    /// Nodes, features, classes.
+    pub dims: [usize; 3],
+    /// mlp: the layers; frameless: empty.
+    pub layers: Vec<SavedLinear>,
+    /// frameless: the stages; mlp: empty.
+    pub stages: Vec<SavedStage>,
+    /// frameless: band classifiers.
+    pub band_classifiers: Vec<SavedLinear>,
+    /// frameless: feature classifier.
+    pub feature_classifier: Option<SavedLinear>,
+    /// Node features.
+    pub features: SavedCsr,
+    /// Labels (`< 0`: unlabelled).
+    pub labels: Vec<i64>,
+    /// Training nodes.
+    pub train: Vec<u32>,
+    /// Validation nodes.
+    pub val: Vec<u32>,
+    /// Test nodes.
+    pub test: Vec<u32>,
+    /// The distiller's f32 logits, `N × C`.
+    pub logits: Vec<f32>,
+}
+
+fn save_linear(l: &Linear) -> SavedLinear {
+    SavedLinear {
+        in_dim: l.in_dim,
+        out_dim: l.out_dim,
+        weight: l.weight.clone(),
+        bias: l.bias.clone(),
+    }
+}
+
+fn load_linear(l: &SavedLinear) -> Linear {
+    Linear {
+        in_dim: l.in_dim,
+        out_dim: l.out_dim,
+        weight: l.weight.clone(),
+        bias: l.bias.clone(),
+    }
+}
+
+/// The parts of a [`StudentFile`] that describe the run rather than the weights.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// Architecture.
+    pub config: StudentConfig,
+    /// Training settings.
+    pub distill: DistillConfig,
+    /// Training outcome.
+    pub report: DistillReport,
+    /// The teacher's test accuracy, if known.
+    pub teacher_test_accuracy: Option<f64>,
+}
+
+impl StudentFile {
+    /// Bundles a trained student's weights with its data and logits.
+    pub fn new(info: RunInfo, inputs: &ParityInputs, val: &[u32], train: &[u32]) -> Self {
+        let w = inputs.weights;
+        let (mut layers, mut stages, mut bands, mut fx) = (Vec::new(), Vec::new(), Vec::new(), None);
+        match &w.architecture {
+            Architecture::Mlp { layers: l } => layers = l.iter().map(save_linear).collect(),
+            Architecture::Frameless {
+                stages: s,
+                band_classifiers,
+                feature_classifier,
+            } => {
+                stages = s
+                    .iter()
+                    .map(|st| SavedStage {
+                        encoder: save_linear(&st.encoder),
+                        tables: st.tables.clone(),
+                        gate_weights: st.gates.iter().map(|g| g.weight.clone()).collect(),
+                        gate_biases: st.gates.iter().map(|g| g.bias).collect(),
+                    })
+                    .collect();
+                bands = band_classifiers.iter().map(save_linear).collect();
+                fx = Some(save_linear(feature_classifier));
+            }
+        }
+        let x = inputs.features;
+        Self {
+            format: STUDENT_FORMAT.into(),
+            dataset: w.metadata.dataset.clone(),
+            class_names: w.metadata.class_names.clone(),
+            config: info.config,
+            distill: info.distill,
+            report: info.report,
+            teacher_test_accuracy: info.teacher_test_accuracy,
+            dims: [w.n_nodes, w.n_features, w.n_classes],
+            layers,
+            stages,
+            band_classifiers: bands,
+            feature_classifier: fx,
+            features: SavedCsr {
+                n_rows: x.n_rows,
+                n_cols: x.n_cols,
+                indptr: x.indptr.clone(),
+                indices: x.indices.clone(),
+                values: x.values.clone(),
+            },
+            labels: inputs.labels.to_vec(),
+            train: train.to_vec(),
+            val: val.to_vec(),
+            test: inputs.test.to_vec(),
+            logits: inputs.reference_logits.to_vec(),
+        }
+    }
+
+    /// The engine writer's weights (metadata: dataset, class names, f32 test accuracy).
+    pub fn weights(&self) -> ModelWeights {
+        let architecture = match self.config.kind {
+            StudentKind::Mlp => Architecture::Mlp {
+                layers: self.layers.iter().map(load_linear).collect(),
+            },
+            _ => Architecture::Frameless {
+                stages: self
+                    .stages
+                    .iter()
+                    .map(|st| Stage {
+                        encoder: load_linear(&st.encoder),
+                        tables: st.tables.clone(),
+                        gates: st
+                            .gate_weights
+                            .iter()
+                            .zip(&st.gate_biases)
+                            .map(|(w, &b)| Gate {
+                                weight: w.clone(),
+                                bias: b,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                band_classifiers: self.band_classifiers.iter().map(load_linear).collect(),
+                feature_classifier: self
+                    .feature_classifier
+                    .as_ref()
+                    .map(load_linear)
+                    .unwrap_or_default(),
+            },
+        };
+        ModelWeights {
+            kind: self.config.kind.model_kind(),
+            n_nodes: self.dims[0],
+            n_features: self.dims[1],
+            n_classes: self.dims[2],
+            architecture,
+            metadata: OwnedMetadata {
+                dataset: self.dataset.clone(),
+                class_names: self.class_names.clone(),
+                test_accuracy: Some(self.report.test_accuracy as f32),
+            },
+        }
+    }
+
+    /// The features as a [`Csr`], checked.
+    ///
+    /// # Errors
+    /// [`ExportError::Input`] if the CSR arrays are inconsistent.
+    pub fn features(&self) -> Result<Csr, ExportError> {
+        let f = &self.features;
+        let ok = f.indptr.len() == f.n_rows + 1
+            && f.indptr.first() == Some(&0)
+            && f.indptr.windows(2).all(|w| w[0] <= w[1])
+            && f.indptr.last() == Some(&f.indices.len())
+            && f.indices.len() == f.values.len()
+            && f.indices.iter().all(|&c| (c as usize) < f.n_cols);
+        if !ok {
+            return Err(ExportError::Input("student file: malformed features".into()));
+        }
+        Ok(Csr {
+            n_rows: f.n_rows,
+            n_cols: f.n_cols,
+            indptr: f.indptr.clone(),
+            indices: f.indices.clone(),
+            values: f.values.clone(),
+        })
+    }
+
+    /// Writes the file as JSON, atomically.
+    ///
+    /// # Errors
+    /// [`ExportError::Io`].
+    pub fn save(&self, path: &Path) -> Result<(), ExportError> {
+        let json = serde_json::to_vec(self).map_err(|e| ExportError::Io {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        write_atomic(path, &json)
+    }
+
+    /// Reads and checks a student file.
+    ///
+    /// # Errors
+    /// [`ExportError::Io`] if unreadable, [`ExportError::Input`] if not a student file.
+    pub fn load(path: &Path) -> Result<Self, ExportError> {
+        let bytes = std::fs::read(path).map_err(|source| ExportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file: Self = serde_json::from_slice(&bytes).map_err(|e| {
+            ExportError::Input(format!("{}: not a student file ({e})", path.display()))
+        })?;
+        if file.format != STUDENT_FORMAT {
+            return Err(ExportError::Input(format!(
+                "{}: format {:?}, expected {STUDENT_FORMAT:?}",
+                path.display(),
+                file.format
+            )));
+        }
+        let [n, f, c] = file.dims;
+        if file.labels.len() != n || file.logits.len() != n * c || file.features.n_rows != n || file.features.n_cols != f {
+            return Err(ExportError::Input(format!(
+                "{}: sizes do not match its dims",
+                path.display()
+            )));
+        }
+        Ok(file)
+    }
+}

@@ -1,0 +1,175 @@
+//! fmlp-s and fmlp-o: per-band tables, gates and classifiers (see the module docs of
+//! [`super`] for the forward pass).
+
+use candle_core::{DType, Device, Tensor, Var};
+
+use super::{Dense, Mode, Output, StudentConfig, StudentGraph};
+use crate::train::SeededRng;
+
+/// One stage: the feature encoder, the band tables `M_b`, their biases `c_b` and the gates.
+#[derive(Debug, Clone)]
+pub struct StageParams {
+    /// Power of `P_b` this stage reads.
+    pub power: usize,
+    /// Stage 1: `F → d` on the features; later stages `d → d`.
+    pub encoder: Dense,
+    /// `M_b`, `N × d`; one per band, or a single shared one with `tie_bands`.
+    pub tables: Vec<Var>,
+    /// `c_b`, `1 × d`, parallel to `tables`.
+    pub table_biases: Vec<Var>,
+    /// Gate `a_b` (`2d × 1`) and `β_b` (`1 × 1`), one per band.
+    pub gates: Vec<Dense>,
+}
+
+/// Parameters of a frameless student.
+#[derive(Debug, Clone)]
+pub struct FramelessParams {
+    /// The stages in order (one for fmlp-s).
+    pub stages: Vec<StageParams>,
+    /// `Cls_b`, `d → C`; one per band, or one shared with `tie_bands`.
+    pub band_classifiers: Vec<Dense>,
+    /// `Cls_x`, `d → C`.
+    pub feature_classifier: Dense,
+}
+
+impl FramelessParams {
+    /// Initialises as the reference: tables and their biases uniform in `±N^{-1/2}`
+    /// (like an `nn.Linear(N, d)`), every other layer PyTorch-style.
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn new(
+        config: &StudentConfig,
+        graph: &StudentGraph,
+        n_classes: usize,
+        rng: &mut SeededRng,
+        dtype: DType,
+    ) -> candle_core::Result<Self> {
+        let (n, d) = (graph.n_nodes(), config.hidden);
+        let n_tables = if config.tie_bands {
+            1
+        } else {
+            graph.bands.len()
+        };
+        let bound = (n as f64).powf(-0.5);
+        let mut stages = Vec::with_capacity(config.n_stages());
+        for s in 0..config.n_stages() {
+            let fan_in = if s == 0 { graph.n_features() } else { d };
+            let encoder = Dense::new(fan_in, d, rng, dtype)?;
+            let mut tables = Vec::with_capacity(n_tables);
+            let mut table_biases = Vec::with_capacity(n_tables);
+            for _ in 0..n_tables {
+                tables.push(Var::from_tensor(&rng.uniform((n, d), bound, dtype, &Device::Cpu)?)?);
+                table_biases.push(Var::from_tensor(&rng.uniform((1, d), bound, dtype, &Device::Cpu)?)?);
+            }
+            let gates = (0..graph.bands.len())
+                .map(|_| Dense::new(2 * d, 1, rng, dtype))
+                .collect::<candle_core::Result<_>>()?;
+            stages.push(StageParams {
+                power: config.power(s),
+                encoder,
+                tables,
+                table_biases,
+                gates,
+            });
+        }
+        let band_classifiers = (0..n_tables)
+            .map(|_| Dense::new(d, n_classes, rng, dtype))
+            .collect::<candle_core::Result<_>>()?;
+        let feature_classifier = Dense::new(d, n_classes, rng, dtype)?;
+        Ok(Self {
+            stages,
+            band_classifiers,
+            feature_classifier,
+        })
+    }
+
+    pub(super) fn vars(&self) -> Vec<Var> {
+        let mut vars = Vec::new();
+        for st in &self.stages {
+            vars.extend(st.encoder.vars());
+            vars.extend(st.tables.iter().cloned());
+            vars.extend(st.table_biases.iter().cloned());
+            st.gates.iter().for_each(|g| vars.extend(g.vars()));
+        }
+        self.band_classifiers
+            .iter()
+            .for_each(|c| vars.extend(c.vars()));
+        vars.extend(self.feature_classifier.vars());
+        vars
+    }
+
+    /// `[stage][band]` tables `E_b^s = P_b^{p_s} M_b^s + c_b^s`.
+    pub(super) fn tables(
+        &self,
+        _config: &StudentConfig,
+        graph: &StudentGraph,
+    ) -> candle_core::Result<Vec<Vec<Tensor>>> {
+        self.stages
+            .iter()
+            .map(|st| {
+                (0..graph.bands.len())
+                    .map(|b| {
+                        let t = b.min(st.tables.len() - 1);
+                        graph
+                            .propagate(b, st.tables[t].as_tensor(), st.power)?
+                            .broadcast_add(st.table_biases[t].as_tensor())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub(super) fn forward(
+        &self,
+        graph: &StudentGraph,
+        tables: &[Vec<Tensor>],
+        dropout: f64,
+        mode: &mut Mode,
+    ) -> candle_core::Result<Output> {
+        let n_stages = self.stages.len();
+        let mut h: Option<Tensor> = None;
+        for (s, (st, stage_tables)) in self.stages.iter().zip(tables).enumerate() {
+            let last = s + 1 == n_stages;
+            let u = match &h {
+                None => st.encoder.forward_sparse(&graph.features)?,
+                Some(h) => st.encoder.forward(h)?,
+            };
+            let u = if last { u } else { u.relu()? };
+            let u = mode.dropout(&u, dropout)?;
+            let zx = if last {
+                Some(self.feature_classifier.forward(&u)?)
+            } else {
+                None
+            };
+            let mut acc: Option<Tensor> = None;
+            let mut gates = Vec::with_capacity(stage_tables.len());
+            for (b, (e, gate)) in stage_tables.iter().zip(&st.gates).enumerate() {
+                let e = mode.dropout(e, dropout)?;
+                let alpha = candle_nn::ops::sigmoid(&gate.forward(&Tensor::cat(&[&e, &u], 1)?)?)?;
+                let keep = alpha.affine(-1.0, 1.0)?;
+                let term = match &zx {
+                    Some(zx) => {
+                        let cls = &self.band_classifiers[b.min(self.band_classifiers.len() - 1)];
+                        (cls.forward(&e)?.broadcast_mul(&keep)? + zx.broadcast_mul(&alpha)?)?
+                    }
+                    None => (e.broadcast_mul(&keep)? + u.broadcast_mul(&alpha)?)?,
+                };
+                acc = Some(match acc {
+                    Some(a) => (a + term)?,
+                    None => term,
+                });
+                gates.push(alpha);
+            }
+            let sum = acc.ok_or_else(|| candle_core::Error::Msg("no band".into()))?;
+            if last {
+                return Ok(Output {
+                    logits: sum,
+                    gates,
+                });
+            }
+            h = Some(sum);
+        }
+        Err(candle_core::Error::Msg("student has no stage".into()))
+    }
+}

@@ -1,0 +1,53 @@
+//! The GLNN student: `logits = Lin₂(dropout(ReLU(Lin₁(x))))`, `F → d → C`.
+
+use candle_core::{DType, Tensor, Var};
+
+use super::{Dense, Mode, StudentGraph};
+use crate::train::SeededRng;
+
+/// Parameters of the two-layer mlp student.
+#[derive(Debug, Clone)]
+pub struct MlpParams {
+    /// `F → d`, applied to the sparse features.
+    pub hidden: Dense,
+    /// `d → C`.
+    pub output: Dense,
+}
+
+impl MlpParams {
+    /// PyTorch-style initialisation of both layers.
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn new(
+        n_features: usize,
+        hidden: usize,
+        n_classes: usize,
+        rng: &mut SeededRng,
+        dtype: DType,
+    ) -> candle_core::Result<Self> {
+        Ok(Self {
+            hidden: Dense::new(n_features, hidden, rng, dtype)?,
+            output: Dense::new(hidden, n_classes, rng, dtype)?,
+        })
+    }
+
+    pub(super) fn vars(&self) -> Vec<Var> {
+        self.hidden
+            .vars()
+            .into_iter()
+            .chain(self.output.vars())
+            .collect()
+    }
+
+    pub(super) fn forward(
+        &self,
+        graph: &StudentGraph,
+        dropout: f64,
+        mode: &mut Mode,
+    ) -> candle_core::Result<Tensor> {
+        let h = self.hidden.forward_sparse(&graph.features)?.relu()?;
+        let h = mode.dropout(&h, dropout)?;
+        self.output.forward(&h)
+    }
+}

@@ -1,0 +1,404 @@
+//! Students: the GLNN `mlp` baseline and the frameless `fmlp-s` / `fmlp-o` (DESIGN §4).
+//!
+//! Shapes: `N` nodes, `F` features (a sparse `N × F` [`Csr`]), hidden width `d`, `C`
+//! classes, `B` bands. Per band `b` the structural operator is
+//! `P_b = W_bᵀ Â_b W_b`, applied as three sparse products ([`StudentGraph::propagate`]);
+//! it is never materialised. A frameless stage of power `p` owns a learnable table
+//! `M_b ∈ R^{N×d}` and bias `c_b`, and reads `E_b = P_b^p M_b + c_b`:
+//!
+//! ```text
+//! h = x
+//! for s in 1..=S:                       (fmlp-s: S = 1, power K; fmlp-o: powers 1..S)
+//!     u = Lin_s(h)  (+ ReLU if s < S)
+//!     α_b = σ(a_bᵀ [E_b^s ‖ u] + β_b)
+//!     s < S:  h = Σ_b (1 − α_b) E_b^s + α_b u
+//!     s = S:  logits = Σ_b (1 − α_b) Cls_b(E_b^S) + α_b Cls_x(u)
+//! ```
+//!
+//! This is exactly the engine's forward; after training [`Student::tables`]
+//! precomputes every `E_b^s` and the engine stores them.
+//!
+//! ```
+//! use frameless_distiller::sparse::Csr;
+//! use frameless_distiller::student::{Student, StudentConfig, StudentGraph, StudentKind, Mode};
+//! use frameless_distiller::train::SeededRng;
+//! let x = Csr::from_triplets(3, 2, &[(0, 0, 1.0), (1, 1, 1.0), (2, 0, 1.0)])?;
+//! let a = Csr::identity(3, 1.0);
+//! let graph = StudentGraph::new(x, vec![("low".into(), a.clone(), a)])?;
+//! let config = StudentConfig::new(StudentKind::FmlpS);
+//! let student = Student::new(&config, &graph, 2, &mut SeededRng::new(0), candle_core::DType::F32)?;
+//! let out = student.forward(&graph, Mode::Eval)?;
+//! assert_eq!(out.logits.dims(), &[3, 2]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod frameless;
+mod mlp;
+
+use candle_core::{DType, Device, Tensor, Var};
+use serde::{Deserialize, Serialize};
+
+use crate::graph::{spmm, SparseOperator};
+use crate::sparse::Csr;
+use crate::train::SeededRng;
+
+pub use frameless::{FramelessParams, StageParams};
+pub use mlp::MlpParams;
+
+/// Errors from building or running a student.
+#[derive(Debug, thiserror::Error)]
+pub enum StudentError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// The inputs do not fit together.
+    #[error("student: {0}")]
+    Shape(String),
+}
+
+/// Which student to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StudentKind {
+    /// GLNN: `F → d → C` MLP on the node features only.
+    Mlp,
+    /// FMLP-S: one stage with the highest power `K`.
+    FmlpS,
+    /// FMLP-O: `S` stages with powers `1..S`.
+    FmlpO,
+}
+
+impl StudentKind {
+    /// The engine's name for this kind.
+    pub fn model_kind(self) -> frameless_engine::ModelKind {
+        match self {
+            StudentKind::Mlp => frameless_engine::ModelKind::Mlp,
+            StudentKind::FmlpS => frameless_engine::ModelKind::FmlpS,
+            StudentKind::FmlpO => frameless_engine::ModelKind::FmlpO,
+        }
+    }
+}
+
+impl std::fmt::Display for StudentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.model_kind().fmt(f)
+    }
+}
+
+impl std::str::FromStr for StudentKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mlp" => Ok(Self::Mlp),
+            "fmlp-s" => Ok(Self::FmlpS),
+            "fmlp-o" => Ok(Self::FmlpO),
+            other => Err(format!(
+                "unknown student {other:?} (expected mlp, fmlp-s or fmlp-o)"
+            )),
+        }
+    }
+}
+
+/// Architecture hyper-parameters of a student.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StudentConfig {
+    /// Which student.
+    pub kind: StudentKind,
+    /// Hidden width `d`.
+    pub hidden: usize,
+    /// fmlp-s: the power `K` of `P_b`.
+    pub k: usize,
+    /// fmlp-o: number of stages `S` (powers `1..S`).
+    pub stages: usize,
+    /// Share the band table and band classifier between bands (the published code).
+    pub tie_bands: bool,
+    /// Dropout probability (mlp: after the hidden ReLU; frameless: on `u` and each `E_b`).
+    pub dropout: f64,
+}
+
+impl StudentConfig {
+    /// The reference defaults: d = 64, K = 2, S = 2, separate bands, dropout 0.5 (mlp) or 0.1.
+    pub fn new(kind: StudentKind) -> Self {
+        Self {
+            kind,
+            hidden: 64,
+            k: 2,
+            stages: 2,
+            tie_bands: false,
+            dropout: if kind == StudentKind::Mlp { 0.5 } else { 0.1 },
+        }
+    }
+
+    /// Number of stages the engine sees (mlp: layers).
+    pub fn n_stages(&self) -> usize {
+        match self.kind {
+            StudentKind::Mlp => 2,
+            StudentKind::FmlpS => 1,
+            StudentKind::FmlpO => self.stages,
+        }
+    }
+
+    /// Power of `P_b` read by stage `s` (zero-based).
+    pub fn power(&self, s: usize) -> usize {
+        match self.kind {
+            StudentKind::FmlpO => s + 1,
+            _ => self.k,
+        }
+    }
+}
+
+/// One band's operators: the framelet transform `W_b` and the propagation `Â_b`.
+#[derive(Debug, Clone)]
+pub struct BandOperators {
+    /// Band name, e.g. `"low"`.
+    pub name: String,
+    /// `W_b` (`N × N`).
+    pub transform: SparseOperator,
+    /// `Â_b` (`N × N`).
+    pub propagation: SparseOperator,
+}
+
+/// Everything a student reads from the graph: the sparse features and the band operators.
+#[derive(Debug, Clone)]
+pub struct StudentGraph {
+    /// Node features, `N × F`.
+    pub features: SparseOperator,
+    /// The bands, in the framelet's order.
+    pub bands: Vec<BandOperators>,
+}
+
+impl StudentGraph {
+    /// Checks shapes and wraps the operators; `bands` holds `(name, W_b, Â_b)`.
+    ///
+    /// # Errors
+    /// [`StudentError::Shape`] if an operator is not `N × N` or there is no band.
+    pub fn new(features: Csr, bands: Vec<(String, Csr, Csr)>) -> Result<Self, StudentError> {
+        let n = features.n_rows;
+        if bands.is_empty() {
+            return Err(StudentError::Shape("no framelet band".into()));
+        }
+        let square = |m: &Csr| m.n_rows == n && m.n_cols == n;
+        let mut out = Vec::with_capacity(bands.len());
+        for (name, w, a) in bands {
+            if !square(&w) || !square(&a) {
+                return Err(StudentError::Shape(format!(
+                    "band {name}: operators must be {n}x{n}"
+                )));
+            }
+            out.push(BandOperators {
+                name,
+                transform: SparseOperator::new(w),
+                propagation: SparseOperator::new(a),
+            });
+        }
+        Ok(Self {
+            features: SparseOperator::new(features),
+            bands: out,
+        })
+    }
+
+    /// Number of nodes N.
+    pub fn n_nodes(&self) -> usize {
+        self.features.matrix().n_rows
+    }
+
+    /// Number of features F.
+    pub fn n_features(&self) -> usize {
+        self.features.matrix().n_cols
+    }
+
+    /// `P_b^power · x` with `P_b = W_bᵀ Â_b W_b`, as `3·power` sparse products.
+    ///
+    /// # Errors
+    /// If `x` is not `N × k`.
+    pub fn propagate(&self, band: usize, x: &Tensor, power: usize) -> candle_core::Result<Tensor> {
+        let ops = &self.bands[band];
+        let wt = ops.transform.transposed();
+        let mut e = x.clone();
+        for _ in 0..power {
+            e = spmm(&wt, &spmm(&ops.propagation, &spmm(&ops.transform, &e)?)?)?;
+        }
+        Ok(e)
+    }
+}
+
+/// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
+#[derive(Debug, Clone)]
+pub struct Dense {
+    /// `in × out`.
+    pub weight: Var,
+    /// `1 × out`.
+    pub bias: Var,
+}
+
+impl Dense {
+    /// PyTorch `nn.Linear` initialisation, drawn from `rng`.
+    ///
+    /// # Errors
+    /// If the tensors cannot be created.
+    pub fn new(
+        fan_in: usize,
+        fan_out: usize,
+        rng: &mut SeededRng,
+        dtype: DType,
+    ) -> candle_core::Result<Self> {
+        let (weight, bias) = rng.linear(fan_in, fan_out, dtype, &Device::Cpu)?;
+        Ok(Self { weight, bias })
+    }
+
+    /// `x W + b` for a dense `x`.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(self.weight.as_tensor())?
+            .broadcast_add(self.bias.as_tensor())
+    }
+
+    /// `X W + b` for the sparse feature matrix `X`.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn forward_sparse(&self, x: &SparseOperator) -> candle_core::Result<Tensor> {
+        spmm(x, self.weight.as_tensor())?.broadcast_add(self.bias.as_tensor())
+    }
+
+    fn vars(&self) -> [Var; 2] {
+        [self.weight.clone(), self.bias.clone()]
+    }
+}
+
+/// Whether a forward pass trains (dropout on, drawn from the run's rng) or evaluates.
+pub enum Mode<'r> {
+    /// Training: dropout masks come from this stream.
+    Train(&'r mut SeededRng),
+    /// Evaluation: no dropout.
+    Eval,
+}
+
+impl Mode<'_> {
+    fn dropout(&mut self, x: &Tensor, p: f64) -> candle_core::Result<Tensor> {
+        match self {
+            Mode::Train(rng) => rng.dropout(x, p),
+            Mode::Eval => Ok(x.clone()),
+        }
+    }
+}
+
+/// A forward pass's result.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// `N × C` logits.
+    pub logits: Tensor,
+    /// Output-stage gates, one `N × 1` tensor per band (empty for mlp).
+    pub gates: Vec<Tensor>,
+}
+
+/// The learnable parameters of one of the three students.
+#[derive(Debug, Clone)]
+pub enum Params {
+    /// GLNN mlp.
+    Mlp(MlpParams),
+    /// fmlp-s or fmlp-o.
+    Frameless(FramelessParams),
+}
+
+/// A student: its configuration and parameters.
+#[derive(Debug, Clone)]
+pub struct Student {
+    /// Architecture hyper-parameters.
+    pub config: StudentConfig,
+    /// Parameters.
+    pub params: Params,
+    /// Number of classes C.
+    pub n_classes: usize,
+}
+
+impl Student {
+    /// A freshly initialised student for `graph` with `n_classes` outputs.
+    ///
+    /// # Errors
+    /// [`StudentError::Shape`] for zero sizes; candle errors otherwise.
+    pub fn new(
+        config: &StudentConfig,
+        graph: &StudentGraph,
+        n_classes: usize,
+        rng: &mut SeededRng,
+        dtype: DType,
+    ) -> Result<Self, StudentError> {
+        if config.hidden == 0 || n_classes == 0 || graph.n_nodes() == 0 {
+            return Err(StudentError::Shape(
+                "hidden width, classes and nodes must be positive".into(),
+            ));
+        }
+        if config.n_stages() == 0 || (config.kind == StudentKind::FmlpS && config.k == 0) {
+            return Err(StudentError::Shape(
+                "fmlp-s needs k >= 1 and fmlp-o stages >= 1".into(),
+            ));
+        }
+        let params = match config.kind {
+            StudentKind::Mlp => Params::Mlp(MlpParams::new(
+                graph.n_features(),
+                config.hidden,
+                n_classes,
+                rng,
+                dtype,
+            )?),
+            _ => Params::Frameless(FramelessParams::new(config, graph, n_classes, rng, dtype)?),
+        };
+        Ok(Self {
+            config: *config,
+            params,
+            n_classes,
+        })
+    }
+
+    /// Every trainable variable.
+    pub fn vars(&self) -> Vec<Var> {
+        match &self.params {
+            Params::Mlp(p) => p.vars(),
+            Params::Frameless(p) => p.vars(),
+        }
+    }
+
+    /// The tables `E_b^s = P_b^{p_s} M_b^s + c_b^s`, indexed `[stage][band]`, each `N × d`
+    /// (empty for mlp).
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn tables(&self, graph: &StudentGraph) -> candle_core::Result<Vec<Vec<Tensor>>> {
+        match &self.params {
+            Params::Mlp(_) => Ok(Vec::new()),
+            Params::Frameless(p) => p.tables(&self.config, graph),
+        }
+    }
+
+    /// Full-graph forward pass.
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn forward(&self, graph: &StudentGraph, mode: Mode) -> candle_core::Result<Output> {
+        let tables = self.tables(graph)?;
+        self.forward_with_tables(graph, &tables, mode)
+    }
+
+    /// Forward pass with precomputed [`Student::tables`] (what the engine computes).
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn forward_with_tables(
+        &self,
+        graph: &StudentGraph,
+        tables: &[Vec<Tensor>],
+        mut mode: Mode,
+    ) -> candle_core::Result<Output> {
+        match &self.params {
+            Params::Mlp(p) => Ok(Output {
+                logits: p.forward(graph, self.config.dropout, &mut mode)?,
+                gates: Vec::new(),
+            }),
+            Params::Frameless(p) => p.forward(graph, tables, self.config.dropout, &mut mode),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Tensor layout of the body: borrowed views over the blob and the reader
+//! that walks them in file order.
+//!
+//! Sizes come from the (untrusted) dims, so every product is `checked_mul`
+//! and a mismatch is an [`Error`], never a panic or an allocation.
+
+use crate::{Error, Precision, Section};
+
+/// Model dimensions as `usize`, derived once from [`crate::Dims`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub n: usize,
+    pub f: usize,
+    pub d: usize,
+    pub c: usize,
+    pub b: usize,
+    pub s: usize,
+}
+
+/// A stored matrix: `rows x cols` weights plus (int8 only) one f32 scale per row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mat<'a> {
+    pub data: &'a [u8],
+    pub scales: &'a [u8],
+    pub cols: usize,
+    pub prec: Precision,
+}
+
+impl<'a> Mat<'a> {
+    /// Bytes of row `r` (empty if out of range; validated blobs never are).
+    pub fn row(&self, r: usize) -> &'a [u8] {
+        let len = self.cols.saturating_mul(self.prec.weight_bytes());
+        let start = r.saturating_mul(len);
+        self.data
+            .get(start..start.saturating_add(len))
+            .unwrap_or(&[])
+    }
+
+    /// The int8 scale of row `r` (1.0 for float precisions).
+    pub fn scale(&self, r: usize) -> f32 {
+        f32_at(self.scales, r).unwrap_or(1.0)
+    }
+}
+
+/// A linear layer: a matrix and one f32 bias per output.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lin<'a> {
+    pub w: Mat<'a>,
+    pub bias: &'a [u8],
+}
+
+impl Lin<'_> {
+    /// Bias of output `o` (0.0 if out of range).
+    pub fn bias(&self, o: usize) -> f32 {
+        f32_at(self.bias, o).unwrap_or(0.0)
+    }
+}
+
+/// One frameless stage.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stage<'a> {
+    /// Stage 1: input-major `F x d` (row j = column j of W). Later stages: row-major `d x d`.
+    pub encoder: Lin<'a>,
+    /// `B*N` rows of `d`: row `b*N + node` is `E_b[node]`.
+    pub tables: Mat<'a>,
+    /// `B` rows of `2d`: `[0..d)` multiplies `e_b`, `[d..2d)` multiplies `u`.
+    pub gates: Lin<'a>,
+}
+
+/// The output heads of a frameless model.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head<'a> {
+    /// `B*C` rows of `d`: rows `b*C..(b+1)*C` are band b's classifier.
+    pub bands: Lin<'a>,
+    /// `C` rows of `d`.
+    pub features: Lin<'a>,
+}
+
+/// Reads the little-endian f32 at word index `i` of `bytes`.
+pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
+    let start = i.checked_mul(4)?;
+    match *bytes.get(start..start.checked_add(4)?)? {
+        [a, b, c, d] => Some(f32::from_le_bytes([a, b, c, d])),
+        _ => None,
+    }
+}
+
+/// Walks the tensors of a body in file order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    pub rest: &'a [u8],
+    pub prec: Precision,
+    /// Check scales (load time); skipped on the hot path of `predict`.
+    pub validate: bool,
+}
+
+fn map_postcard(e: postcard::Error, section: Section) -> Error {
+    match e {
+        postcard::Error::DeserializeUnexpectedEnd => Error::Truncated { section },
+        _ => Error::Malformed { section },
+    }
+}
+
+/// Decodes one postcard value from the front of `bytes`.
+pub(crate) fn take<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    section: Section,
+) -> Result<(T, &'a [u8]), Error> {
+    postcard::take_from_bytes(bytes).map_err(|e| map_postcard(e, section))
+}
+
+impl<'a> Reader<'a> {
+    /// One raw tensor of exactly `len` bytes.
+    fn tensor(&mut self, len: Option<usize>, section: Section) -> Result<&'a [u8], Error> {
+        let (bytes, rest): (&'a [u8], _) = take(self.rest, section)?;
+        self.rest = rest;
+        match len {
+            Some(l) if l == bytes.len() => Ok(bytes),
+            _ => Err(Error::ShapeMismatch { section }),
+        }
+    }
+
+    /// `n` little-endian f32 values.
+    pub fn f32s(&mut self, n: usize, section: Section) -> Result<&'a [u8], Error> {
+        self.tensor(n.checked_mul(4), section)
+    }
+
+    /// A `rows x cols` matrix and its scales (present, finite and > 0 for int8; empty otherwise).
+    pub fn mat(&mut self, rows: usize, cols: usize, section: Section) -> Result<Mat<'a>, Error> {
+        let len = rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
+        let data = self.tensor(len, section)?;
+        let n_scales = if self.prec == Precision::Int8 {
+            rows
+        } else {
+            0
+        };
+        let scales = self.f32s(n_scales, section)?;
+        if self.validate {
+            check_scales(scales, section)?;
+        }
+        Ok(Mat {
+            data,
+            scales,
+            cols,
+            prec: self.prec,
+        })
+    }
+
+    /// A linear layer with `rows` outputs of `cols` inputs each.
+    pub fn lin(&mut self, rows: usize, cols: usize, section: Section) -> Result<Lin<'a>, Error> {
+        let w = self.mat(rows, cols, section)?;
+        let bias = self.f32s(rows, section)?;
+        Ok(Lin { w, bias })
+    }
+
+    /// Frameless stage `s` (0-based).
+    pub fn stage(&mut self, sh: &Shape, s: usize) -> Result<Stage<'a>, Error> {
+        let in_dim = if s == 0 { sh.f } else { sh.d };
+        // Stage 1 is stored input-major: in_dim rows of d.
+        let encoder = if s == 0 {
+            self.lin_input_major(in_dim, sh.d, Section::Encoder)?
+        } else {
+            self.lin(sh.d, in_dim, Section::Encoder)?
+        };
+        let rows = sh.b.checked_mul(sh.n).ok_or(Error::InvalidDims)?;
+        let tables = self.mat(rows, sh.d, Section::Table)?;
+        let two_d = sh.d.checked_mul(2).ok_or(Error::InvalidDims)?;
+        let gates = self.lin(sh.b, two_d, Section::Gate)?;
+        Ok(Stage {
+            encoder,
+            tables,
+            gates,
+        })
+    }
+
+    /// A first layer stored input-major: `in_dim` rows of `out` weights, one
+    /// scale and one bias per output (column).
+    pub fn lin_input_major(
+        &mut self,
+        in_dim: usize,
+        out: usize,
+        section: Section,
+    ) -> Result<Lin<'a>, Error> {
+        let len = in_dim
+            .checked_mul(out)
+            .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
+        let data = self.tensor(len, section)?;
+        // Scales are per output channel (per column here): `out` of them.
+        let n_scales = if self.prec == Precision::Int8 { out } else { 0 };
+        let scales = self.f32s(n_scales, section)?;
+        if self.validate {
+            check_scales(scales, section)?;
+        }
+        let bias = self.f32s(out, section)?;
+        Ok(Lin {
+            w: Mat {
+                data,
+                scales,
+                cols: out,
+                prec: self.prec,
+            },
+            bias,
+        })
+    }
+
+    /// The output heads.
+    pub fn head(&mut self, sh: &Shape) -> Result<Head<'a>, Error> {
+        let rows = sh.b.checked_mul(sh.c).ok_or(Error::InvalidDims)?;
+        let bands = self.lin(rows, sh.d, Section::BandClassifier)?;
+        let features = self.lin(sh.c, sh.d, Section::FeatureClassifier)?;
+        Ok(Head { bands, features })
+    }
+
+    /// mlp layer `k` (0-based) of `sh.s`; layer 0 is input-major.
+    pub fn layer(&mut self, sh: &Shape, k: usize) -> Result<Lin<'a>, Error> {
+        let last = k.saturating_add(1) == sh.s;
+        let out = if last { sh.c } else { sh.d };
+        if k == 0 {
+            self.lin_input_major(sh.f, out, Section::Layer)
+        } else {
+            self.lin(out, sh.d, Section::Layer)
+        }
+    }
+}
+
+/// Checks that every f32 in `scales` is finite and > 0.
+pub(crate) fn check_scales(scales: &[u8], section: Section) -> Result<(), Error> {
+    for c in scales.chunks_exact(4) {
+        if let [a, b, c2, d] = *c {
+            let s = f32::from_le_bytes([a, b, c2, d]);
+            if !(s.is_finite() && s > 0.0) {
+                return Err(Error::BadScale { section });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,598 @@
+//! The blob writer (feature `std`): plain f32 weights in, a blob out.
+//!
+//! Deterministic: the same [`ModelWeights`] and [`Precision`] always give the
+//! same bytes. Quantisation follows [`crate::quant`]. Layout: see
+//! `docs/blob-format.md`; the first layer (mlp layer 0, frameless stage-1
+//! encoder) is stored input-major so sparse features touch only their rows.
+//!
+//! ```
+//! use frameless_engine::writer::*;
+//! use frameless_engine::{Model, ModelKind, Precision};
+//! let w = ModelWeights {
+//!     kind: ModelKind::Mlp, n_nodes: 1, n_features: 1, n_classes: 1,
+//!     architecture: Architecture::Mlp { layers: vec![Linear { in_dim: 1, out_dim: 1, weight: vec![2.0], bias: vec![0.0] }] },
+//!     metadata: OwnedMetadata::default(),
+//! };
+//! let blob = write_blob(&w, Precision::Int8)?;
+//! assert_eq!(blob, write_blob(&w, Precision::Int8)?);
+//! assert_eq!(Model::from_bytes(&blob)?.precision(), Precision::Int8);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::quant::quantize_symmetric_i8;
+use crate::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
+use std::fmt;
+
+/// A linear layer `y = W x + b`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Linear {
+    /// Input width.
+    pub in_dim: usize,
+    /// Output width.
+    pub out_dim: usize,
+    /// `out_dim x in_dim`, row-major (PyTorch layout).
+    pub weight: Vec<f32>,
+    /// `out_dim` biases.
+    pub bias: Vec<f32>,
+}
+
+/// One band's gate: `alpha = sigmoid(weight[..d] . e_b + weight[d..] . u + bias)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Gate {
+    /// `2 * hidden`: `[0..d)` multiplies the band row `e_b`, `[d..2d)` the feature vector `u`.
+    pub weight: Vec<f32>,
+    /// Gate bias `beta_b`.
+    pub bias: f32,
+}
+
+/// One frameless stage.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Stage {
+    /// Feature encoder (stage 1: F -> d; later: d -> d).
+    pub encoder: Linear,
+    /// One table per band, `n_nodes x hidden` row-major: `E_b^s`.
+    pub tables: Vec<Vec<f32>>,
+    /// One gate per band.
+    pub gates: Vec<Gate>,
+}
+
+/// The student's architecture and weights.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Architecture {
+    /// F -> d -> ... -> C, ReLU between layers.
+    Mlp {
+        /// The layers in order.
+        layers: Vec<Linear>,
+    },
+    /// fmlp-s (one stage) or fmlp-o (several).
+    Frameless {
+        /// The stages in order.
+        stages: Vec<Stage>,
+        /// Per band, d -> C.
+        band_classifiers: Vec<Linear>,
+        /// d -> C.
+        feature_classifier: Linear,
+    },
+}
+
+/// Metadata owned by the writer's caller.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OwnedMetadata {
+    /// Dataset name.
+    pub dataset: String,
+    /// Class names: empty or exactly `n_classes`, none containing `'\n'`.
+    pub class_names: Vec<String>,
+    /// Test accuracy at export (finite).
+    pub test_accuracy: Option<f32>,
+}
+
+/// Everything [`write_blob`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelWeights {
+    /// Architecture kind; must agree with `architecture`.
+    pub kind: ModelKind,
+    /// Number of nodes N.
+    pub n_nodes: usize,
+    /// Number of features F.
+    pub n_features: usize,
+    /// Number of classes C.
+    pub n_classes: usize,
+    /// Weights.
+    pub architecture: Architecture,
+    /// Descriptive data.
+    pub metadata: OwnedMetadata,
+}
+
+/// Why [`write_blob`] refused its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// `kind` does not match the architecture variant.
+    KindMismatch,
+    /// Wrong number of stages or layers for the kind (or zero bands/classes/nodes/features).
+    StageCount,
+    /// A tensor's length or a layer's width does not fit the model.
+    Shape {
+        /// Which tensor.
+        what: &'static str,
+    },
+    /// A weight, bias or the accuracy is NaN or infinite.
+    NonFinite {
+        /// Which tensor.
+        what: &'static str,
+    },
+    /// Class names: wrong count or a name containing a newline.
+    ClassNames,
+    /// A dimension or the body does not fit in u32.
+    TooLarge,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WriteError::KindMismatch => f.write_str("model kind does not match the architecture"),
+            WriteError::StageCount => {
+                f.write_str("wrong number of stages, layers or bands for the model kind")
+            }
+            WriteError::Shape { what } => write!(f, "shape mismatch in {what}"),
+            WriteError::NonFinite { what } => write!(f, "non-finite value in {what}"),
+            WriteError::ClassNames => {
+                f.write_str("class names: wrong count or a name contains a newline")
+            }
+            WriteError::TooLarge => f.write_str("model too large for the blob format"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {}
+
+/// Appends one postcard byte string (LEB128 length, then the bytes).
+fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut n = bytes.len();
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(bytes);
+}
+
+fn f32s(v: impl IntoIterator<Item = f32>) -> Vec<u8> {
+    v.into_iter().flat_map(f32::to_le_bytes).collect()
+}
+
+fn check(v: &[f32], len: usize, what: &'static str) -> Result<(), WriteError> {
+    if v.len() != len {
+        return Err(WriteError::Shape { what });
+    }
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(WriteError::NonFinite { what });
+    }
+    Ok(())
+}
+
+/// Encodes `rows` (each one output channel) and, if `transpose`, stores them
+/// input-major. Pushes the data tensor and the scales tensor.
+fn push_matrix(out: &mut Vec<u8>, rows: &[&[f32]], prec: Precision, transpose: bool) {
+    let cols = rows.first().map_or(0, |r| r.len());
+    let mut scales = Vec::new();
+    let stored: Vec<Vec<f32>> = match prec {
+        Precision::Int8 => rows
+            .iter()
+            .map(|r| {
+                let mut q = vec![0i8; r.len()];
+                scales.push(quantize_symmetric_i8(r, &mut q));
+                q.into_iter().map(f32::from).collect()
+            })
+            .collect(),
+        _ => rows.iter().map(|r| r.to_vec()).collect(),
+    };
+    let order: Vec<f32> = if transpose {
+        (0..cols)
+            .flat_map(|j| stored.iter().map(move |r| r.get(j).copied().unwrap_or(0.0)))
+            .collect()
+    } else {
+        stored.concat()
+    };
+    let data: Vec<u8> = match prec {
+        Precision::F32 => f32s(order),
+        Precision::F16 => order
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect(),
+        Precision::Int8 => order.iter().map(|&v| v as i8 as u8).collect(),
+    };
+    push_bytes(out, &data);
+    push_bytes(out, &f32s(scales));
+}
+
+fn push_linear(
+    out: &mut Vec<u8>,
+    l: &Linear,
+    in_dim: usize,
+    out_dim: usize,
+    prec: Precision,
+    first: bool,
+) -> Result<(), WriteError> {
+    if l.in_dim != in_dim || l.out_dim != out_dim {
+        return Err(WriteError::Shape {
+            what: "linear layer width",
+        });
+    }
+    check(
+        &l.weight,
+        in_dim.checked_mul(out_dim).ok_or(WriteError::TooLarge)?,
+        "linear weight",
+    )?;
+    check(&l.bias, out_dim, "linear bias")?;
+    let rows: Vec<&[f32]> = l.weight.chunks(in_dim.max(1)).take(out_dim).collect();
+    push_matrix(out, &rows, prec, first);
+    push_bytes(out, &f32s(l.bias.iter().copied()));
+    Ok(())
+}
+
+fn u32_of(v: usize) -> Result<u32, WriteError> {
+    u32::try_from(v).map_err(|_| WriteError::TooLarge)
+}
+
+/// Builds a blob from `weights`, storing weights and tables in `precision`.
+///
+/// # Errors
+/// A [`WriteError`] when the weights do not form a valid model of their kind.
+pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8>, WriteError> {
+    let (n, f, c) = (weights.n_nodes, weights.n_features, weights.n_classes);
+    if n == 0 || f == 0 || c == 0 {
+        return Err(WriteError::StageCount);
+    }
+    let mut t = Vec::new();
+    let (hidden, bands, stages) = match (&weights.architecture, weights.kind) {
+        (Architecture::Mlp { layers }, ModelKind::Mlp) => {
+            let s = layers.len();
+            if s == 0 {
+                return Err(WriteError::StageCount);
+            }
+            let d = if s == 1 {
+                0
+            } else {
+                layers.first().map_or(0, |l| l.out_dim)
+            };
+            for (k, l) in layers.iter().enumerate() {
+                let in_dim = if k == 0 { f } else { d };
+                let out_dim = if k + 1 == s { c } else { d };
+                push_linear(&mut t, l, in_dim, out_dim, precision, k == 0)?;
+            }
+            (d, 0, s)
+        }
+        (
+            Architecture::Frameless {
+                stages,
+                band_classifiers,
+                feature_classifier,
+            },
+            kind,
+        ) if kind != ModelKind::Mlp => {
+            let s = stages.len();
+            let b = band_classifiers.len();
+            if s == 0 || (kind == ModelKind::FmlpS && s != 1) || b == 0 {
+                return Err(WriteError::StageCount);
+            }
+            let d = stages.first().map_or(0, |st| st.encoder.out_dim);
+            if d == 0 {
+                return Err(WriteError::Shape {
+                    what: "encoder width",
+                });
+            }
+            for (i, st) in stages.iter().enumerate() {
+                push_linear(
+                    &mut t,
+                    &st.encoder,
+                    if i == 0 { f } else { d },
+                    d,
+                    precision,
+                    i == 0,
+                )?;
+                if st.tables.len() != b || st.gates.len() != b {
+                    return Err(WriteError::StageCount);
+                }
+                for tab in &st.tables {
+                    check(
+                        tab,
+                        n.checked_mul(d).ok_or(WriteError::TooLarge)?,
+                        "band table",
+                    )?;
+                }
+                let rows: Vec<&[f32]> = st.tables.iter().flat_map(|tab| tab.chunks(d)).collect();
+                push_matrix(&mut t, &rows, precision, false);
+                for g in &st.gates {
+                    check(&g.weight, 2 * d, "gate weight")?;
+                    check(&[g.bias], 1, "gate bias")?;
+                }
+                let rows: Vec<&[f32]> = st.gates.iter().map(|g| g.weight.as_slice()).collect();
+                push_matrix(&mut t, &rows, precision, false);
+                push_bytes(&mut t, &f32s(st.gates.iter().map(|g| g.bias)));
+            }
+            // All band classifiers form one B*C x d matrix.
+            let mut rows: Vec<&[f32]> = Vec::new();
+            let mut bias = Vec::new();
+            for l in band_classifiers {
+                if l.in_dim != d || l.out_dim != c {
+                    return Err(WriteError::Shape {
+                        what: "band classifier width",
+                    });
+                }
+                check(&l.weight, d * c, "band classifier weight")?;
+                check(&l.bias, c, "band classifier bias")?;
+                rows.extend(l.weight.chunks(d));
+                bias.extend_from_slice(&l.bias);
+            }
+            push_matrix(&mut t, &rows, precision, false);
+            push_bytes(&mut t, &f32s(bias));
+            push_linear(&mut t, feature_classifier, d, c, precision, false)?;
+            (d, b, s)
+        }
+        _ => return Err(WriteError::KindMismatch),
+    };
+    let md = &weights.metadata;
+    if !(md.class_names.is_empty() || md.class_names.len() == c)
+        || md.class_names.iter().any(|s| s.contains('\n'))
+    {
+        return Err(WriteError::ClassNames);
+    }
+    if md.test_accuracy.is_some_and(|a| !a.is_finite()) {
+        return Err(WriteError::NonFinite {
+            what: "test accuracy",
+        });
+    }
+    let dims = Dims {
+        n_nodes: u32_of(n)?,
+        n_features: u32_of(f)?,
+        hidden: u32_of(hidden)?,
+        n_classes: u32_of(c)?,
+        n_bands: u32_of(bands)?,
+        n_stages: u32_of(stages)?,
+    };
+    let names = md.class_names.join("\n");
+    let meta = Metadata {
+        dataset: &md.dataset,
+        class_names: &names,
+        test_accuracy: md.test_accuracy,
+    };
+    let mut body =
+        postcard::to_stdvec(&(weights.kind, precision, dims)).map_err(|_| WriteError::TooLarge)?;
+    body.extend(postcard::to_stdvec(&meta).map_err(|_| WriteError::TooLarge)?);
+    body.extend(t);
+    let header = Header {
+        magic: MAGIC,
+        version: FORMAT_VERSION,
+        kind: weights.kind,
+        precision,
+        dims,
+        body_len: u32_of(body.len())?,
+        body_crc32: crc32(&body),
+    };
+    let mut blob = postcard::to_stdvec(&header).map_err(|_| WriteError::TooLarge)?;
+    blob.extend(body);
+    Ok(blob)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{Reader, Shape};
+    use crate::quant::quantize_symmetric_i8;
+
+    fn weights() -> ModelWeights {
+        let v = |s: usize, n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|i| ((i * 7 + s * 13) % 11) as f32 / 3.0 - 1.7)
+                .collect()
+        };
+        let lin = |s, i, o| Linear {
+            in_dim: i,
+            out_dim: o,
+            weight: v(s, i * o),
+            bias: v(s + 50, o),
+        };
+        ModelWeights {
+            kind: ModelKind::FmlpO,
+            n_nodes: 3,
+            n_features: 5,
+            n_classes: 2,
+            architecture: Architecture::Frameless {
+                stages: (0..2)
+                    .map(|s| Stage {
+                        encoder: lin(s, if s == 0 { 5 } else { 4 }, 4),
+                        tables: vec![v(s + 1, 12), v(s + 2, 12)],
+                        gates: vec![
+                            Gate {
+                                weight: v(s + 3, 8),
+                                bias: 0.5,
+                            },
+                            Gate {
+                                weight: v(s + 4, 8),
+                                bias: -0.5,
+                            },
+                        ],
+                    })
+                    .collect(),
+                band_classifiers: vec![lin(7, 4, 2), lin(8, 4, 2)],
+                feature_classifier: lin(9, 4, 2),
+            },
+            metadata: OwnedMetadata::default(),
+        }
+    }
+
+    fn f32s_of(b: &[u8]) -> Vec<f32> {
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+
+    /// Decodes a stored matrix back to f32 values (int8: q * scale), row-major as stored.
+    fn decode(data: &[u8], scales: &[u8], cols: usize, prec: Precision) -> Vec<f32> {
+        let s = f32s_of(scales);
+        match prec {
+            Precision::F32 => f32s_of(data),
+            Precision::F16 => data
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Precision::Int8 => data
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| f32::from(q as i8) * s[i / cols])
+                .collect(),
+        }
+    }
+
+    /// What the blob should hold for `v` at `prec`, quantising per row of `cols`.
+    fn expect(v: &[f32], cols: usize, prec: Precision) -> Vec<f32> {
+        match prec {
+            Precision::F32 => v.to_vec(),
+            Precision::F16 => v.iter().map(|&x| half::f16::from_f32(x).to_f32()).collect(),
+            Precision::Int8 => v
+                .chunks(cols)
+                .flat_map(|r| {
+                    let mut q = vec![0i8; r.len()];
+                    let s = quantize_symmetric_i8(r, &mut q);
+                    q.into_iter()
+                        .map(move |q| f32::from(q) * s)
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_tensors_are_identical() {
+        let w = weights();
+        let Architecture::Frameless {
+            stages,
+            band_classifiers,
+            feature_classifier,
+        } = &w.architecture
+        else {
+            unreachable!()
+        };
+        for prec in [Precision::F32, Precision::F16, Precision::Int8] {
+            let blob = write_blob(&w, prec).unwrap();
+            let model = crate::Model::from_bytes(&blob).unwrap();
+            let sh = Shape {
+                n: 3,
+                f: 5,
+                d: 4,
+                c: 2,
+                b: 2,
+                s: 2,
+            };
+            let mut r = Reader {
+                rest: model.tensors,
+                prec,
+                validate: true,
+            };
+            for (s, st) in stages.iter().enumerate() {
+                let v = r.stage(&sh, s).unwrap();
+                let enc = &st.encoder;
+                if s == 0 {
+                    // Input-major: row j of the stored matrix is column j of W.
+                    let want = expect(&enc.weight, enc.in_dim, prec);
+                    let got: Vec<f32> = match prec {
+                        Precision::Int8 => {
+                            let sc = f32s_of(v.encoder.w.scales);
+                            v.encoder
+                                .w
+                                .data
+                                .iter()
+                                .enumerate()
+                                .map(|(i, &q)| f32::from(q as i8) * sc[i % 4])
+                                .collect()
+                        }
+                        _ => decode(v.encoder.w.data, &[], 4, prec),
+                    };
+                    for o in 0..4 {
+                        for j in 0..5 {
+                            assert_eq!(
+                                got[j * 4 + o].to_bits(),
+                                want[o * 5 + j].to_bits(),
+                                "{prec} enc {o} {j}"
+                            );
+                        }
+                    }
+                } else {
+                    assert_eq!(
+                        decode(v.encoder.w.data, v.encoder.w.scales, 4, prec),
+                        expect(&enc.weight, 4, prec)
+                    );
+                }
+                assert_eq!(f32s_of(v.encoder.bias), enc.bias);
+                assert_eq!(
+                    decode(v.tables.data, v.tables.scales, 4, prec),
+                    expect(&st.tables.concat(), 4, prec)
+                );
+                let g: Vec<f32> = st.gates.iter().flat_map(|g| g.weight.clone()).collect();
+                assert_eq!(
+                    decode(v.gates.w.data, v.gates.w.scales, 8, prec),
+                    expect(&g, 8, prec)
+                );
+                assert_eq!(f32s_of(v.gates.bias), vec![0.5, -0.5]);
+            }
+            let h = r.head(&sh).unwrap();
+            let bw: Vec<f32> = band_classifiers
+                .iter()
+                .flat_map(|l| l.weight.clone())
+                .collect();
+            assert_eq!(
+                decode(h.bands.w.data, h.bands.w.scales, 4, prec),
+                expect(&bw, 4, prec)
+            );
+            assert_eq!(
+                decode(h.features.w.data, h.features.w.scales, 4, prec),
+                expect(&feature_classifier.weight, 4, prec)
+            );
+            assert_eq!(f32s_of(h.features.bias), feature_classifier.bias);
+            assert!(r.rest.is_empty());
+        }
+    }
+
+    #[test]
+    fn same_input_gives_identical_bytes() {
+        for prec in [Precision::F32, Precision::F16, Precision::Int8] {
+            let a = write_blob(&weights(), prec).unwrap();
+            let b = write_blob(&weights().clone(), prec).unwrap();
+            assert_eq!(a, b);
+        }
+        // Different precisions give different blobs.
+        assert_ne!(
+            write_blob(&weights(), Precision::F32).unwrap(),
+            write_blob(&weights(), Precision::F16).unwrap()
+        );
+    }
+
+    #[test]
+    fn writer_rejects_bad_weights() {
+        let mut w = weights();
+        w.kind = ModelKind::Mlp;
+        assert_eq!(
+            write_blob(&w, Precision::F32),
+            Err(WriteError::KindMismatch)
+        );
+        let mut w = weights();
+        w.kind = ModelKind::FmlpS;
+        assert_eq!(write_blob(&w, Precision::F32), Err(WriteError::StageCount));
+        let mut w = weights();
+        if let Architecture::Frameless { stages, .. } = &mut w.architecture {
+            stages[0].tables[1][3] = f32::NAN;
+        }
+        assert_eq!(
+            write_blob(&w, Precision::F32),
+            Err(WriteError::NonFinite { what: "band table" })
+        );
+        let mut w = weights();
+        w.metadata.class_names = vec!["a\nb".into(), "c".into()];
+        assert_eq!(write_blob(&w, Precision::F32), Err(WriteError::ClassNames));
+    }
+}

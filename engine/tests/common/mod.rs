@@ -1,0 +1,193 @@
+//! Tiny models (N=4, F=3, d=2, C=2, B=2) and an independent f64 forward pass.
+#![allow(dead_code)]
+
+use frameless_engine::writer::*;
+use frameless_engine::ModelKind;
+
+pub const N: usize = 4;
+pub const F: usize = 3;
+pub const D: usize = 2;
+pub const C: usize = 2;
+pub const B: usize = 2;
+
+/// Deterministic, non-dyadic weights in (-1, 1).
+pub fn vals(seed: u32, len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i as f32 + 1.0) * 0.73 + seed as f32 * 1.31).sin() * 0.9)
+        .collect()
+}
+
+pub fn linear(seed: u32, in_dim: usize, out_dim: usize) -> Linear {
+    Linear {
+        in_dim,
+        out_dim,
+        weight: vals(seed, in_dim * out_dim),
+        bias: vals(seed + 100, out_dim),
+    }
+}
+
+pub fn meta() -> OwnedMetadata {
+    OwnedMetadata {
+        dataset: "tiny".into(),
+        class_names: vec!["left".into(), "right".into()],
+        test_accuracy: Some(0.75),
+    }
+}
+
+/// The hand-computed mlp: W1 = [[0.5,-1,0.25],[1.5,0.5,-0.5]], b1 = [0.1,-0.2],
+/// W2 = [[1,-1],[0.5,2]], b2 = [0,0.3].
+pub fn mlp() -> ModelWeights {
+    ModelWeights {
+        kind: ModelKind::Mlp,
+        n_nodes: N,
+        n_features: F,
+        n_classes: C,
+        architecture: Architecture::Mlp {
+            layers: vec![
+                Linear {
+                    in_dim: F,
+                    out_dim: D,
+                    weight: vec![0.5, -1.0, 0.25, 1.5, 0.5, -0.5],
+                    bias: vec![0.1, -0.2],
+                },
+                Linear {
+                    in_dim: D,
+                    out_dim: C,
+                    weight: vec![1.0, -1.0, 0.5, 2.0],
+                    bias: vec![0.0, 0.3],
+                },
+            ],
+        },
+        metadata: meta(),
+    }
+}
+
+fn stage(seed: u32, in_dim: usize) -> Stage {
+    Stage {
+        encoder: linear(seed, in_dim, D),
+        tables: (0..B as u32).map(|b| vals(seed + 10 + b, N * D)).collect(),
+        gates: (0..B as u32)
+            .map(|b| Gate {
+                weight: vals(seed + 20 + b, 2 * D),
+                bias: 0.1 * b as f32 - 0.05,
+            })
+            .collect(),
+    }
+}
+
+/// fmlp-s (`stages == 1`) or fmlp-o with `stages` stages.
+pub fn frameless(stages: usize) -> ModelWeights {
+    ModelWeights {
+        kind: if stages == 1 {
+            ModelKind::FmlpS
+        } else {
+            ModelKind::FmlpO
+        },
+        n_nodes: N,
+        n_features: F,
+        n_classes: C,
+        architecture: Architecture::Frameless {
+            stages: (0..stages)
+                .map(|s| stage(40 * s as u32 + 1, if s == 0 { F } else { D }))
+                .collect(),
+            band_classifiers: (0..B as u32).map(|b| linear(200 + b, D, C)).collect(),
+            feature_classifier: linear(300, D, C),
+        },
+        metadata: meta(),
+    }
+}
+
+fn lin64(l: &Linear, x: &[f64]) -> Vec<f64> {
+    (0..l.out_dim)
+        .map(|o| {
+            f64::from(l.bias[o])
+                + (0..l.in_dim)
+                    .map(|i| f64::from(l.weight[o * l.in_dim + i]) * x[i])
+                    .sum::<f64>()
+        })
+        .collect()
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// The contract's forward semantics in f64: (logits, gates).
+pub fn forward64(w: &ModelWeights, node: usize, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    match &w.architecture {
+        Architecture::Mlp { layers } => {
+            let mut h = x;
+            for (k, l) in layers.iter().enumerate() {
+                h = lin64(l, &h);
+                if k + 1 < layers.len() {
+                    h.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
+            }
+            (h, vec![])
+        }
+        Architecture::Frameless {
+            stages,
+            band_classifiers,
+            feature_classifier,
+        } => {
+            let mut h = x;
+            let n_s = stages.len();
+            for (s, st) in stages.iter().enumerate() {
+                let mut u = lin64(&st.encoder, &h);
+                if s + 1 < n_s {
+                    u.iter_mut().for_each(|v| *v = v.max(0.0));
+                }
+                let d = u.len();
+                let mut next = vec![0.0; d];
+                let mut logits = vec![0.0; w.n_classes];
+                let mut gates = vec![];
+                let fx = lin64(feature_classifier, &u);
+                for (b, table) in st.tables.iter().enumerate() {
+                    let e: Vec<f64> = table[node * d..(node + 1) * d]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect();
+                    let g = &st.gates[b].weight;
+                    let z: f64 = (0..d)
+                        .map(|i| f64::from(g[i]) * e[i] + f64::from(g[d + i]) * u[i])
+                        .sum::<f64>()
+                        + f64::from(st.gates[b].bias);
+                    let a = sigmoid(z);
+                    gates.push(a);
+                    if s + 1 < n_s {
+                        for i in 0..d {
+                            next[i] += (1.0 - a) * e[i] + a * u[i];
+                        }
+                    } else {
+                        let cb = lin64(&band_classifiers[b], &e);
+                        for c in 0..logits.len() {
+                            logits[c] += (1.0 - a) * cb[c] + a * fx[c];
+                        }
+                    }
+                }
+                if s + 1 == n_s {
+                    return (logits, gates);
+                }
+                h = next;
+            }
+            unreachable!("at least one stage")
+        }
+    }
+}
+
+/// Feature vectors used by the tests (with zeros, so sparse input differs).
+pub fn inputs() -> Vec<Vec<f32>> {
+    vec![
+        vec![1.0, 2.0, -1.0],
+        vec![0.0, 0.5, 0.0],
+        vec![-0.3, 0.0, 0.9],
+        vec![0.0, 0.0, 0.0],
+        vec![2.5, -1.25, 0.125],
+    ]
+}
+
+/// All tiny models: mlp, fmlp-s, 2-stage fmlp-o.
+pub fn all_models() -> Vec<ModelWeights> {
+    vec![mlp(), frameless(1), frameless(2)]
+}

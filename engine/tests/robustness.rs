@@ -1,0 +1,96 @@
+//! Hostile bytes and inputs: every one must give `Err` (or a valid
+//! prediction), never a panic.
+
+mod common;
+use common::*;
+use frameless_engine::writer::write_blob;
+use frameless_engine::{Features, Model, Precision};
+use proptest::prelude::*;
+
+const PRECISIONS: [Precision; 3] = [Precision::F32, Precision::F16, Precision::Int8];
+
+fn blobs() -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for w in all_models() {
+        for p in PRECISIONS {
+            v.push(write_blob(&w, p).unwrap());
+        }
+    }
+    v
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    for blob in blobs() {
+        assert!(Model::from_bytes(&blob).is_ok());
+        for len in 0..blob.len() {
+            assert!(
+                Model::from_bytes(&blob[..len]).is_err(),
+                "prefix of {len} bytes accepted"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_single_byte_corruption_is_rejected() {
+    for blob in blobs() {
+        let mut bad = blob.clone();
+        for i in 0..blob.len() {
+            for x in 1..=255u8 {
+                bad[i] = blob[i] ^ x;
+                assert!(
+                    Model::from_bytes(&bad).is_err(),
+                    "byte {i} ^ {x:#x} accepted"
+                );
+            }
+            bad[i] = blob[i];
+        }
+    }
+}
+
+#[test]
+fn appended_bytes_are_rejected() {
+    for mut blob in blobs() {
+        blob.push(0);
+        assert!(Model::from_bytes(&blob).is_err());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Model::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn random_bytes_after_magic_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut b = b"FGKD\x01".to_vec();
+        b.extend(bytes);
+        let _ = Model::from_bytes(&b);
+    }
+
+    #[test]
+    fn random_predict_inputs_never_panic(
+        which in 0usize..9,
+        node in 0u32..8,
+        dense in proptest::collection::vec(prop_oneof![Just(0.0f32), -10.0f32..10.0, Just(f32::NAN), Just(f32::INFINITY), Just(1e30f32)], 0..6),
+        indices in proptest::collection::vec(0u32..6, 0..6),
+        values in proptest::collection::vec(prop_oneof![-10.0f32..10.0, Just(f32::NAN), Just(-1e30f32)], 0..6),
+        scratch_len in 0usize..40,
+    ) {
+        let blob = &blobs()[which];
+        let model = Model::from_bytes(blob).unwrap();
+        let mut scratch = vec![0.0f32; scratch_len];
+        let dense_ok = dense.len() == F && dense.iter().all(|v| v.is_finite());
+        let r = model.predict(node, Features::Dense(&dense), &mut scratch);
+        let valid = dense_ok && (node as usize) < N && scratch_len >= model.scratch_len();
+        prop_assert_eq!(r.is_ok(), valid);
+        if let Ok(p) = r {
+            prop_assert!((p.class as usize) < C);
+        }
+        let _ = model.predict(node, Features::Sparse { indices: &indices, values: &values }, &mut scratch);
+    }
+}
