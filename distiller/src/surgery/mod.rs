@@ -54,12 +54,14 @@ mod curvature;
 mod graph;
 mod rewire;
 mod sdrf;
+mod write;
 #[cfg(test)]
 mod tests;
 
 pub use curvature::balanced_forman_curvature;
 pub use graph::Graph;
-pub use rewire::{canonical_edges, rewire_edges};
+pub use rewire::{canonical_edges, rewire_dataset, rewire_edges};
+pub use write::write_dataset;
 pub use sdrf::{sdrf, IterationStats, SdrfConfig, SdrfOutcome};
 
 /// Everything that can go wrong in graph surgery; every variant names an input defect.

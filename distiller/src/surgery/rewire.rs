@@ -4,6 +4,7 @@
 //! [`Graph`](super::Graph) wants each undirected edge once as `u < v`, strictly sorted.
 
 use super::{sdrf, SdrfConfig, SdrfOutcome, SurgeryError};
+use crate::data::Dataset;
 
 /// Each undirected edge once as `(u, v)` with `u < v`, sorted, self loops dropped.
 ///
@@ -42,6 +43,33 @@ pub fn rewire_edges(
     cfg: &SdrfConfig,
 ) -> Result<SdrfOutcome, SurgeryError> {
     sdrf(n_nodes, &canonical_edges(edges), cfg)
+}
+
+/// Applies SDRF to a loaded dataset: the returned copy has the rewired, canonical edge
+/// list (features, labels and fixed splits unchanged) and its name gains `+sdrf<iterations>`.
+///
+/// # Errors
+/// Those of [`rewire_edges`].
+///
+/// ```
+/// use frameless_distiller::{data, surgery::{rewire_dataset, SdrfConfig}};
+/// let dataset = data::load(&"synthetic:nodes=60,classes=3,features=4,degree=3".parse()?)?;
+/// let (rewired, outcome) = rewire_dataset(&dataset, &SdrfConfig::default())?;
+/// assert_eq!(rewired.edges, outcome.edges);
+/// assert_eq!(rewired.labels, dataset.labels);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn rewire_dataset(
+    dataset: &Dataset,
+    cfg: &SdrfConfig,
+) -> Result<(Dataset, SdrfOutcome), SurgeryError> {
+    let outcome = rewire_edges(dataset.n_nodes(), &dataset.edges, cfg)?;
+    let rewired = Dataset {
+        name: format!("{}+sdrf{}", dataset.name, cfg.iterations),
+        edges: outcome.edges.clone(),
+        ..dataset.clone()
+    };
+    Ok((rewired, outcome))
 }
 
 #[cfg(test)]

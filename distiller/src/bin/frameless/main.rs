@@ -1,6 +1,8 @@
 //! The `frameless` command-line tool: a thin dispatcher over one `cmd_*.rs` per subcommand.
 
 mod args;
+mod cmd_experiment;
+mod cmd_surgery;
 mod cmd_teacher;
 mod progress;
 
@@ -32,6 +34,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Teacher(cmd_teacher::TeacherArgs),
+    Surgery(cmd_surgery::SurgeryArgs),
+    Experiment(cmd_experiment::ExperimentArgs),
 }
 
 /// Whether the error comes from the user's input (exit 1) rather than from us (exit 2).
@@ -65,6 +69,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Teacher(args) => cmd_teacher::run(args),
+        Command::Surgery(args) => cmd_surgery::run(args),
+        Command::Experiment(args) => cmd_experiment::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
