@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use frameless_distiller::experiment::{run_experiment, ExperimentOptions, Preset, SECTION_HEADINGS};
+use frameless_distiller::experiment::{
+    run_experiment, ExperimentOptions, Preset, SECTION_HEADINGS,
+};
 
 fn datasets_root() -> PathBuf {
     let root = std::env::var_os("FRAMELESS_DATASETS")
@@ -19,7 +21,10 @@ fn datasets_root() -> PathBuf {
             "CI is set but the datasets are missing at {} (set FRAMELESS_DATASETS)",
             root.display()
         );
-        eprintln!("note: {} has no syn-cora; running the synthetic cells only", root.display());
+        eprintln!(
+            "note: {} has no syn-cora; running the synthetic cells only",
+            root.display()
+        );
     }
     root
 }
@@ -118,7 +123,10 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
 
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     for heading in SECTION_HEADINGS {
-        assert!(report.lines().any(|l| l == heading), "report lacks {heading:?}");
+        assert!(
+            report.lines().any(|l| l == heading),
+            "report lacks {heading:?}"
+        );
     }
     // Every embedded picture exists and is a well-formed SVG document.
     let mut pictures = 0;
@@ -135,18 +143,25 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
             pictures += 1;
         }
     }
-    assert!(pictures >= 3, "expected homophily and over-squashing plots, found {pictures}");
+    assert!(
+        pictures >= 3,
+        "expected homophily and over-squashing plots, found {pictures}"
+    );
     assert_eq!(pictures, summary.figures.len());
 
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).unwrap())
+            .unwrap();
     assert_eq!(json["cells"].as_array().unwrap().len(), summary.planned);
     assert!(!json["aggregates"].as_array().unwrap().is_empty());
 
     // A rerun finds every cell stored and trains nothing.
     let mut started = 0;
     let again = run_experiment(&options, &mut |e| {
-        if matches!(e, frameless_distiller::experiment::CellEvent::Started { .. }) {
+        if matches!(
+            e,
+            frameless_distiller::experiment::CellEvent::Started { .. }
+        ) {
             started += 1;
         }
     })

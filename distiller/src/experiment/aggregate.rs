@@ -119,27 +119,26 @@ pub fn aggregate(records: &[CellRecord]) -> Vec<AggregateRow> {
     }
     let mut rows = Vec::new();
     for ((section, family, h, teacher, depth, sdrf), cells) in groups {
-        let row = |model: &str,
-                   acc: Vec<f64>,
-                   int8: Vec<f64>,
-                   energy: Vec<f64>,
-                   gates: Vec<Vec<f64>>| AggregateRow {
-            section,
-            family: family.clone(),
-            homophily: h.map(|h| h as f64 / 1000.0),
-            teacher: teacher.clone(),
-            depth,
-            sdrf_iterations: sdrf,
-            model: model.to_string(),
-            accuracy: Summary::of(&acc),
-            accuracy_int8: Summary::of(&int8),
-            energy: Summary::of(&energy),
-            gates: gates.iter().map(|g| Summary::of(g)).collect(),
-            edge_homophily: Summary::of(
-                &cells.iter().map(|c| c.edge_homophily).collect::<Vec<_>>(),
-            ),
-            cell_seconds: Summary::of(&cells.iter().map(|c| c.seconds).collect::<Vec<_>>()),
-        };
+        let row =
+            |model: &str, acc: Vec<f64>, int8: Vec<f64>, energy: Vec<f64>, gates: Vec<Vec<f64>>| {
+                AggregateRow {
+                    section,
+                    family: family.clone(),
+                    homophily: h.map(|h| h as f64 / 1000.0),
+                    teacher: teacher.clone(),
+                    depth,
+                    sdrf_iterations: sdrf,
+                    model: model.to_string(),
+                    accuracy: Summary::of(&acc),
+                    accuracy_int8: Summary::of(&int8),
+                    energy: Summary::of(&energy),
+                    gates: gates.iter().map(|g| Summary::of(g)).collect(),
+                    edge_homophily: Summary::of(
+                        &cells.iter().map(|c| c.edge_homophily).collect::<Vec<_>>(),
+                    ),
+                    cell_seconds: Summary::of(&cells.iter().map(|c| c.seconds).collect::<Vec<_>>()),
+                }
+            };
         rows.push(row(
             "teacher",
             cells.iter().map(|c| c.teacher_accuracy).collect(),
@@ -162,7 +161,11 @@ pub fn aggregate(records: &[CellRecord]) -> Vec<AggregateRow> {
                 .collect();
             let bands = runs.iter().map(|s| s.mean_gates.len()).max().unwrap_or(0);
             let gates = (0..bands)
-                .map(|b| runs.iter().filter_map(|s| s.mean_gates.get(b).copied()).collect())
+                .map(|b| {
+                    runs.iter()
+                        .filter_map(|s| s.mean_gates.get(b).copied())
+                        .collect()
+                })
                 .collect();
             rows.push(row(
                 kind,

@@ -117,7 +117,11 @@ mod tests {
         let a = normalized_dirichlet_energy(4, &edges, &h, 2);
         let b = normalized_dirichlet_energy(4, &edges, &h10, 2);
         assert!((a - b).abs() < 1e-9 * a.abs().max(1.0));
-        assert!((dirichlet_energy(4, &edges, &h10, 2) / dirichlet_energy(4, &edges, &h, 2) - 100.0).abs() < 1e-6);
+        assert!(
+            (dirichlet_energy(4, &edges, &h10, 2) / dirichlet_energy(4, &edges, &h, 2) - 100.0)
+                .abs()
+                < 1e-6
+        );
     }
 
     #[test]

@@ -52,9 +52,13 @@ pub fn models<'a>(rows: impl Iterator<Item = &'a AggregateRow>) -> Vec<String> {
     out
 }
 
-fn sweep_rows<'a>(rows: &'a [AggregateRow], family: &'a str) -> impl Iterator<Item = &'a AggregateRow> + Clone {
-    rows.iter()
-        .filter(move |r| r.section == Section::Homophily && r.family == family && r.homophily.is_some())
+fn sweep_rows<'a>(
+    rows: &'a [AggregateRow],
+    family: &'a str,
+) -> impl Iterator<Item = &'a AggregateRow> + Clone {
+    rows.iter().filter(move |r| {
+        r.section == Section::Homophily && r.family == family && r.homophily.is_some()
+    })
 }
 
 /// The two homophily pictures of one family.
@@ -66,7 +70,13 @@ pub fn homophily_figures(rows: &[AggregateRow], family: &str) -> Vec<Figure> {
             points: sweep
                 .clone()
                 .filter(|r| r.model == model)
-                .map(|r| (r.homophily.unwrap_or(f64::NAN), r.accuracy.mean, r.accuracy.std))
+                .map(|r| {
+                    (
+                        r.homophily.unwrap_or(f64::NAN),
+                        r.accuracy.mean,
+                        r.accuracy.std,
+                    )
+                })
                 .collect(),
             label: model,
         })
@@ -148,6 +158,12 @@ pub fn oversquashing_figure(rows: &[AggregateRow], dataset: &str) -> Figure {
 /// A file-name-safe version of a dataset or family name.
 pub fn slug(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

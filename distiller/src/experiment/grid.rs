@@ -109,7 +109,14 @@ pub struct Grid {
     pub missing: Vec<PathBuf>,
 }
 
-const REAL: [&str; 6] = ["cora", "citeseer", "chameleon", "cornell", "texas", "wisconsin"];
+const REAL: [&str; 6] = [
+    "cora",
+    "citeseer",
+    "chameleon",
+    "cornell",
+    "texas",
+    "wisconsin",
+];
 const SYN_CORA_LEVELS: [&str; 12] = [
     "0.00", "0.10", "0.20", "0.30", "0.40", "0.50", "0.60", "0.70", "0.80", "0.90", "0.99", "1.00",
 ];
@@ -219,20 +226,60 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
         Preset::Smoke => {
             for h in [0.1, 0.9] {
                 let name = format!("csbm/h{h:.2}");
-                b.add(Section::Homophily, "csbm", &name, csbm(120, 16, h), Some(h), spatial, 2, 0, &ALL_STUDENTS);
+                b.add(
+                    Section::Homophily,
+                    "csbm",
+                    &name,
+                    csbm(120, 16, h),
+                    Some(h),
+                    spatial,
+                    2,
+                    0,
+                    &ALL_STUDENTS,
+                );
             }
             let syn = root.join("syn-cora/h0.50-r1");
             if syn.is_dir() {
                 let src = DatasetSource::Path(syn);
-                b.add(Section::Homophily, "syn-cora", "syn-cora/h0.50-r1", src, Some(0.5), spatial, 2, 0, &ALL_STUDENTS);
+                b.add(
+                    Section::Homophily,
+                    "syn-cora",
+                    "syn-cora/h0.50-r1",
+                    src,
+                    Some(0.5),
+                    spatial,
+                    2,
+                    0,
+                    &ALL_STUDENTS,
+                );
             }
             for teacher in [spatial, TeacherKind::Simplified] {
-                b.add(Section::Real, "csbm-150", "csbm-150", csbm(150, 16, 0.5), None, teacher, 2, 0, &ALL_STUDENTS);
+                b.add(
+                    Section::Real,
+                    "csbm-150",
+                    "csbm-150",
+                    csbm(150, 16, 0.5),
+                    None,
+                    teacher,
+                    2,
+                    0,
+                    &ALL_STUDENTS,
+                );
             }
             for sdrf in [0, 10] {
                 for depth in [2, 3] {
                     let src = csbm(120, 16, 0.3);
-                    b.add(Section::Oversquashing, "csbm-120", "csbm-120", src, None, spatial, depth, sdrf, &[StudentKind::FmlpO]);
+                    b.add(
+                        Section::Oversquashing,
+                        "csbm-120",
+                        "csbm-120",
+                        src,
+                        None,
+                        spatial,
+                        depth,
+                        sdrf,
+                        &[StudentKind::FmlpO],
+                    );
                 }
             }
         }
@@ -249,7 +296,17 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
                     let name = format!("syn-cora/h{level}-r{r}");
                     let src = DatasetSource::Path(root.join(&name));
                     let h = level.parse().ok();
-                    b.add(Section::Homophily, "syn-cora", &name, src, h, spatial, 2, 0, &ALL_STUDENTS);
+                    b.add(
+                        Section::Homophily,
+                        "syn-cora",
+                        &name,
+                        src,
+                        h,
+                        spatial,
+                        2,
+                        0,
+                        &ALL_STUDENTS,
+                    );
                 }
             }
             let csbm_levels: Vec<f64> = if paper {
@@ -259,20 +316,54 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
             };
             for h in csbm_levels {
                 let name = format!("csbm/h{h:.2}");
-                b.add(Section::Homophily, "csbm", &name, csbm(1500, 100, h), Some(h), spatial, 2, 0, &ALL_STUDENTS);
+                b.add(
+                    Section::Homophily,
+                    "csbm",
+                    &name,
+                    csbm(1500, 100, h),
+                    Some(h),
+                    spatial,
+                    2,
+                    0,
+                    &ALL_STUDENTS,
+                );
             }
             for name in REAL {
                 for teacher in [spatial, TeacherKind::Simplified] {
                     let src = DatasetSource::Path(root.join(name));
-                    b.add(Section::Real, name, name, src, None, teacher, 2, 0, &ALL_STUDENTS);
+                    b.add(
+                        Section::Real,
+                        name,
+                        name,
+                        src,
+                        None,
+                        teacher,
+                        2,
+                        0,
+                        &ALL_STUDENTS,
+                    );
                 }
             }
-            let depths: Vec<usize> = if paper { (2..=8).collect() } else { vec![2, 4, 6, 8] };
+            let depths: Vec<usize> = if paper {
+                (2..=8).collect()
+            } else {
+                vec![2, 4, 6, 8]
+            };
             for name in ["cornell", "chameleon"] {
                 for sdrf in [0, sdrf_budget(name)] {
                     for &depth in &depths {
                         let src = DatasetSource::Path(root.join(name));
-                        b.add(Section::Oversquashing, name, name, src, None, spatial, depth, sdrf, &[StudentKind::FmlpO]);
+                        b.add(
+                            Section::Oversquashing,
+                            name,
+                            name,
+                            src,
+                            None,
+                            spatial,
+                            depth,
+                            sdrf,
+                            &[StudentKind::FmlpO],
+                        );
                     }
                 }
             }
@@ -308,7 +399,12 @@ mod tests {
 
     #[test]
     fn only_filters_families() {
-        let grid = build(Preset::Smoke, Some(2), Path::new("/nonexistent"), &["csbm".into()]);
+        let grid = build(
+            Preset::Smoke,
+            Some(2),
+            Path::new("/nonexistent"),
+            &["csbm".into()],
+        );
         assert!(grid.cells.iter().all(|c| c.family == "csbm"));
         assert_eq!(grid.cells.len(), 2 * 2);
     }

@@ -16,7 +16,10 @@ use crate::student::{Params, Student, StudentGraph};
 ///
 /// # Errors
 /// Candle errors.
-pub fn student_hidden(student: &Student, graph: &StudentGraph) -> candle_core::Result<(Vec<f32>, usize)> {
+pub fn student_hidden(
+    student: &Student,
+    graph: &StudentGraph,
+) -> candle_core::Result<(Vec<f32>, usize)> {
     let h = match &student.params {
         Params::Mlp(p) => p.hidden.forward_sparse(&graph.features)?.relu()?,
         Params::Frameless(p) => {
@@ -31,8 +34,10 @@ pub fn student_hidden(student: &Student, graph: &StudentGraph) -> candle_core::R
                 let u = if s + 1 == n_stages { u } else { u.relu()? };
                 let mut acc: Option<Tensor> = None;
                 for (e, gate) in stage_tables.iter().zip(&st.gates) {
-                    let alpha = candle_nn::ops::sigmoid(&gate.forward(&Tensor::cat(&[e, &u], 1)?)?)?;
-                    let term = (e.broadcast_mul(&alpha.affine(-1.0, 1.0)?)? + u.broadcast_mul(&alpha)?)?;
+                    let alpha =
+                        candle_nn::ops::sigmoid(&gate.forward(&Tensor::cat(&[e, &u], 1)?)?)?;
+                    let term =
+                        (e.broadcast_mul(&alpha.affine(-1.0, 1.0)?)? + u.broadcast_mul(&alpha)?)?;
                     acc = Some(match acc {
                         Some(a) => (a + term)?,
                         None => term,
@@ -44,5 +49,8 @@ pub fn student_hidden(student: &Student, graph: &StudentGraph) -> candle_core::R
         }
     };
     let dim = h.dim(1)?;
-    Ok((h.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?, dim))
+    Ok((
+        h.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?,
+        dim,
+    ))
 }

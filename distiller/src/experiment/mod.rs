@@ -70,7 +70,12 @@ pub fn run_experiment(
     options: &ExperimentOptions,
     on_event: &mut dyn FnMut(&CellEvent),
 ) -> Result<ExperimentSummary, ExperimentError> {
-    let grid = build_grid(options.preset, options.seeds, &options.datasets, &options.only);
+    let grid = build_grid(
+        options.preset,
+        options.seeds,
+        &options.datasets,
+        &options.only,
+    );
     let mut store = ResultStore::open(&options.out)?;
     let failed = run_grid(&grid, &mut store, on_event)?;
     let info = RunInfo {

@@ -9,7 +9,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::aggregate::{aggregate, AggregateRow, Summary};
-use super::figures::{band_name, families, homophily_figures, models, oversquashing_figure, Figure};
+use super::figures::{
+    band_name, families, homophily_figures, models, oversquashing_figure, Figure,
+};
 use super::record::{CellRecord, Section};
 use super::store::write_atomic;
 use super::ExperimentError;
@@ -46,7 +48,11 @@ struct ResultsJson<'a> {
 ///
 /// # Errors
 /// [`ExperimentError::Io`] or [`ExperimentError::Plot`].
-pub fn write_report(dir: &Path, info: &RunInfo, records: &[CellRecord]) -> Result<Vec<String>, ExperimentError> {
+pub fn write_report(
+    dir: &Path,
+    info: &RunInfo,
+    records: &[CellRecord],
+) -> Result<Vec<String>, ExperimentError> {
     let rows = aggregate(records);
     let json = serde_json::to_string_pretty(&ResultsJson {
         run: info,
@@ -66,7 +72,11 @@ pub fn write_report(dir: &Path, info: &RunInfo, records: &[CellRecord]) -> Resul
 }
 
 /// Renders the markdown and lists the figures it embeds.
-pub fn render(info: &RunInfo, records: &[CellRecord], rows: &[AggregateRow]) -> (String, Vec<Figure>) {
+pub fn render(
+    info: &RunInfo,
+    records: &[CellRecord],
+    rows: &[AggregateRow],
+) -> (String, Vec<Figure>) {
     let mut md = String::new();
     let mut figures = Vec::new();
     let seconds: f64 = records.iter().map(|r| r.seconds).sum();
@@ -107,15 +117,24 @@ pub fn render(info: &RunInfo, records: &[CellRecord], rows: &[AggregateRow]) -> 
         levels.dedup();
         for h in levels {
             let at: Vec<&&AggregateRow> = sweep.iter().filter(|r| r.homophily == Some(h)).collect();
-            let edge_h = at.first().map(|r| r.edge_homophily.mean).unwrap_or(f64::NAN);
+            let edge_h = at
+                .first()
+                .map(|r| r.edge_homophily.mean)
+                .unwrap_or(f64::NAN);
             let mut line = format!("| {h:.2} | {edge_h:.2} |");
             for m in &model_names {
-                let cell = at.iter().find(|r| &r.model == m).map(|r| r.accuracy.percent());
+                let cell = at
+                    .iter()
+                    .find(|r| &r.model == m)
+                    .map(|r| r.accuracy.percent());
                 let _ = write!(line, " {} |", cell.unwrap_or_else(|| "–".into()));
             }
             let _ = writeln!(md, "{line}");
         }
-        let _ = writeln!(md, "\nMean gate α per band (1 = the student trusts its own features):\n");
+        let _ = writeln!(
+            md,
+            "\nMean gate α per band (1 = the student trusts its own features):\n"
+        );
         let _ = writeln!(md, "| h | student | gates (mean ± std) |\n|---:|---|---|");
         for r in sweep.iter().filter(|r| !r.gates.is_empty()) {
             let gates: Vec<String> = r
@@ -124,7 +143,13 @@ pub fn render(info: &RunInfo, records: &[CellRecord], rows: &[AggregateRow]) -> 
                 .enumerate()
                 .map(|(b, g)| format!("{} {}", band_name(b, r.gates.len()), g.plain()))
                 .collect();
-            let _ = writeln!(md, "| {:.2} | {} | {} |", r.homophily.unwrap_or(f64::NAN), r.model, gates.join(", "));
+            let _ = writeln!(
+                md,
+                "| {:.2} | {} | {} |",
+                r.homophily.unwrap_or(f64::NAN),
+                r.model,
+                gates.join(", ")
+            );
         }
         let _ = writeln!(md);
         for fig in homophily_figures(rows, &family) {
@@ -148,7 +173,10 @@ pub fn render(info: &RunInfo, records: &[CellRecord], rows: &[AggregateRow]) -> 
             .collect();
         let sdrf = here.iter().map(|r| r.sdrf_iterations).max().unwrap_or(0);
         let _ = writeln!(md, "### {dataset} (SDRF: {sdrf} iterations)\n");
-        let _ = writeln!(md, "| depth | model | original | SDRF |\n|---:|---|---:|---:|");
+        let _ = writeln!(
+            md,
+            "| depth | model | original | SDRF |\n|---:|---|---:|---:|"
+        );
         let mut depths: Vec<usize> = here.iter().map(|r| r.depth).collect();
         depths.sort_unstable();
         depths.dedup();
@@ -196,8 +224,13 @@ fn real_table(md: &mut String, rows: &[AggregateRow]) {
         }
     }
     for (dataset, teacher) in keys {
-        let find = |m: &str| real.iter().find(|r| r.family == dataset && r.teacher == teacher && r.model == m);
-        let t = find("teacher").map(|r| r.accuracy.percent()).unwrap_or_else(|| "–".into());
+        let find = |m: &str| {
+            real.iter()
+                .find(|r| r.family == dataset && r.teacher == teacher && r.model == m)
+        };
+        let t = find("teacher")
+            .map(|r| r.accuracy.percent())
+            .unwrap_or_else(|| "–".into());
         let mut line = format!("| {dataset} | {teacher} | {t} |");
         for s in &students {
             let (f, q) = find(s)
@@ -236,8 +269,14 @@ fn energy_table(md: &mut String, rows: &[AggregateRow]) {
     }
     let _ = writeln!(md, "{header}\n{rule}");
     let extremes = |family: &str| -> (f64, f64) {
-        let hs = picked.iter().filter(|r| r.family == family).filter_map(|r| r.homophily);
-        (hs.clone().fold(f64::MAX, f64::min), hs.fold(f64::MIN, f64::max))
+        let hs = picked
+            .iter()
+            .filter(|r| r.family == family)
+            .filter_map(|r| r.homophily);
+        (
+            hs.clone().fold(f64::MAX, f64::min),
+            hs.fold(f64::MIN, f64::max),
+        )
     };
     let mut keys: Vec<(String, Option<f64>, String)> = Vec::new();
     for r in &picked {
@@ -256,7 +295,9 @@ fn energy_table(md: &mut String, rows: &[AggregateRow]) {
         let find = |m: &str| {
             picked
                 .iter()
-                .find(|r| r.family == family && r.homophily == h && r.teacher == teacher && r.model == m)
+                .find(|r| {
+                    r.family == family && r.homophily == h && r.teacher == teacher && r.model == m
+                })
                 .map(|r| r.energy)
                 .unwrap_or(Summary::of(&[]))
         };

@@ -89,7 +89,8 @@ fn prepare(spec: &CellSpec) -> Result<Prepared, ExperimentError> {
         .iter()
         .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
         .collect();
-    let student_graph = StudentGraph::new(dataset.features.clone(), bands).map_err(|e| fail(id, e))?;
+    let student_graph =
+        StudentGraph::new(dataset.features.clone(), bands).map_err(|e| fail(id, e))?;
     Ok(Prepared {
         key: (spec.dataset.clone(), spec.sdrf_iterations),
         edge_homophily: graph.edge_homophily(&dataset.labels),
@@ -100,7 +101,11 @@ fn prepare(spec: &CellSpec) -> Result<Prepared, ExperimentError> {
     })
 }
 
-fn run_cell(spec: &CellSpec, prep: &Prepared, budget: &Budget) -> Result<CellRecord, ExperimentError> {
+fn run_cell(
+    spec: &CellSpec,
+    prep: &Prepared,
+    budget: &Budget,
+) -> Result<CellRecord, ExperimentError> {
     let start = Instant::now();
     let id = &spec.id;
     let dataset = &prep.dataset;
@@ -124,7 +129,8 @@ fn run_cell(spec: &CellSpec, prep: &Prepared, budget: &Budget) -> Result<CellRec
         &mut Progress::ignore(),
     )
     .map_err(|e| fail(id, e))?;
-    let teacher_energy = normalized_dirichlet_energy(n, &dataset.edges, &run.hidden, run.hidden_dim);
+    let teacher_energy =
+        normalized_dirichlet_energy(n, &dataset.edges, &run.hidden, run.hidden_dim);
     let targets = Targets {
         teacher_log_probs: &run.log_probs,
         labels: &dataset.labels,
@@ -143,8 +149,15 @@ fn run_cell(spec: &CellSpec, prep: &Prepared, budget: &Budget) -> Result<CellRec
             ..DistillConfig::default()
         };
         let graph = &prep.student_graph;
-        let (student, report) = distill(&student_config, graph, &targets, &settings, DType::F32, &mut Progress::ignore())
-            .map_err(|e| fail(id, e))?;
+        let (student, report) = distill(
+            &student_config,
+            graph,
+            &targets,
+            &settings,
+            DType::F32,
+            &mut Progress::ignore(),
+        )
+        .map_err(|e| fail(id, e))?;
         let metadata = OwnedMetadata {
             dataset: dataset.name.clone(),
             class_names: Vec::new(),
@@ -196,7 +209,11 @@ pub fn run_grid(
     store: &mut ResultStore,
     on_event: &mut dyn FnMut(&CellEvent),
 ) -> Result<usize, ExperimentError> {
-    let todo: Vec<&CellSpec> = grid.cells.iter().filter(|c| !store.contains(&c.id)).collect();
+    let todo: Vec<&CellSpec> = grid
+        .cells
+        .iter()
+        .filter(|c| !store.contains(&c.id))
+        .collect();
     let mut prepared: Option<Prepared> = None;
     let mut failures = 0;
     for (i, spec) in todo.iter().enumerate() {
@@ -228,7 +245,9 @@ pub fn run_grid(
                 }
             }
         }
-        let Some(prep) = prepared.as_ref() else { continue };
+        let Some(prep) = prepared.as_ref() else {
+            continue;
+        };
         match run_cell(spec, prep, &grid.budget) {
             Ok(record) => {
                 store.append(record.clone())?;

@@ -54,15 +54,15 @@ mod curvature;
 mod graph;
 mod rewire;
 mod sdrf;
-mod write;
 #[cfg(test)]
 mod tests;
+mod write;
 
 pub use curvature::balanced_forman_curvature;
 pub use graph::Graph;
 pub use rewire::{canonical_edges, rewire_dataset, rewire_edges};
-pub use write::write_dataset;
 pub use sdrf::{sdrf, IterationStats, SdrfConfig, SdrfOutcome};
+pub use write::write_dataset;
 
 /// Everything that can go wrong in graph surgery; every variant names an input defect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

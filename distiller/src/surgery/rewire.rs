@@ -79,7 +79,17 @@ mod tests {
     #[test]
     fn untidy_and_tidy_lists_rewire_identically() {
         let tidy = [(0, 1), (0, 2), (1, 2), (2, 3), (3, 4), (3, 5), (4, 5)];
-        let untidy = [(1, 0), (2, 0), (0, 2), (2, 1), (3, 2), (4, 3), (5, 3), (5, 4), (5, 5)];
+        let untidy = [
+            (1, 0),
+            (2, 0),
+            (0, 2),
+            (2, 1),
+            (3, 2),
+            (4, 3),
+            (5, 3),
+            (5, 4),
+            (5, 5),
+        ];
         let cfg = SdrfConfig {
             iterations: 3,
             ..SdrfConfig::default()

@@ -62,7 +62,11 @@ pub fn write_dataset(
             a >= 0 && a == b
         })
         .count();
-    let counts: Vec<String> = dataset.class_counts().iter().map(|c| c.to_string()).collect();
+    let counts: Vec<String> = dataset
+        .class_counts()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let mut meta = format!(
         "name={}\nnum_nodes={n}\nnum_features={}\nnum_classes={}\nnum_edges_undirected={}\n\
          num_self_loops=0\nfeatures_file=features.txt\nfeatures_nnz={}\nfeatures_binary={binary}\n\
@@ -93,7 +97,10 @@ fn write_splits(dataset: &Dataset, source_dir: Option<&Path>, dir: &Path) -> std
     if let Some(src) = source_dir {
         for entry in std::fs::read_dir(src).map_err(|e| named(src, e))? {
             let path = entry.map_err(|e| named(src, e))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.starts_with("split_") && name.ends_with(".txt") {
                 let bytes = std::fs::read(&path).map_err(|e| named(&path, e))?;
                 write_atomic(&dir.join(name), &bytes)?;
@@ -120,7 +127,11 @@ fn write_splits(dataset: &Dataset, source_dir: Option<&Path>, dir: &Path) -> std
     std::fs::create_dir_all(&out).map_err(|e| named(&out, e))?;
     for (k, split) in dataset.fixed_splits.iter().enumerate() {
         let mut text = String::new();
-        for (name, ids) in [("train", &split.train), ("val", &split.val), ("test", &split.test)] {
+        for (name, ids) in [
+            ("train", &split.train),
+            ("val", &split.val),
+            ("test", &split.test),
+        ] {
             let mut bits = vec![b'0'; n];
             for &i in ids.iter() {
                 if let Some(b) = bits.get_mut(i as usize) {
@@ -165,7 +176,12 @@ mod tests {
 
     #[test]
     fn rewired_dataset_round_trips_through_the_loader() {
-        let mut dataset = crate::data::load(&"synthetic:nodes=40,classes=2,features=5,degree=3".parse().unwrap()).unwrap();
+        let mut dataset = crate::data::load(
+            &"synthetic:nodes=40,classes=2,features=5,degree=3"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
         dataset.fixed_splits = vec![Split {
             train: vec![0, 1],
             val: vec![2],

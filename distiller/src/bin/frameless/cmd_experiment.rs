@@ -66,7 +66,9 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
                 dataset,
                 sdrf_iterations,
                 seconds,
-            } => eprintln!("[{t:7.0}s] prepared {dataset} (sdrf {sdrf_iterations}) in {seconds:.1} s"),
+            } => eprintln!(
+                "[{t:7.0}s] prepared {dataset} (sdrf {sdrf_iterations}) in {seconds:.1} s"
+            ),
             CellEvent::Started { index, total, id } => eprintln!("[{t:7.0}s] {index}/{total} {id}"),
             CellEvent::Finished(r) => {
                 let students: Vec<String> = r
@@ -86,7 +88,10 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
     };
     let summary = run_experiment(&options, &mut on_event)?;
     for path in &summary.missing {
-        eprintln!("warning: {} not found; its cells were left out", path.display());
+        eprintln!(
+            "warning: {} not found; its cells were left out",
+            path.display()
+        );
     }
     println!(
         "{} of {} cells stored ({} failed this run) in {:.0} s; report: {}",
