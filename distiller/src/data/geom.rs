@@ -25,7 +25,11 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
     for &(i, line) in &body {
         let fields: Vec<&str> = line.split('\t').collect();
         let [id, feats, y] = fields[..] else {
-            return Err(DataError::parse(&file, i + 1, "expected id<TAB>features<TAB>label"));
+            return Err(DataError::parse(
+                &file,
+                i + 1,
+                "expected id<TAB>features<TAB>label",
+            ));
         };
         let id = node(&file, i + 1, id, n)?;
         let y = label(&file, i + 1, y, usize::MAX >> 1)?;
@@ -59,7 +63,11 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
             }
         }
         if rows[id as usize].replace((row, y)).is_some() {
-            return Err(DataError::parse(&file, i + 1, format!("node {id} listed twice")));
+            return Err(DataError::parse(
+                &file,
+                i + 1,
+                format!("node {id} listed twice"),
+            ));
         }
     }
     let mut triplets = Vec::new();
@@ -70,7 +78,11 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
         triplets.extend(row.into_iter().map(|(c, v)| (id as u32, c, v)));
         labels.push(y);
     }
-    let n_classes = labels.iter().copied().max().map_or(0, |m| (m + 1).max(0) as usize);
+    let n_classes = labels
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| (m + 1).max(0) as usize);
     let features = Csr::from_triplets(n, n_features, &triplets)
         .map_err(|e| DataError::parse(&file, 0, e.to_string()))?;
 

@@ -50,7 +50,12 @@ pub(crate) fn label(file: &Path, line: usize, field: &str, c: usize) -> Result<i
 }
 
 /// Parses an undirected edge line `u<TAB>v`.
-pub(crate) fn edge(file: &Path, line: usize, text: &str, n: usize) -> Result<(u32, u32), DataError> {
+pub(crate) fn edge(
+    file: &Path,
+    line: usize,
+    text: &str,
+    n: usize,
+) -> Result<(u32, u32), DataError> {
     let mut fields = text.split_whitespace();
     let (Some(a), Some(b), None) = (fields.next(), fields.next(), fields.next()) else {
         return Err(DataError::parse(file, line, "expected two node ids"));
@@ -82,7 +87,11 @@ pub(crate) fn value(file: &Path, line: usize, field: &str) -> Result<f32, DataEr
     Ok(v)
 }
 
-fn meta_key(meta: &HashMap<String, String>, file: &Path, key: &'static str) -> Result<usize, DataError> {
+fn meta_key(
+    meta: &HashMap<String, String>,
+    file: &Path,
+    key: &'static str,
+) -> Result<usize, DataError> {
     let text = meta.get(key).ok_or(DataError::MissingKey {
         file: file.into(),
         key,
@@ -104,7 +113,13 @@ pub(crate) fn load_split(file: &Path, n: usize) -> Result<Split, DataError> {
             "train" => &mut split.train,
             "val" => &mut split.val,
             "test" => &mut split.test,
-            _ => return Err(DataError::parse(file, i + 1, format!("unknown part {name:?}"))),
+            _ => {
+                return Err(DataError::parse(
+                    file,
+                    i + 1,
+                    format!("unknown part {name:?}"),
+                ))
+            }
         };
         if bits.len() != n {
             return Err(DataError::BadCount {
@@ -146,9 +161,15 @@ pub(crate) fn load_splits(dir: &Path, n: usize) -> Result<Vec<Split>, DataError>
     let mut files: Vec<(u64, PathBuf)> = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| DataError::io(&splits_dir, e))?.path();
-        let Some(name) = path.file_name().and_then(|s| s.to_str()) else { continue };
-        let Some(stem) = name.strip_suffix(".txt") else { continue };
-        let Some((_, k)) = stem.rsplit_once('_') else { continue };
+        let Some(name) = path.file_name().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let Some(stem) = name.strip_suffix(".txt") else {
+            continue;
+        };
+        let Some((_, k)) = stem.rsplit_once('_') else {
+            continue;
+        };
         if let Ok(k) = k.parse() {
             files.push((k, path));
         }
@@ -179,12 +200,16 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
             .ok_or_else(|| DataError::parse(&file, i + 1, "expected id<TAB>features"))?;
         let id = node(&file, i + 1, id, n)?;
         if id as usize != i {
-            return Err(DataError::parse(&file, i + 1, format!("node {id} out of order")));
+            return Err(DataError::parse(
+                &file,
+                i + 1,
+                format!("node {id} out of order"),
+            ));
         }
         for item in rest.split_whitespace() {
-            let (col, val) = item
-                .split_once(':')
-                .ok_or_else(|| DataError::parse(&file, i + 1, format!("{item:?} is not col:val")))?;
+            let (col, val) = item.split_once(':').ok_or_else(|| {
+                DataError::parse(&file, i + 1, format!("{item:?} is not col:val"))
+            })?;
             let col = int(&file, i + 1, col)?;
             if col < 0 || col as usize >= f {
                 return Err(DataError::IndexOutOfRange {
@@ -208,7 +233,8 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
             found: rows,
         });
     }
-    let features = Csr::from_triplets(n, f, &triplets).map_err(|e| DataError::parse(&file, 0, e.to_string()))?;
+    let features = Csr::from_triplets(n, f, &triplets)
+        .map_err(|e| DataError::parse(&file, 0, e.to_string()))?;
 
     let labels_file = dir.join("labels.txt");
     let text = read(&labels_file)?;

@@ -83,6 +83,9 @@ mod tests {
         labels.extend([1, 1, 1]);
         let s = random_split(&labels, 2, 0, SplitRates::default());
         let class1 = |ids: &[u32]| ids.iter().filter(|&&i| i >= 17).count();
-        assert_eq!((class1(&s.train), class1(&s.val), class1(&s.test)), (2, 1, 0));
+        assert_eq!(
+            (class1(&s.train), class1(&s.val), class1(&s.test)),
+            (2, 1, 0)
+        );
     }
 }

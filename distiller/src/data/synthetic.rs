@@ -159,7 +159,10 @@ mod tests {
             ..SyntheticConfig::default()
         };
         let d = generate(&config).unwrap();
-        assert_eq!((d.n_nodes(), d.features.n_rows, d.features.n_cols), (103, 103, 7));
+        assert_eq!(
+            (d.n_nodes(), d.features.n_rows, d.features.n_cols),
+            (103, 103, 7)
+        );
         assert_eq!(d.class_counts(), vec![26, 26, 26, 25]);
         assert!(d.edges.iter().all(|&(u, v)| u < 103 && v < 103));
         assert!(d.features.values.iter().all(|v| v.is_finite()));

@@ -7,9 +7,9 @@ use super::*;
 /// `../shared/datasets` relative to the workspace root (override: `FRAMELESS_DATASETS`).
 /// Missing data fails under `CI`, else the test is skipped with a message.
 pub(crate) fn datasets_root() -> Option<PathBuf> {
-    let root = std::env::var_os("FRAMELESS_DATASETS").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets")
-    });
+    let root = std::env::var_os("FRAMELESS_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
     if root.join("cora/meta.txt").is_file() {
         return Some(root);
     }
@@ -18,7 +18,10 @@ pub(crate) fn datasets_root() -> Option<PathBuf> {
         "CI is set but the datasets are missing at {}",
         root.display()
     );
-    eprintln!("skipping: datasets not found at {} (set FRAMELESS_DATASETS)", root.display());
+    eprintln!(
+        "skipping: datasets not found at {} (set FRAMELESS_DATASETS)",
+        root.display()
+    );
     None
 }
 
@@ -62,15 +65,15 @@ fn valid_folder_loads() {
 #[test]
 fn each_defect_is_a_typed_error_with_file_and_line() {
     let cases: [(&str, &str, usize); 9] = [
-        ("features.txt", "0\t0:1\n1\t\n2\t1:x\n3\t\n", 3),         // not a number
-        ("features.txt", "0\t0:1\n1\t\n2\t7:1\n3\t\n", 3),         // column out of range
-        ("features.txt", "0\t0:1\n1\t\n2\t\n", 3),                 // too few rows
-        ("features.txt", "0\t0:1\n1\t0:NaN\n2\t\n3\t\n", 2),       // NaN
-        ("labels.txt", "0\n1\n5\n0\n", 3),                          // class out of range
-        ("labels.txt", "0\n1\n", 2),                                // too few labels
-        ("edges.txt", "0\t1\n1\t9\n", 2),                           // missing node
-        ("edges.txt", "0\t1\n1\n", 2),                              // one field
-        ("meta.txt", "num_nodes=4\nnum_features=3\n", 0),           // missing key
+        ("features.txt", "0\t0:1\n1\t\n2\t1:x\n3\t\n", 3), // not a number
+        ("features.txt", "0\t0:1\n1\t\n2\t7:1\n3\t\n", 3), // column out of range
+        ("features.txt", "0\t0:1\n1\t\n2\t\n", 3),         // too few rows
+        ("features.txt", "0\t0:1\n1\t0:NaN\n2\t\n3\t\n", 2), // NaN
+        ("labels.txt", "0\n1\n5\n0\n", 3),                 // class out of range
+        ("labels.txt", "0\n1\n", 2),                       // too few labels
+        ("edges.txt", "0\t1\n1\t9\n", 2),                  // missing node
+        ("edges.txt", "0\t1\n1\n", 2),                     // one field
+        ("meta.txt", "num_nodes=4\nnum_features=3\n", 0),  // missing key
     ];
     for (file, text, line) in cases {
         let (_d, result) = folder(&[(file, text)]);
@@ -89,14 +92,24 @@ fn each_defect_is_a_typed_error_with_file_and_line() {
 #[test]
 fn empty_class_is_an_error() {
     let (_d, r) = folder(&[("labels.txt", "0\n0\n0\n-1\n")]);
-    assert!(matches!(r, Err(DataError::EmptyClass { class: 1, .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(DataError::EmptyClass { class: 1, .. })),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn missing_files_and_folders_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(load_dir(dir.path()), Err(DataError::NotADataset { .. })));
-    std::fs::write(dir.path().join("meta.txt"), "num_nodes=1\nnum_features=1\nnum_classes=1\n").unwrap();
+    assert!(matches!(
+        load_dir(dir.path()),
+        Err(DataError::NotADataset { .. })
+    ));
+    std::fs::write(
+        dir.path().join("meta.txt"),
+        "num_nodes=1\nnum_features=1\nnum_classes=1\n",
+    )
+    .unwrap();
     assert!(matches!(load_dir(dir.path()), Err(DataError::Io { .. })));
 }
 
@@ -104,16 +117,31 @@ fn missing_files_and_folders_are_errors() {
 fn fixed_splits_are_read_in_order_and_used_by_seed() {
     let (dir, _) = folder(&[]);
     std::fs::create_dir(dir.path().join("splits")).unwrap();
-    std::fs::write(dir.path().join("splits/x_split_0.6_0.2_1.txt"), "train\t0100\nval\t0010\ntest\t1001\n").unwrap();
-    std::fs::write(dir.path().join("splits/x_split_0.6_0.2_0.txt"), "train\t1000\nval\t0100\ntest\t0011\n").unwrap();
+    std::fs::write(
+        dir.path().join("splits/x_split_0.6_0.2_1.txt"),
+        "train\t0100\nval\t0010\ntest\t1001\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("splits/x_split_0.6_0.2_0.txt"),
+        "train\t1000\nval\t0100\ntest\t0011\n",
+    )
+    .unwrap();
     let d = load_dir(dir.path()).unwrap();
     assert_eq!(d.fixed_splits.len(), 2);
     assert_eq!(d.split(0, SplitRates::default()).train, vec![0]);
     // Seed 3 → split 1; node 3 is unlabelled and leaves the test part.
     let s = d.split(3, SplitRates::default());
     assert_eq!((s.train, s.val, s.test), (vec![1], vec![2], vec![0]));
-    std::fs::write(dir.path().join("splits/x_split_0.6_0.2_1.txt"), "train\t01\nval\t0010\ntest\t1001\n").unwrap();
-    assert!(matches!(load_dir(dir.path()), Err(DataError::BadCount { line: 1, .. })));
+    std::fs::write(
+        dir.path().join("splits/x_split_0.6_0.2_1.txt"),
+        "train\t01\nval\t0010\ntest\t1001\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        load_dir(dir.path()),
+        Err(DataError::BadCount { line: 1, .. })
+    ));
 }
 
 #[test]
@@ -124,20 +152,34 @@ fn geom_gcn_raw_format_loads() {
         "node_id\tfeature\tlabel\n2\t0,1,0\t1\n0\t1,0,0\t0\n1\t0,0,1\t1\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("out1_graph_edges.txt"), "node_id\tnode_id\n0\t1\n1\t2\n2\t2\n").unwrap();
+    std::fs::write(
+        dir.path().join("out1_graph_edges.txt"),
+        "node_id\tnode_id\n0\t1\n1\t2\n2\t2\n",
+    )
+    .unwrap();
     let d = load_dir(dir.path()).unwrap();
     assert_eq!((d.n_nodes(), d.n_features, d.n_classes), (3, 3, 2));
     assert_eq!(d.labels, vec![0, 1, 1]);
     assert_eq!(d.features.row(2).collect::<Vec<_>>(), vec![(1, 1.0)]);
     assert_eq!(d.graph().unwrap().n_edges(), 2);
-    std::fs::write(dir.path().join("out1_graph_edges.txt"), "node_id\tnode_id\n0\t1\n1\t3\n").unwrap();
-    assert!(matches!(load_dir(dir.path()), Err(DataError::MissingNode { line: 3, .. })));
+    std::fs::write(
+        dir.path().join("out1_graph_edges.txt"),
+        "node_id\tnode_id\n0\t1\n1\t3\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        load_dir(dir.path()),
+        Err(DataError::MissingNode { line: 3, .. })
+    ));
     std::fs::write(
         dir.path().join("out1_node_feature_label.txt"),
         "node_id\tfeature\tlabel\n2\t0,1\t1\n0\t1,0,0\t0\n1\t0,0,1\t1\n",
     )
     .unwrap();
-    assert!(matches!(load_dir(dir.path()), Err(DataError::BadCount { line: 3, .. })));
+    assert!(matches!(
+        load_dir(dir.path()),
+        Err(DataError::BadCount { line: 3, .. })
+    ));
 }
 
 #[test]
@@ -150,7 +192,11 @@ fn real_datasets_match_their_readme_counts() {
         ("texas", 183, 1703, 5, 279, 10),
     ] {
         let d = load_dir(&root.join(name)).unwrap();
-        assert_eq!((d.n_nodes(), d.n_features, d.n_classes), (n, f, c), "{name}");
+        assert_eq!(
+            (d.n_nodes(), d.n_features, d.n_classes),
+            (n, f, c),
+            "{name}"
+        );
         assert_eq!(d.graph().unwrap().n_edges(), e, "{name}");
         assert_eq!(d.fixed_splits.len(), k, "{name}");
     }
@@ -166,6 +212,9 @@ fn real_datasets_match_their_readme_counts() {
     }
     let raw = load_dir(raw_dir.path()).unwrap();
     let plain = load_dir(&root.join("texas")).unwrap();
-    assert_eq!((raw.labels.clone(), raw.features.clone()), (plain.labels.clone(), plain.features.clone()));
+    assert_eq!(
+        (raw.labels.clone(), raw.features.clone()),
+        (plain.labels.clone(), plain.features.clone())
+    );
     assert_eq!(raw.graph().unwrap(), plain.graph().unwrap());
 }

@@ -118,14 +118,16 @@ pub fn kd_loss(
 ) -> candle_core::Result<Tensor> {
     let n = student_logits.dim(0)? as f64;
     let log_ps = candle_nn::ops::log_softmax(&student_logits.affine(1.0 / tau, 0.0)?, D::Minus1)?;
-    let log_pt = candle_nn::ops::log_softmax(&teacher_log_probs.affine(1.0 / tau, 0.0)?, D::Minus1)?;
+    let log_pt =
+        candle_nn::ops::log_softmax(&teacher_log_probs.affine(1.0 / tau, 0.0)?, D::Minus1)?;
     let kl = (log_pt.exp()? * (&log_pt - &log_ps)?)?
         .sum_all()?
         .affine((1.0 - lambda) * tau * tau / n, 0.0)?;
     if lambda <= 0.0 {
         return Ok(kl);
     }
-    let log_p = candle_nn::ops::log_softmax(student_logits, D::Minus1)?.index_select(train_index, 0)?;
+    let log_p =
+        candle_nn::ops::log_softmax(student_logits, D::Minus1)?.index_select(train_index, 0)?;
     let nll = candle_nn::loss::nll(&log_p, train_labels)?;
     kl + nll.affine(lambda, 0.0)?
 }
@@ -167,7 +169,9 @@ pub fn distill(
         return Err(DistillError::Input("split node outside the graph".into()));
     }
     if settings.tau <= 0.0 || !(0.0..=1.0).contains(&settings.lambda) {
-        return Err(DistillError::Input("need tau > 0 and 0 <= lambda <= 1".into()));
+        return Err(DistillError::Input(
+            "need tau > 0 and 0 <= lambda <= 1".into(),
+        ));
     }
     let train_labels: Vec<u32> = targets
         .train
@@ -175,8 +179,7 @@ pub fn distill(
         .map(|&i| targets.labels[i as usize].max(0) as u32)
         .collect();
     let dev = Device::Cpu;
-    let teacher =
-        Tensor::from_slice(targets.teacher_log_probs, (n, c), &dev)?.to_dtype(dtype)?;
+    let teacher = Tensor::from_slice(targets.teacher_log_probs, (n, c), &dev)?.to_dtype(dtype)?;
     let train_index = Tensor::from_slice(targets.train, targets.train.len(), &dev)?;
     let train_labels = Tensor::from_vec(train_labels, targets.train.len(), &dev)?;
 
@@ -244,4 +247,4 @@ pub fn distill(
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;

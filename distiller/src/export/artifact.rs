@@ -135,7 +135,8 @@ impl StudentFile {
     /// Bundles a trained student's weights with its data and logits.
     pub fn new(info: RunInfo, inputs: &ParityInputs, val: &[u32], train: &[u32]) -> Self {
         let w = inputs.weights;
-        let (mut layers, mut stages, mut bands, mut fx) = (Vec::new(), Vec::new(), Vec::new(), None);
+        let (mut layers, mut stages, mut bands, mut fx) =
+            (Vec::new(), Vec::new(), Vec::new(), None);
         match &w.architecture {
             Architecture::Mlp { layers: l } => layers = l.iter().map(save_linear).collect(),
             Architecture::Frameless {
@@ -244,7 +245,9 @@ impl StudentFile {
             && f.indices.len() == f.values.len()
             && f.indices.iter().all(|&c| (c as usize) < f.n_cols);
         if !ok {
-            return Err(ExportError::Input("student file: malformed features".into()));
+            return Err(ExportError::Input(
+                "student file: malformed features".into(),
+            ));
         }
         Ok(Csr {
             n_rows: f.n_rows,
@@ -287,7 +290,11 @@ impl StudentFile {
             )));
         }
         let [n, f, c] = file.dims;
-        if file.labels.len() != n || file.logits.len() != n * c || file.features.n_rows != n || file.features.n_cols != f {
+        if file.labels.len() != n
+            || file.logits.len() != n * c
+            || file.features.n_rows != n
+            || file.features.n_cols != f
+        {
             return Err(ExportError::Input(format!(
                 "{}: sizes do not match its dims",
                 path.display()

@@ -210,7 +210,8 @@ pub fn verify(
         )));
     }
     let blob = write_blob(w, precision)?;
-    let model = Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
+    let model =
+        Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
     let logits = engine_logits(&model, inputs.features)?;
     let (simulated, _) = simulate(w, precision, inputs.features);
     let pred = argmax(&logits, c);
@@ -291,4 +292,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;

@@ -73,7 +73,10 @@ pub const QUADRATURE_POINTS: usize = 500;
 pub fn chebyshev_coefficients(g: impl Fn(f64) -> f64, n: usize) -> Vec<f64> {
     let m = QUADRATURE_POINTS;
     let theta: Vec<f64> = (0..m).map(|i| PI * i as f64 / (m - 1) as f64).collect();
-    let gv: Vec<f64> = theta.iter().map(|t| g(PI / 2.0 * (t.cos() + 1.0))).collect();
+    let gv: Vec<f64> = theta
+        .iter()
+        .map(|t| g(PI / 2.0 * (t.cos() + 1.0)))
+        .collect();
     (0..n)
         .map(|k| {
             let v: Vec<f64> = theta
@@ -107,10 +110,16 @@ mod tests {
     #[test]
     fn filter_banks_are_partitions_of_unity() {
         // Σ_j g_j(ξ)² = 1 for every bank (the tight-frame condition).
-        for kind in [FrameletKind::Haar, FrameletKind::Linear, FrameletKind::Quadratic] {
+        for kind in [
+            FrameletKind::Haar,
+            FrameletKind::Linear,
+            FrameletKind::Quadratic,
+        ] {
             for i in 0..=20 {
                 let xi = PI * i as f64 / 20.0;
-                let s: f64 = (0..kind.n_filters()).map(|j| kind.filter(j, xi).powi(2)).sum();
+                let s: f64 = (0..kind.n_filters())
+                    .map(|j| kind.filter(j, xi).powi(2))
+                    .sum();
                 assert!((s - 1.0).abs() < 1e-12, "{kind} {xi}: {s}");
             }
         }

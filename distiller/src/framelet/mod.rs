@@ -97,10 +97,14 @@ pub struct FrameletOperators {
 /// [`FrameletError::BadConfig`] for `levels == 0`, `chebyshev_order == 0` or `dilation ≤ 1`.
 pub fn build(graph: &Graph, config: &FrameletConfig) -> Result<FrameletOperators, FrameletError> {
     if config.levels == 0 || config.chebyshev_order == 0 {
-        return Err(FrameletError::BadConfig("levels and chebyshev_order must be ≥ 1".into()));
+        return Err(FrameletError::BadConfig(
+            "levels and chebyshev_order must be ≥ 1".into(),
+        ));
     }
     if !(config.dilation > 1.0) || !config.epsilon.is_finite() {
-        return Err(FrameletError::BadConfig("dilation must be > 1 and epsilon finite".into()));
+        return Err(FrameletError::BadConfig(
+            "dilation must be > 1 and epsilon finite".into(),
+        ));
     }
     let laplacian = graph.laplacian();
     let lambda = lambda_max(&laplacian).unwrap_or(2.0);
@@ -138,7 +142,11 @@ pub fn transforms(
     lambda_max: f64,
     config: &FrameletConfig,
 ) -> Result<Vec<Csr>, FrameletError> {
-    let (r, lev, n) = (config.kind.n_filters(), config.levels, config.chebyshev_order);
+    let (r, lev, n) = (
+        config.kind.n_filters(),
+        config.levels,
+        config.chebyshev_order,
+    );
     let coefficients: Vec<Vec<f64>> = (0..r)
         .map(|j| chebyshev_coefficients(|x| config.kind.filter(j, x), n))
         .collect();

@@ -66,13 +66,26 @@ fn test_graph() -> Graph {
     // 9 nodes: a 5-cycle with a chord, a pendant path and an isolated node (8).
     Graph::from_edges(
         9,
-        &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 0), (0, 2), (4, 5), (5, 6), (6, 7)],
+        &[
+            (0, 1),
+            (1, 2),
+            (2, 3),
+            (3, 4),
+            (4, 0),
+            (0, 2),
+            (4, 5),
+            (5, 6),
+            (6, 7),
+        ],
     )
     .unwrap()
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// `Σ_b W_bᵀ W_b`, dense.
@@ -106,12 +119,20 @@ fn haar_lev1_order2_has_the_closed_form() {
     let lambda = ops.lambda_max;
     let l = g.laplacian().to_dense();
     let n = 9;
-    for (band, (p, q)) in ops.bands.iter().zip([(1.115819, -1.027250), (0.088569, 1.027250)]) {
+    for (band, (p, q)) in ops
+        .bands
+        .iter()
+        .zip([(1.115819, -1.027250), (0.088569, 1.027250)])
+    {
         let w = band.transform.to_dense();
         for i in 0..n {
             for j in 0..n {
                 let want = if i == j { p } else { 0.0 } + q / lambda * l[i * n + j];
-                assert!((w[i * n + j] - want).abs() < 1e-5, "{} ({i},{j})", band.name);
+                assert!(
+                    (w[i * n + j] - want).abs() < 1e-5,
+                    "{} ({i},{j})",
+                    band.name
+                );
             }
         }
     }
@@ -123,7 +144,11 @@ fn high_order_transforms_match_the_spectral_definition() {
     // With n = 12 Chebyshev terms, W_j ≈ U g_j(π λ / λ_max) Uᵀ for Lev = 1.
     let g = test_graph();
     let (values, vectors) = jacobi(g.laplacian().to_dense(), 9);
-    for kind in [FrameletKind::Haar, FrameletKind::Linear, FrameletKind::Quadratic] {
+    for kind in [
+        FrameletKind::Haar,
+        FrameletKind::Linear,
+        FrameletKind::Quadratic,
+    ] {
         let config = FrameletConfig {
             kind,
             chebyshev_order: 12,
@@ -146,8 +171,14 @@ fn high_order_transforms_match_the_spectral_definition() {
 fn bands_form_a_tight_frame_to_the_chebyshev_error() {
     let g = test_graph();
     let n = 9;
-    let identity: Vec<f64> = (0..n * n).map(|k| f64::from(u8::from(k % (n + 1) == 0))).collect();
-    for kind in [FrameletKind::Haar, FrameletKind::Linear, FrameletKind::Quadratic] {
+    let identity: Vec<f64> = (0..n * n)
+        .map(|k| f64::from(u8::from(k % (n + 1) == 0)))
+        .collect();
+    for kind in [
+        FrameletKind::Haar,
+        FrameletKind::Linear,
+        FrameletKind::Quadratic,
+    ] {
         for levels in [1, 2, 3] {
             let config = FrameletConfig {
                 kind,
@@ -161,7 +192,14 @@ fn bands_form_a_tight_frame_to_the_chebyshev_error() {
             assert!(err < 5e-3, "{kind} Lev {levels}: {err}");
         }
         // Low order: still a frame, but only to the (larger) degree-1 approximation error.
-        let ops = build(&g, &FrameletConfig { kind, ..FrameletConfig::default() }).unwrap();
+        let ops = build(
+            &g,
+            &FrameletConfig {
+                kind,
+                ..FrameletConfig::default()
+            },
+        )
+        .unwrap();
         let err = max_abs_diff(&frame_operator(&ops, n), &identity);
         assert!(err < 0.25, "{kind} order 2: {err}");
     }
@@ -190,10 +228,22 @@ fn operators_are_sparse_polynomials() {
 fn bad_configs_are_rejected() {
     let g = test_graph();
     for config in [
-        FrameletConfig { levels: 0, ..FrameletConfig::default() },
-        FrameletConfig { chebyshev_order: 0, ..FrameletConfig::default() },
-        FrameletConfig { dilation: 1.0, ..FrameletConfig::default() },
+        FrameletConfig {
+            levels: 0,
+            ..FrameletConfig::default()
+        },
+        FrameletConfig {
+            chebyshev_order: 0,
+            ..FrameletConfig::default()
+        },
+        FrameletConfig {
+            dilation: 1.0,
+            ..FrameletConfig::default()
+        },
     ] {
-        assert!(matches!(build(&g, &config), Err(FrameletError::BadConfig(_))));
+        assert!(matches!(
+            build(&g, &config),
+            Err(FrameletError::BadConfig(_))
+        ));
     }
 }

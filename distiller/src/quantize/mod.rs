@@ -124,4 +124,4 @@ pub fn evaluate(
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests;

@@ -20,9 +20,7 @@ fn round_rows(values: &mut [f32], row: usize, precision: Precision) {
     match precision {
         Precision::F32 => {}
         Precision::F16 => fake_quantize_f16(values),
-        Precision::Int8 => values
-            .chunks_mut(row.max(1))
-            .for_each(fake_quantize_i8),
+        Precision::Int8 => values.chunks_mut(row.max(1)).for_each(fake_quantize_i8),
     }
 }
 
@@ -85,7 +83,11 @@ fn sigmoid(z: f32) -> f32 {
 
 /// Logits (`N × C`, row-major) and output-stage gates (`N × B`) of `weights` stored in
 /// `precision`, for every node of `features` (`N × F`).
-pub fn simulate(weights: &ModelWeights, precision: Precision, features: &Csr) -> (Vec<f32>, Vec<f32>) {
+pub fn simulate(
+    weights: &ModelWeights,
+    precision: Precision,
+    features: &Csr,
+) -> (Vec<f32>, Vec<f32>) {
     let n = features.n_rows.min(weights.n_nodes);
     let c = weights.n_classes;
     let mut logits = vec![0f32; n * c];
@@ -167,7 +169,11 @@ pub fn simulate(weights: &ModelWeights, precision: Precision, features: &Csr) ->
                         u.iter_mut().for_each(|v| *v = v.max(0.0));
                     }
                     let uq = activation(&u, precision);
-                    let zx = if s == last { cls_x.apply(&uq) } else { Vec::new() };
+                    let zx = if s == last {
+                        cls_x.apply(&uq)
+                    } else {
+                        Vec::new()
+                    };
                     let mut next = vec![0f32; d];
                     let out = &mut logits[i * c..(i + 1) * c];
                     for b in 0..n_bands {

@@ -58,7 +58,10 @@ pub fn model_weights(
                     .collect::<candle_core::Result<_>>()?;
                 stages.push(Stage {
                     encoder: linear_of(&st.encoder)?,
-                    tables: st_tables.iter().map(flat).collect::<candle_core::Result<_>>()?,
+                    tables: st_tables
+                        .iter()
+                        .map(flat)
+                        .collect::<candle_core::Result<_>>()?,
                     gates,
                 });
             }

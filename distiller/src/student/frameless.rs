@@ -59,8 +59,18 @@ impl FramelessParams {
             let mut tables = Vec::with_capacity(n_tables);
             let mut table_biases = Vec::with_capacity(n_tables);
             for _ in 0..n_tables {
-                tables.push(Var::from_tensor(&rng.uniform((n, d), bound, dtype, &Device::Cpu)?)?);
-                table_biases.push(Var::from_tensor(&rng.uniform((1, d), bound, dtype, &Device::Cpu)?)?);
+                tables.push(Var::from_tensor(&rng.uniform(
+                    (n, d),
+                    bound,
+                    dtype,
+                    &Device::Cpu,
+                )?)?);
+                table_biases.push(Var::from_tensor(&rng.uniform(
+                    (1, d),
+                    bound,
+                    dtype,
+                    &Device::Cpu,
+                )?)?);
             }
             let gates = (0..graph.bands.len())
                 .map(|_| Dense::new(2 * d, 1, rng, dtype))
@@ -163,10 +173,7 @@ impl FramelessParams {
             }
             let sum = acc.ok_or_else(|| candle_core::Error::Msg("no band".into()))?;
             if last {
-                return Ok(Output {
-                    logits: sum,
-                    gates,
-                });
+                return Ok(Output { logits: sum, gates });
             }
             h = Some(sum);
         }

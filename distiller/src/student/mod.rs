@@ -34,6 +34,8 @@
 
 mod frameless;
 mod mlp;
+#[cfg(test)]
+mod tests;
 
 use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};

@@ -109,7 +109,9 @@ impl std::str::FromStr for TeacherKind {
             "spatial" => Ok(Self::Spatial),
             "simplified" => Ok(Self::Simplified),
             "spectral" => Ok(Self::Spectral),
-            _ => Err(format!("unknown teacher {s:?} (spatial, simplified, spectral)")),
+            _ => Err(format!(
+                "unknown teacher {s:?} (spatial, simplified, spectral)"
+            )),
         }
     }
 }

@@ -63,7 +63,10 @@ impl Model {
         let widths: Vec<usize> = match kind {
             TeacherKind::Simplified => vec![features.n_cols, n_classes],
             _ => std::iter::once(features.n_cols)
-                .chain(std::iter::repeat_n(config.hidden, config.layers.saturating_sub(1)))
+                .chain(std::iter::repeat_n(
+                    config.hidden,
+                    config.layers.saturating_sub(1),
+                ))
                 .chain(std::iter::once(n_classes))
                 .collect(),
         };
@@ -74,7 +77,10 @@ impl Model {
                 let filter = rng
                     .uniform((n_nodes, n_bands), 0.1, dtype, device)?
                     .affine(1.0, 1.0)?;
-                (rng.xavier(d_in, d_out, dtype, device)?, Some(Var::from_tensor(&filter)?))
+                (
+                    rng.xavier(d_in, d_out, dtype, device)?,
+                    Some(Var::from_tensor(&filter)?),
+                )
             } else {
                 // One Xavier draw per band, each with the band's own fan-in/fan-out.
                 let thetas = (0..n_bands)
@@ -192,8 +198,12 @@ impl Model {
         let theta = layer.theta.as_tensor();
         let projected = match rng {
             Some(rng) if self.dropout > 0.0 => {
-                let values = Tensor::from_slice(&self.features.values, self.features.nnz(), theta.device())?;
-                let kept: Vec<f32> = rng.dropout(&values, self.dropout)?.to_dtype(DType::F32)?.to_vec1()?;
+                let values =
+                    Tensor::from_slice(&self.features.values, self.features.nnz(), theta.device())?;
+                let kept: Vec<f32> = rng
+                    .dropout(&values, self.dropout)?
+                    .to_dtype(DType::F32)?
+                    .to_vec1()?;
                 let dropped = Csr {
                     values: kept,
                     ..self.features.clone()

@@ -161,9 +161,15 @@ mod tests {
         assert_eq!(s.row(1), &[-0.7, -0.7]);
         s.n_nodes = 4;
         s.save(&path).unwrap();
-        assert!(matches!(SoftLabels::load(&path), Err(TeacherError::BadFile { .. })));
+        assert!(matches!(
+            SoftLabels::load(&path),
+            Err(TeacherError::BadFile { .. })
+        ));
         std::fs::write(&path, b"{not json").unwrap();
-        assert!(matches!(SoftLabels::load(&path), Err(TeacherError::BadFile { .. })));
+        assert!(matches!(
+            SoftLabels::load(&path),
+            Err(TeacherError::BadFile { .. })
+        ));
         assert!(matches!(
             SoftLabels::load(&dir.path().join("missing.json")),
             Err(TeacherError::Io { .. })

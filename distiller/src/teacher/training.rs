@@ -9,36 +9,60 @@ use super::{TeacherConfig, TeacherError, TeacherKind, TeacherRun};
 use crate::data::{Dataset, Split};
 use crate::framelet::FrameletOperators;
 use crate::progress::{Progress, ProgressEvent};
-use crate::train::{accuracy, argmax_rows, restore, snapshot, Adam, EarlyStopping, SeededRng, Verdict};
+use crate::train::{
+    accuracy, argmax_rows, restore, snapshot, Adam, EarlyStopping, SeededRng, Verdict,
+};
 
 /// Warm-up and timed repetitions of the full-graph inference timing.
 const INFERENCE_WARMUP: usize = 2;
 const INFERENCE_REPS: usize = 10;
 
-fn check(dataset: &Dataset, operators: &FrameletOperators, config: &TeacherConfig, split: &Split) -> Result<(), TeacherError> {
+fn check(
+    dataset: &Dataset,
+    operators: &FrameletOperators,
+    config: &TeacherConfig,
+    split: &Split,
+) -> Result<(), TeacherError> {
     let n = dataset.n_nodes();
     if config.layers == 0 || config.hidden == 0 {
-        return Err(TeacherError::BadConfig("layers and hidden must be ≥ 1".into()));
+        return Err(TeacherError::BadConfig(
+            "layers and hidden must be ≥ 1".into(),
+        ));
     }
     if !(0.0..1.0).contains(&config.dropout) {
         return Err(TeacherError::BadConfig("dropout must lie in [0, 1)".into()));
     }
     if !(config.optimizer.lr > 0.0) || !(config.optimizer.weight_decay >= 0.0) {
-        return Err(TeacherError::BadConfig("lr must be > 0 and weight decay ≥ 0".into()));
+        return Err(TeacherError::BadConfig(
+            "lr must be > 0 and weight decay ≥ 0".into(),
+        ));
     }
-    if operators.bands.is_empty() || operators.bands.iter().any(|b| b.transform.n_rows != n || b.propagation.n_rows != n) {
-        return Err(TeacherError::BadConfig(format!("framelet operators do not match the {n}-node dataset")));
+    if operators.bands.is_empty()
+        || operators
+            .bands
+            .iter()
+            .any(|b| b.transform.n_rows != n || b.propagation.n_rows != n)
+    {
+        return Err(TeacherError::BadConfig(format!(
+            "framelet operators do not match the {n}-node dataset"
+        )));
     }
     if dataset.features.n_rows != n || dataset.n_classes == 0 {
-        return Err(TeacherError::BadConfig("features or classes do not match the dataset".into()));
+        return Err(TeacherError::BadConfig(
+            "features or classes do not match the dataset".into(),
+        ));
     }
     if split.train.is_empty() || split.val.is_empty() {
-        return Err(TeacherError::BadSplit("no training or validation nodes".into()));
+        return Err(TeacherError::BadSplit(
+            "no training or validation nodes".into(),
+        ));
     }
     for &i in split.train.iter().chain(&split.val).chain(&split.test) {
         let y = dataset.labels.get(i as usize).copied().unwrap_or(-1);
         if y < 0 || y as usize >= dataset.n_classes {
-            return Err(TeacherError::BadSplit(format!("node {i} is missing or unlabelled")));
+            return Err(TeacherError::BadSplit(format!(
+                "node {i} is missing or unlabelled"
+            )));
         }
     }
     Ok(())
@@ -65,11 +89,23 @@ pub fn train(
 ) -> Result<TeacherRun, TeacherError> {
     check(dataset, operators, config, split)?;
     let mut rng = SeededRng::new(seed);
-    let model = Model::new(kind, operators, &dataset.features, dataset.n_classes, config, &mut rng, device)?;
+    let model = Model::new(
+        kind,
+        operators,
+        &dataset.features,
+        dataset.n_classes,
+        config,
+        &mut rng,
+        device,
+    )?;
     let vars = model.vars();
     let mut adam = Adam::new(vars.clone(), config.optimizer)?;
     let train_ids = Tensor::from_slice(&split.train, split.train.len(), device)?;
-    let train_labels: Vec<u32> = split.train.iter().map(|&i| dataset.labels[i as usize] as u32).collect();
+    let train_labels: Vec<u32> = split
+        .train
+        .iter()
+        .map(|&i| dataset.labels[i as usize] as u32)
+        .collect();
     let train_labels = Tensor::from_slice(&train_labels, train_labels.len(), device)?;
 
     progress.report(ProgressEvent::RunStarted {
@@ -83,7 +119,10 @@ pub fn train(
     for epoch in 0..config.epochs {
         let start = Instant::now();
         let logits = model.forward(Some(&mut rng))?;
-        let loss = candle_nn::loss::nll(&log_softmax(&logits.index_select(&train_ids, 0)?)?, &train_labels)?;
+        let loss = candle_nn::loss::nll(
+            &log_softmax(&logits.index_select(&train_ids, 0)?)?,
+            &train_labels,
+        )?;
         let grads = loss.backward()?;
         adam.step(&grads)?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
@@ -95,7 +134,10 @@ pub fn train(
         let verdict = stopping.observe(epoch, val);
         if verdict == Verdict::Improved {
             let test = accuracy(&predictions, &dataset.labels, &split.test);
-            let flat = log_probs.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            let flat = log_probs
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
             best = Some((flat, test, snapshot(&vars)?));
         }
         progress.report(ProgressEvent::Epoch {
@@ -117,7 +159,10 @@ pub fn train(
         let start = Instant::now();
         let out = model.forward(None)?;
         // Reading one value forces the computation to finish on any device.
-        out.flatten_all()?.get(0)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        out.flatten_all()?
+            .get(0)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
         if i >= INFERENCE_WARMUP {
             inference.push(start.elapsed().as_secs_f64() * 1e3);
         }
@@ -126,7 +171,11 @@ pub fn train(
     let hidden = model.hidden()?.to_dtype(DType::F32)?;
     let hidden_dim = hidden.dim(1)?;
     let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
-    let timed = if times.len() > 5 { &times[5..] } else { &times[..] };
+    let timed = if times.len() > 5 {
+        &times[5..]
+    } else {
+        &times[..]
+    };
     Ok(TeacherRun {
         kind,
         seed,

@@ -24,7 +24,7 @@ pub struct DataArgs {
 }
 
 /// Parses `sdrf` or `sdrf:<iterations>`.
-fn parse_surgery(text: &str) -> Result<SdrfConfig, String> {
+pub fn parse_surgery(text: &str) -> Result<SdrfConfig, String> {
     let iterations = match text.split_once(':') {
         None if text == "sdrf" => 10,
         Some(("sdrf", n)) => n
@@ -54,7 +54,9 @@ impl DataArgs {
     /// The split rates, checked.
     pub fn rates(&self) -> anyhow::Result<SplitRates> {
         if !(0.0..=1.0).contains(&self.train_rate) || !(0.0..=1.0).contains(&self.val_rate) {
-            bail!(crate::BadInput("--train-rate and --val-rate must lie in [0, 1]".into()));
+            bail!(crate::BadInput(
+                "--train-rate and --val-rate must lie in [0, 1]".into()
+            ));
         }
         Ok(SplitRates {
             train: self.train_rate,
@@ -112,8 +114,12 @@ impl DeviceArgs {
             Some(rest) => rest
                 .strip_prefix(':')
                 .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)")))?,
-            None => bail!(crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)"))),
+                .ok_or_else(|| {
+                    crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)"))
+                })?,
+            None => bail!(crate::BadInput(format!(
+                "bad device {text:?} (cpu, cuda, cuda:N)"
+            ))),
         };
         if !cfg!(feature = "cuda") {
             bail!(crate::BadInput(format!(

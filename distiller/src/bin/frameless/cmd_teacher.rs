@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use frameless_distiller::framelet::{self, FrameletConfig, FrameletKind};
-use frameless_distiller::teacher::{self, Precision, SoftLabels, TeacherConfig, TeacherKind, TeacherRun};
+use frameless_distiller::teacher::{
+    self, Precision, SoftLabels, TeacherConfig, TeacherKind, TeacherRun,
+};
 use frameless_distiller::train::AdamConfig;
 
 use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs};
@@ -167,7 +169,12 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
     }
     let accs: Vec<f64> = runs.iter().map(|r| 100.0 * r.test_accuracy).collect();
     let (acc, acc_std) = mean_std(&accs);
-    let (val, _) = mean_std(&runs.iter().map(|r| 100.0 * r.val_accuracy).collect::<Vec<_>>());
+    let (val, _) = mean_std(
+        &runs
+            .iter()
+            .map(|r| 100.0 * r.val_accuracy)
+            .collect::<Vec<_>>(),
+    );
     let (epoch_ms, _) = mean_std(&runs.iter().map(|r| r.epoch_ms).collect::<Vec<_>>());
     let (infer_ms, _) = mean_std(&runs.iter().map(|r| r.inference_ms).collect::<Vec<_>>());
     let (epochs, _) = mean_std(&runs.iter().map(|r| r.epochs as f64).collect::<Vec<_>>());

@@ -1,7 +1,12 @@
 //! The `frameless` command-line tool: a thin dispatcher over one `cmd_*.rs` per subcommand.
 
 mod args;
+mod cmd_demo;
+mod cmd_distill;
 mod cmd_experiment;
+mod cmd_export;
+mod cmd_inspect;
+mod cmd_predict;
 mod cmd_surgery;
 mod cmd_teacher;
 mod progress;
@@ -34,6 +39,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Teacher(cmd_teacher::TeacherArgs),
+    Distill(cmd_distill::DistillArgs),
+    Export(cmd_export::ExportArgs),
+    Inspect(cmd_inspect::InspectArgs),
+    Predict(cmd_predict::PredictArgs),
+    Demo(cmd_demo::DemoArgs),
     Surgery(cmd_surgery::SurgeryArgs),
     Experiment(cmd_experiment::ExperimentArgs),
 }
@@ -44,7 +54,10 @@ fn is_bad_input(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<BadInput>()
             || cause.is::<DataError>()
-            || matches!(cause.downcast_ref::<FrameletError>(), Some(FrameletError::BadConfig(_)))
+            || matches!(
+                cause.downcast_ref::<FrameletError>(),
+                Some(FrameletError::BadConfig(_))
+            )
             || matches!(
                 cause.downcast_ref::<TeacherError>(),
                 Some(
@@ -69,6 +82,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Teacher(args) => cmd_teacher::run(args),
+        Command::Distill(args) => cmd_distill::run(args),
+        Command::Export(args) => cmd_export::run(args),
+        Command::Inspect(args) => cmd_inspect::run(args),
+        Command::Predict(args) => cmd_predict::run(args),
+        Command::Demo(args) => cmd_demo::run(args),
         Command::Surgery(args) => cmd_surgery::run(args),
         Command::Experiment(args) => cmd_experiment::run(args),
     };

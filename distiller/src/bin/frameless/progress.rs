@@ -21,7 +21,16 @@ pub fn run_bar(visible: bool) -> ProgressBar {
 
 /// A library [`Progress`] sink that drives `bar`.
 pub fn sink(bar: &ProgressBar) -> Progress<'_> {
-    Progress::new(move |event| match event {
+    Progress::new(move |event| drive(bar, event))
+}
+
+/// Like [`sink`], owning its bar (for callers that hand out one sink per run).
+pub fn owned_sink(bar: ProgressBar) -> Progress<'static> {
+    Progress::new(move |event| drive(&bar, event))
+}
+
+fn drive(bar: &ProgressBar, event: &ProgressEvent) {
+    match event {
         ProgressEvent::RunStarted { label, max_epochs } => {
             bar.set_prefix(label.clone());
             bar.set_length(*max_epochs as u64);
@@ -41,5 +50,5 @@ pub fn sink(bar: &ProgressBar) -> Progress<'_> {
             ));
         }
         ProgressEvent::RunFinished { .. } => bar.finish_and_clear(),
-    })
+    }
 }

@@ -1,0 +1,137 @@
+//! Export tests: engine parity at every precision, refusal with a reason, deterministic
+//! blobs, and the student file round trip.
+
+use frameless_engine::{Model, Precision};
+
+use super::artifact::{RunInfo, StudentFile};
+use super::*;
+use crate::distill::{DistillConfig, DistillReport};
+use crate::quantize::PRECISIONS;
+use crate::student::{StudentConfig, StudentKind};
+use crate::testutil::trained;
+
+#[test]
+fn engine_matches_the_distiller_at_every_precision() {
+    for kind in [StudentKind::Mlp, StudentKind::FmlpS, StudentKind::FmlpO] {
+        let (t, _, w, logits) = trained(kind, 0);
+        let inputs = ParityInputs {
+            weights: &w,
+            features: &t.features,
+            labels: &t.labels,
+            test: &t.test,
+            reference_logits: &logits,
+        };
+        for precision in PRECISIONS {
+            let (blob, r) =
+                verify(&inputs, precision).unwrap_or_else(|e| panic!("{kind} {precision}: {e}"));
+            assert_eq!(r.nodes, 80);
+            if precision == Precision::F32 {
+                assert!(r.max_abs_diff_vs_f32 <= 1e-4);
+                assert_eq!(r.agreement_with_f32, 1.0);
+            }
+            // Simulated quantised forward vs engine: logits agree closely, not only argmax.
+            assert!(
+                r.max_abs_diff_vs_simulated < 1e-3,
+                "{kind} {precision}: {r:?}"
+            );
+            assert!(r.agreement_with_simulated >= 0.999);
+            let model = Model::from_bytes(&blob).unwrap();
+            assert_eq!(model.precision(), precision);
+            assert_eq!(r.scratch_bytes, model.scratch_bytes());
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_byte_identical_blobs() {
+    let (_, _, a, _) = trained(StudentKind::FmlpS, 4);
+    let (_, _, b, _) = trained(StudentKind::FmlpS, 4);
+    let (_, _, c, _) = trained(StudentKind::FmlpS, 5);
+    for precision in PRECISIONS {
+        let blob = frameless_engine::writer::write_blob(&a, precision).unwrap();
+        assert_eq!(
+            blob,
+            frameless_engine::writer::write_blob(&b, precision).unwrap()
+        );
+        assert_ne!(
+            blob,
+            frameless_engine::writer::write_blob(&c, precision).unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_failing_check_refuses_to_write_and_says_why() {
+    let (t, _, w, mut logits) = trained(StudentKind::FmlpS, 0);
+    logits[5] += 0.01;
+    let inputs = ParityInputs {
+        weights: &w,
+        features: &t.features,
+        labels: &t.labels,
+        test: &t.test,
+        reference_logits: &logits,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.fgkd");
+    let err = export(&inputs, Precision::F32, &path).unwrap_err();
+    assert!(
+        matches!(err, ExportError::LogitMismatch { node: 1, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("f32 parity failed: node 1") && !msg.contains('\n'),
+        "{msg}"
+    );
+    assert!(!path.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn student_file_round_trips_to_the_same_blob() {
+    let (t, _, w, logits) = trained(StudentKind::FmlpO, 0);
+    let inputs = ParityInputs {
+        weights: &w,
+        features: &t.features,
+        labels: &t.labels,
+        test: &t.test,
+        reference_logits: &logits,
+    };
+    let info = RunInfo {
+        config: StudentConfig::new(StudentKind::FmlpO),
+        distill: DistillConfig::default(),
+        report: DistillReport {
+            test_accuracy: 0.5,
+            val_accuracy: 0.5,
+            best_epoch: 1,
+            epochs: 2,
+            mean_gates: vec![0.5, 0.5],
+            epoch_ms: 1.0,
+        },
+        teacher_test_accuracy: None,
+    };
+    let file = StudentFile::new(info, &inputs, &t.val, &t.train);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/student.json");
+    file.save(&path).unwrap();
+    let back = StudentFile::load(&path).unwrap();
+    assert_eq!(back, file);
+    let mut w0 = w.clone();
+    w0.metadata = back.weights().metadata.clone();
+    for precision in PRECISIONS {
+        assert_eq!(
+            frameless_engine::writer::write_blob(&back.weights(), precision).unwrap(),
+            frameless_engine::writer::write_blob(&w0, precision).unwrap()
+        );
+    }
+    assert_eq!(back.features().unwrap(), t.features);
+    std::fs::write(&path, b"{\"format\": 3}").unwrap();
+    assert!(matches!(
+        StudentFile::load(&path),
+        Err(ExportError::Input(_))
+    ));
+    assert!(matches!(
+        StudentFile::load(&dir.path().join("missing.json")),
+        Err(ExportError::Io { .. })
+    ));
+}

@@ -1,0 +1,335 @@
+//! The whole line, as library calls the CLI and the end-to-end tests share:
+//! soft labels → student → f32/f16/int8 → export → engine parity.
+//!
+//! [`distill_from_soft_labels`] reloads the teacher's dataset and split from a
+//! [`SoftLabels`] file, trains a student and bundles it as a [`StudentFile`];
+//! [`demo`] runs teacher → student → every precision → export on the synthetic CSBM graph.
+//!
+//! ```no_run
+//! use frameless_distiller::pipeline::{demo, DemoConfig};
+//! let report = demo(&DemoConfig::default(), &mut |_| frameless_distiller::progress::Progress::ignore())?;
+//! println!("{:.0}x faster than the teacher", report.precisions[2].speedup);
+//! # Ok::<(), frameless_distiller::pipeline::PipelineError>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device};
+use frameless_engine::writer::OwnedMetadata;
+use frameless_engine::Model;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, DataError, Dataset, DatasetSource, SplitRates, SyntheticConfig};
+use crate::distill::{distill, DistillConfig, DistillError, DistillReport, Targets};
+use crate::export::artifact::{RunInfo, StudentFile};
+use crate::export::{engine_ns_per_node, verify, write_atomic, ExportError, ParityInputs};
+use crate::framelet::{self, FrameletError, FrameletOperators};
+use crate::progress::Progress;
+use crate::quantize::{self, PrecisionReport, QuantizeError, PRECISIONS};
+use crate::student::{Mode, StudentConfig, StudentError, StudentGraph};
+use crate::teacher::{self, SoftLabels, TeacherConfig, TeacherError, TeacherKind};
+
+/// Any failure along the line.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Loading data.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Building the graph or its operators.
+    #[error(transparent)]
+    Framelet(#[from] FrameletError),
+    /// Teacher training or soft labels.
+    #[error(transparent)]
+    Teacher(#[from] TeacherError),
+    /// Student construction.
+    #[error(transparent)]
+    Student(#[from] StudentError),
+    /// Distillation.
+    #[error(transparent)]
+    Distill(#[from] DistillError),
+    /// Quantisation.
+    #[error(transparent)]
+    Quantize(#[from] QuantizeError),
+    /// Export or parity.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// A tensor operation.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// A soft-label file that does not match its dataset.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// The student's view of a dataset: sparse features and the framelet bands.
+///
+/// # Errors
+/// [`StudentError::Shape`] if the operators do not match the dataset.
+pub fn student_graph(
+    dataset: &Dataset,
+    ops: &FrameletOperators,
+) -> Result<StudentGraph, StudentError> {
+    let bands = ops
+        .bands
+        .iter()
+        .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
+        .collect();
+    StudentGraph::new(dataset.features.clone(), bands)
+}
+
+/// A distilled student with everything measured about it.
+pub struct Distilled {
+    /// The bundle `frameless export` reads.
+    pub file: StudentFile,
+    /// Simulated accuracy and sizes per precision.
+    pub precisions: Vec<PrecisionReport>,
+}
+
+/// Loads the teacher's dataset from the path or synthetic spec recorded in `soft`.
+///
+/// # Errors
+/// If the dataset cannot be loaded or does not match the soft labels.
+pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), PipelineError> {
+    let source: DatasetSource = soft.source.parse()?;
+    let dataset = data::load(&source)?;
+    if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.n_classes {
+        return Err(PipelineError::Mismatch(format!(
+            "soft labels are for {} nodes / {} classes but {} has {} / {}",
+            soft.n_nodes,
+            soft.n_classes,
+            soft.source,
+            dataset.n_nodes(),
+            dataset.n_classes
+        )));
+    }
+    let graph = dataset.graph().map_err(FrameletError::from)?;
+    let ops = framelet::build(&graph, &soft.config.framelet)?;
+    Ok((dataset, ops))
+}
+
+/// Trains a student on `soft` (its dataset, split and framelet settings), precomputes
+/// its tables and evaluates every precision.
+///
+/// # Errors
+/// Any stage's error.
+pub fn distill_from_soft_labels(
+    soft: &SoftLabels,
+    loaded: &(Dataset, FrameletOperators),
+    config: &StudentConfig,
+    settings: &DistillConfig,
+    progress: &mut Progress,
+) -> Result<Distilled, PipelineError> {
+    let (dataset, ops) = loaded;
+    let graph = student_graph(dataset, ops)?;
+    let targets = Targets {
+        teacher_log_probs: &soft.log_probs,
+        labels: &dataset.labels,
+        train: &soft.split.train,
+        val: &soft.split.val,
+        test: &soft.split.test,
+    };
+    let (student, report) = distill(config, &graph, &targets, settings, DType::F32, progress)?;
+    let tables = student.tables(&graph)?;
+    let logits: Vec<f32> = student
+        .forward_with_tables(&graph, &tables, Mode::Eval)?
+        .logits
+        .flatten_all()?
+        .to_vec1()?;
+    let metadata = OwnedMetadata {
+        dataset: dataset.name.clone(),
+        class_names: Vec::new(),
+        test_accuracy: Some(report.test_accuracy as f32),
+    };
+    let weights = quantize::model_weights(&student, &graph, metadata)?;
+    let inputs = ParityInputs {
+        weights: &weights,
+        features: &dataset.features,
+        labels: &dataset.labels,
+        test: &soft.split.test,
+        reference_logits: &logits,
+    };
+    let precisions = quantize::evaluate(
+        &weights,
+        &dataset.features,
+        &dataset.labels,
+        &soft.split.test,
+        &logits,
+    )?;
+    let info = RunInfo {
+        config: *config,
+        distill: *settings,
+        report,
+        teacher_test_accuracy: Some(soft.test_accuracy),
+    };
+    let file = StudentFile::new(info, &inputs, &soft.split.val, &soft.split.train);
+    Ok(Distilled { file, precisions })
+}
+
+/// Settings of [`demo`].
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The synthetic graph.
+    pub synthetic: SyntheticConfig,
+    /// Seed of split, teacher and student.
+    pub seed: u64,
+    /// Teacher hyper-parameters (spatial teacher).
+    pub teacher: TeacherConfig,
+    /// Student architecture (fmlp-s by default).
+    pub student: StudentConfig,
+    /// Distillation settings.
+    pub distill: DistillConfig,
+    /// Folder for the soft labels, the student file and the blobs.
+    pub out_dir: PathBuf,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            synthetic: SyntheticConfig::default(),
+            seed: 0,
+            teacher: TeacherConfig::default(),
+            student: StudentConfig::new(crate::student::StudentKind::FmlpS),
+            distill: DistillConfig::default(),
+            out_dir: PathBuf::from("out/demo"),
+        }
+    }
+}
+
+/// One precision's line of the demo.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoPrecision {
+    /// Simulated accuracy, agreement and sizes.
+    #[serde(flatten)]
+    pub quant: PrecisionReport,
+    /// Engine test accuracy (all test nodes through `Model::predict`).
+    pub engine_test_accuracy: f64,
+    /// Engine argmax agreement with the simulated forward.
+    pub engine_agreement_with_simulated: f64,
+    /// Largest engine logit difference from the f32 student.
+    pub max_abs_diff_vs_f32: f64,
+    /// Engine time per node, ns (all nodes, repeated).
+    pub engine_ns_per_node: f64,
+    /// Teacher full-graph ns per node divided by engine ns per node.
+    pub speedup: f64,
+    /// Where the blob was written.
+    pub path: PathBuf,
+}
+
+/// The demo's report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoReport {
+    /// Dataset source string.
+    pub dataset: String,
+    /// Nodes, features, classes.
+    pub dims: [usize; 3],
+    /// Measured edge homophily.
+    pub edge_homophily: f64,
+    /// Teacher test accuracy.
+    pub teacher_test_accuracy: f64,
+    /// Teacher full-graph inference time per node, ns.
+    pub teacher_ns_per_node: f64,
+    /// Student training outcome (f32).
+    pub student: DistillReport,
+    /// One line per precision.
+    pub precisions: Vec<DemoPrecision>,
+    /// Wall time of the whole demo, seconds.
+    pub wall_s: f64,
+}
+
+/// Teacher (spatial) → student → f32/f16/int8 → export → engine parity on the CSBM graph.
+/// `progress(label)` gives the sink for each training run.
+///
+/// # Errors
+/// Any stage's error, including a failed parity check.
+pub fn demo<'p>(
+    config: &DemoConfig,
+    progress: &mut dyn FnMut(&str) -> Progress<'p>,
+) -> Result<DemoReport, PipelineError> {
+    let start = Instant::now();
+    let source = DatasetSource::Synthetic(config.synthetic.clone());
+    let dataset = data::load(&source)?;
+    let graph = dataset.graph().map_err(FrameletError::from)?;
+    let ops = framelet::build(&graph, &config.teacher.framelet)?;
+    let split = dataset.split(config.seed, SplitRates::default());
+    let run = teacher::train(
+        &dataset,
+        &ops,
+        TeacherKind::Spatial,
+        &config.teacher,
+        config.seed,
+        &split,
+        &Device::Cpu,
+        &mut progress("teacher"),
+    )?;
+    let soft = SoftLabels::from_run(&run, &source.to_string(), &dataset.name, &config.teacher);
+    let dir = &config.out_dir;
+    std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    soft.save(&dir.join("soft-labels.json"))?;
+    let settings = DistillConfig {
+        seed: config.seed,
+        ..config.distill
+    };
+    let loaded = (dataset, ops);
+    let distilled = distill_from_soft_labels(
+        &soft,
+        &loaded,
+        &config.student,
+        &settings,
+        &mut progress("student"),
+    )?;
+    let (dataset, _) = loaded;
+    distilled.file.save(&dir.join("student.json"))?;
+    let weights = distilled.file.weights();
+    let inputs = ParityInputs {
+        weights: &weights,
+        features: &dataset.features,
+        labels: &dataset.labels,
+        test: &split.test,
+        reference_logits: &distilled.file.logits,
+    };
+    let teacher_ns = run.inference_ms * 1e6 / dataset.n_nodes() as f64;
+    let mut precisions = Vec::new();
+    for (precision, quant) in PRECISIONS.iter().zip(distilled.precisions) {
+        let (blob, parity) = verify(&inputs, *precision)?;
+        let path = dir.join(format!("model-{precision}.fgkd"));
+        write_atomic(&path, &blob)?;
+        let model =
+            Model::from_bytes(&blob).map_err(|error| ExportError::Engine { node: None, error })?;
+        let ns = engine_ns_per_node(&model, &dataset.features, 50.0);
+        precisions.push(DemoPrecision {
+            quant,
+            engine_test_accuracy: parity.test_accuracy,
+            engine_agreement_with_simulated: parity.agreement_with_simulated,
+            max_abs_diff_vs_f32: parity.max_abs_diff_vs_f32,
+            engine_ns_per_node: ns,
+            speedup: teacher_ns / ns,
+            path,
+        });
+    }
+    Ok(DemoReport {
+        dataset: source.to_string(),
+        dims: [dataset.n_nodes(), dataset.n_features, dataset.n_classes],
+        edge_homophily: graph.edge_homophily(&dataset.labels),
+        teacher_test_accuracy: run.test_accuracy,
+        teacher_ns_per_node: teacher_ns,
+        student: distilled.file.report.clone(),
+        precisions,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes `report` as pretty JSON to `path` atomically.
+///
+/// # Errors
+/// [`ExportError::Io`].
+pub fn save_json<T: Serialize>(value: &T, path: &Path) -> Result<(), ExportError> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| ExportError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    write_atomic(path, &json)
+}

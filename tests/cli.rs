@@ -1,0 +1,220 @@
+//! The `frameless` binary end to end: the demo on a small synthetic graph, then inspect,
+//! predict, distill and export on its files, and bad inputs to every subcommand.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::assert::OutputAssertExt;
+use common::frameless;
+
+/// Runs the small demo once per test binary and returns its folder.
+fn demo_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = frameless()
+            .args([
+                "demo",
+                "--nodes",
+                "400",
+                "--features",
+                "40",
+                "--classes",
+                "3",
+                "--seed",
+                "1",
+                "--json",
+                "--out",
+            ])
+            .arg(dir.path())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let p = report["precisions"].as_array().unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(p[0]["max_abs_diff_vs_f32"].as_f64().unwrap() <= 1e-4);
+        for q in p {
+            assert!(
+                q["engine_agreement_with_simulated"].as_f64().unwrap() >= 0.999,
+                "{q}"
+            );
+            assert!(q["blob_bytes"].as_u64().unwrap() > 0);
+        }
+        let f32_acc = p[0]["engine_test_accuracy"].as_f64().unwrap();
+        assert!(f32_acc > 0.5, "{report}");
+        assert!(f32_acc - p[2]["engine_test_accuracy"].as_f64().unwrap() <= 0.005 + 1e-9);
+        dir
+    })
+    .path()
+}
+
+fn stderr_line(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "expected failure");
+    assert_eq!(out.status.code(), Some(1), "bad input exits 1");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one-line reason, got {err:?}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_string()
+}
+
+#[test]
+fn demo_inspect_and_predict() {
+    let dir = demo_dir();
+    for p in ["f32", "f16", "int8"] {
+        assert!(dir.join(format!("model-{p}.fgkd")).is_file());
+    }
+    let out = frameless()
+        .arg("inspect")
+        .arg(dir.join("model-int8.fgkd"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        text.contains("fmlp-s (int8)") && text.contains("checksum    ok"),
+        "{text}"
+    );
+    let out = frameless()
+        .arg("predict")
+        .arg(dir.join("model-f32.fgkd"))
+        .args(["--node", "17", "--features", "3:1 17:0.5", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["logits"].as_array().unwrap().len(), 3);
+    assert_eq!(v["gates"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn distill_and_export_from_files_are_deterministic() {
+    let dir = demo_dir();
+    let work = tempfile::tempdir().unwrap();
+    let student = work.path().join("s.json");
+    for (i, blob) in ["a.fgkd", "b.fgkd"].iter().enumerate() {
+        frameless()
+            .args([
+                "distill",
+                "--student",
+                "fmlp-o",
+                "--epochs",
+                "30",
+                "-q",
+                "--teacher",
+            ])
+            .arg(dir.join("soft-labels.json"))
+            .arg("-o")
+            .arg(&student)
+            .assert()
+            .success();
+        let out = frameless()
+            .args(["export", "--precision", "int8", "--student"])
+            .arg(&student)
+            .arg("-o")
+            .arg(work.path().join(blob))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let a = std::fs::read(work.path().join("a.fgkd")).unwrap();
+    let b = std::fs::read(work.path().join("b.fgkd")).unwrap();
+    assert_eq!(a, b, "same seed and inputs give the same blob");
+}
+
+#[test]
+fn bad_inputs_give_one_line_and_exit_1() {
+    let dir = demo_dir();
+    let work = tempfile::tempdir().unwrap();
+    let missing = work.path().join("missing");
+    // Missing files.
+    let l = stderr_line(frameless().args(["distill", "--teacher"]).arg(&missing));
+    assert!(l.contains("missing"), "{l}");
+    stderr_line(frameless().args(["export", "--student"]).arg(&missing));
+    stderr_line(frameless().arg("inspect").arg(&missing));
+    stderr_line(frameless().arg("predict").arg(&missing).args([
+        "--node",
+        "0",
+        "--features",
+        "1:1",
+    ]));
+    // A corrupt blob: flip one body byte.
+    let mut blob = std::fs::read(dir.join("model-int8.fgkd")).unwrap();
+    let last = blob.len() - 1;
+    blob[last] ^= 0x55;
+    let corrupt = work.path().join("corrupt.fgkd");
+    std::fs::write(&corrupt, &blob).unwrap();
+    let l = stderr_line(frameless().arg("inspect").arg(&corrupt));
+    assert!(l.contains("invalid blob"), "{l}");
+    stderr_line(frameless().arg("predict").arg(&corrupt).args([
+        "--node",
+        "0",
+        "--features",
+        "1:1",
+    ]));
+    // Not a student file / not soft labels.
+    stderr_line(
+        frameless()
+            .args(["export", "--student"])
+            .arg(dir.join("model-f32.fgkd")),
+    );
+    stderr_line(
+        frameless()
+            .args(["distill", "--teacher"])
+            .arg(dir.join("student.json")),
+    );
+    // Unknown node, NaN feature, bad feature text.
+    let model = dir.join("model-f32.fgkd");
+    let l = stderr_line(frameless().arg("predict").arg(&model).args([
+        "--node",
+        "400",
+        "--features",
+        "1:1",
+    ]));
+    assert!(l.contains("node 400"), "{l}");
+    stderr_line(frameless().arg("predict").arg(&model).args([
+        "--node",
+        "1",
+        "--features",
+        "1:NaN",
+    ]));
+    stderr_line(frameless().arg("predict").arg(&model).args([
+        "--node",
+        "1",
+        "--features",
+        "1:1 99:1",
+    ]));
+    stderr_line(
+        frameless()
+            .arg("predict")
+            .arg(&model)
+            .args(["--node", "1", "--features", "x"]),
+    );
+    // Wrong precision name, unknown student, bad demo parameters.
+    let out = frameless()
+        .args(["export", "--precision", "int4", "--student"])
+        .arg(dir.join("student.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("int4"));
+    let out = frameless()
+        .args(["distill", "--student", "gcn", "--teacher", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    stderr_line(
+        frameless()
+            .args(["demo", "--homophily", "1.5", "--out"])
+            .arg(work.path()),
+    );
+}
