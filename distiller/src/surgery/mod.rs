@@ -39,6 +39,12 @@
 //! absent edge once), removal judged on the curvature after the addition. We keep the
 //! code's sampling rule `∝ exp(τ · improvement)`, so the paper's τ values carry over.
 //!
+//! # Datasets
+//!
+//! [`rewire_edges`] canonicalises any edge list before the flow; [`rewire_dataset`]
+//! rewires a loaded [`Dataset`](crate::data::Dataset) and [`write_dataset`] writes the
+//! result in the plain folder format (`frameless surgery`, `--surgery sdrf[:N]`).
+//!
 //! # Example
 //!
 //! ```
