@@ -198,6 +198,7 @@ mod tests {
             seed,
             n_nodes: 10,
             n_edges: 20,
+            teacher_epochs: 10,
             teacher_accuracy: teacher_acc,
             teacher_energy: None,
             students: vec![StudentResult {

@@ -3,8 +3,8 @@
 //! | preset | homophily sweep | real graphs | over-squashing | seeds | epochs |
 //! |---|---|---|---|---|---|
 //! | `smoke` | CSBM h ∈ {0.1, 0.9} (120 nodes) + one syn-cora graph if present | one 150-node CSBM | one 120-node CSBM, depth 2–3, SDRF 0/10 | 1 | 15 |
-//! | `quick` | syn-cora h ∈ {0, .2, …, 1} r1; CSBM same levels | the six graphs, spatial + simplified | Chameleon, Cornell, depth 2, 4, 6, 8 | 3 | 500 / patience 50 |
-//! | `paper` | syn-cora all 12 levels × r1–r3; CSBM h = 0, .1, …, 1 | the six graphs, spatial + simplified | Chameleon, Cornell, depth 2–8 | 10 | 500 / patience 50 |
+//! | `quick` | syn-cora h ∈ {0, .3, .6, 1} r1; CSBM (1000 nodes) h ∈ {0, .2, …, 1} | the six graphs, spatial + simplified | Cornell depth 2, 4, 6, 8; Chameleon 2, 4, 8 | 3 | 300 / patience 30 |
+//! | `paper` | syn-cora all 12 levels × r1–r3; CSBM (1500 nodes) h = 0, .1, …, 1 | the six graphs, spatial + simplified | Chameleon, Cornell, depth 2–8 | 10 | 500 / patience 50 |
 //!
 //! The sweep and over-squashing cells train the spatial teacher; every homophily and
 //! real-graph cell distills mlp, fmlp-s and fmlp-o from it, over-squashing cells distill
@@ -94,7 +94,7 @@ pub struct CellSpec {
     pub students: Vec<StudentKind>,
 }
 
-/// A whole run: its cells in execution order (graph by graph, so each is prepared once).
+/// A whole run: its cells in execution order (seed-major).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
     /// The preset.
@@ -215,7 +215,13 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
             patience: 15,
             hidden: 16,
         },
-        _ => Budget {
+        Preset::Quick => Budget {
+            teacher_epochs: 300,
+            student_epochs: 300,
+            patience: 30,
+            hidden: 64,
+        },
+        Preset::Paper => Budget {
             teacher_epochs: 500,
             student_epochs: 500,
             patience: 50,
@@ -288,7 +294,7 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
             let levels: Vec<&str> = if paper {
                 SYN_CORA_LEVELS.to_vec()
             } else {
-                vec!["0.00", "0.20", "0.40", "0.60", "0.80", "1.00"]
+                vec!["0.00", "0.30", "0.60", "1.00"]
             };
             let replicates: &[u32] = if paper { &[1, 2, 3] } else { &[1] };
             for level in &levels {
@@ -314,13 +320,14 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
             } else {
                 vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
             };
+            let nodes = if paper { 1500 } else { 1000 };
             for h in csbm_levels {
                 let name = format!("csbm/h{h:.2}");
                 b.add(
                     Section::Homophily,
                     "csbm",
                     &name,
-                    csbm(1500, 100, h),
+                    csbm(nodes, 100, h),
                     Some(h),
                     spatial,
                     2,
@@ -344,12 +351,12 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
                     );
                 }
             }
-            let depths: Vec<usize> = if paper {
-                (2..=8).collect()
-            } else {
-                vec![2, 4, 6, 8]
-            };
             for name in ["cornell", "chameleon"] {
+                let depths: Vec<usize> = match (paper, name) {
+                    (true, _) => (2..=8).collect(),
+                    (false, "cornell") => vec![2, 4, 6, 8],
+                    (false, _) => vec![2, 4, 8],
+                };
                 for sdrf in [0, sdrf_budget(name)] {
                     for &depth in &depths {
                         let src = DatasetSource::Path(root.join(name));
@@ -369,11 +376,15 @@ pub fn build(preset: Preset, seeds: Option<usize>, root: &Path, only: &[String])
             }
         }
     }
+    // Seed-major order: every configuration's first seed runs before any second seed, so
+    // an interrupted run still covers the whole grid, with fewer seeds.
+    let mut cells = b.cells;
+    cells.sort_by_key(|c| c.seed);
     Grid {
         preset,
         seeds,
         budget,
-        cells: b.cells,
+        cells,
         missing: b.missing,
     }
 }

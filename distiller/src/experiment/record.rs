@@ -77,6 +77,9 @@ pub struct CellRecord {
     pub n_edges: usize,
     /// Teacher test accuracy at its best validation epoch.
     pub teacher_accuracy: f64,
+    /// Epochs the teacher trained (early stopping included).
+    #[serde(default)]
+    pub teacher_epochs: usize,
     /// Normalised Dirichlet energy of the teacher's last hidden layer, when available.
     pub teacher_energy: Option<f64>,
     /// Students distilled from this teacher.

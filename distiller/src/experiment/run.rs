@@ -193,6 +193,7 @@ fn run_cell(
         n_nodes: n,
         n_edges: prep.n_edges,
         teacher_accuracy: run.test_accuracy,
+        teacher_epochs: run.epochs,
         teacher_energy: Some(teacher_energy),
         students,
         seconds: start.elapsed().as_secs_f64(),
@@ -214,7 +215,9 @@ pub fn run_grid(
         .iter()
         .filter(|c| !store.contains(&c.id))
         .collect();
-    let mut prepared: Option<Prepared> = None;
+    // Every prepared graph is kept (cells are seed-major, so each graph recurs once per
+    // seed); the largest preset holds a few hundred MB.
+    let mut prepared: Vec<Prepared> = Vec::new();
     let mut failures = 0;
     for (i, spec) in todo.iter().enumerate() {
         on_event(&CellEvent::Started {
@@ -223,8 +226,7 @@ pub fn run_grid(
             id: spec.id.clone(),
         });
         let key = (spec.dataset.clone(), spec.sdrf_iterations);
-        if prepared.as_ref().is_none_or(|p| p.key != key) {
-            prepared = None; // free the previous graph first
+        if !prepared.iter().any(|p| p.key == key) {
             let t0 = Instant::now();
             match prepare(spec) {
                 Ok(p) => {
@@ -233,7 +235,7 @@ pub fn run_grid(
                         sdrf_iterations: spec.sdrf_iterations,
                         seconds: t0.elapsed().as_secs_f64(),
                     });
-                    prepared = Some(p);
+                    prepared.push(p);
                 }
                 Err(e) => {
                     failures += 1;
@@ -245,7 +247,7 @@ pub fn run_grid(
                 }
             }
         }
-        let Some(prep) = prepared.as_ref() else {
+        let Some(prep) = prepared.iter().find(|p| p.key == key) else {
             continue;
         };
         match run_cell(spec, prep, &grid.budget) {

@@ -165,6 +165,7 @@ mod tests {
             seed,
             n_nodes: 3,
             n_edges: 2,
+            teacher_epochs: 10,
             teacher_accuracy: 0.75,
             teacher_energy: Some(0.1),
             students: Vec::new(),

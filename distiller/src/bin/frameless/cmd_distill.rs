@@ -158,7 +158,8 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             Some(cfg) => {
                 let (dataset, _) = frameless_distiller::surgery::rewire_dataset(&loaded.0, cfg)
                     .map_err(|e| BadInput(format!("--surgery: {e}")))?;
-                let ops = frameless_distiller::framelet::build(&dataset.graph()?, &soft.config.framelet)?;
+                let ops =
+                    frameless_distiller::framelet::build(&dataset.graph()?, &soft.config.framelet)?;
                 (dataset, ops)
             }
         };
