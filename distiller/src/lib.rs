@@ -1,10 +1,12 @@
 //! frameless-distiller: trains a graph-framelet teacher and distills it into a frameless student.
 //!
 //! The modules follow the pipeline, each importing only earlier stages:
-//! `data → graph → surgery → framelet → teacher → student → distill → quantize → export → pipeline`.
+//! `data → graph → surgery → framelet → teacher → student → distill → quantize → export → pipeline`;
+//! `experiment` runs grids over all of them.
 
 pub mod data;
 pub mod distill;
+pub mod experiment;
 pub mod export;
 pub mod framelet;
 pub mod graph;

@@ -199,6 +199,11 @@ pub struct TeacherRun {
     pub epoch_ms: f64,
     /// Median full-graph inference time in milliseconds.
     pub inference_ms: f64,
+    /// Last hidden layer of the best-validation model in eval mode, row-major
+    /// `N × hidden_dim` (the logits for teachers without a hidden layer).
+    pub hidden: Vec<f32>,
+    /// Width of [`TeacherRun::hidden`].
+    pub hidden_dim: usize,
 }
 
 impl TeacherRun {

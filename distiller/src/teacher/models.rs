@@ -144,6 +144,26 @@ impl Model {
         h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
     }
 
+    /// Eval-mode last hidden layer: the input of the final layer (`N × hidden`), or the
+    /// logits when there is none (simplified or one-layer teachers). Used for the
+    /// Dirichlet-energy measure of the experiment suite.
+    pub(super) fn hidden(&self) -> Result<Tensor> {
+        if self.kind == TeacherKind::Simplified || self.layers.len() < 2 {
+            return self.forward(None);
+        }
+        let mut h = spmm(&self.features_op, self.layers[0].theta.as_tensor())?;
+        for (i, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
+            if i > 0 {
+                h = h.matmul(layer.theta.as_tensor())?;
+            }
+            h = match self.kind {
+                TeacherKind::Spectral => self.spectral_layer(&h, layer)?,
+                _ => self.spatial_layer(&h, layer)?,
+            };
+        }
+        Ok(h)
+    }
+
     /// `Σ_b W_b·ReLU(Â_b·W_b·(HΘ_b)) + β` from `HΘ` with the bands side by side.
     fn spatial_layer(&self, projected: &Tensor, layer: &Layer) -> Result<Tensor> {
         let mut out = layer.bias.as_tensor().clone();

@@ -143,6 +143,9 @@ pub fn train(
         }
     }
     inference.sort_by(f64::total_cmp);
+    let hidden = model.hidden()?.to_dtype(DType::F32)?;
+    let hidden_dim = hidden.dim(1)?;
+    let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
     let timed = if times.len() > 5 {
         &times[5..]
     } else {
@@ -160,6 +163,8 @@ pub fn train(
         epochs,
         epoch_ms: timed.iter().sum::<f64>() / timed.len().max(1) as f64,
         inference_ms: inference[inference.len() / 2],
+        hidden,
+        hidden_dim,
     })
 }
 

@@ -2,7 +2,8 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use frameless_distiller::data::{DatasetSource, SplitRates};
+use frameless_distiller::data::{Dataset, DatasetSource, SplitRates};
+use frameless_distiller::surgery::{rewire_dataset, SdrfConfig};
 
 /// Which dataset, and how to split it.
 #[derive(Debug, Clone, Args)]
@@ -16,9 +17,40 @@ pub struct DataArgs {
     /// Validation nodes per class, as a fraction of N/C (random splits only).
     #[arg(long, default_value_t = 0.2)]
     pub val_rate: f64,
+    /// Rewire the graph right after loading: `sdrf` (10 iterations) or `sdrf:N`
+    /// (removal bound 0.5, τ = 1, seed 0; `frameless surgery` sets them all).
+    #[arg(long, value_parser = parse_surgery)]
+    pub surgery: Option<SdrfConfig>,
+}
+
+/// Parses `sdrf` or `sdrf:<iterations>`.
+pub fn parse_surgery(text: &str) -> Result<SdrfConfig, String> {
+    let iterations = match text.split_once(':') {
+        None if text == "sdrf" => 10,
+        Some(("sdrf", n)) => n
+            .parse()
+            .map_err(|_| format!("{n:?} is not an iteration count"))?,
+        _ => return Err(format!("unknown surgery {text:?} (sdrf or sdrf:N)")),
+    };
+    Ok(SdrfConfig {
+        iterations,
+        ..SdrfConfig::default()
+    })
 }
 
 impl DataArgs {
+    /// Loads the dataset and applies `--surgery`, if any.
+    pub fn load(&self) -> anyhow::Result<Dataset> {
+        let dataset = frameless_distiller::data::load(&self.dataset)
+            .with_context(|| format!("loading {}", self.dataset))?;
+        match &self.surgery {
+            None => Ok(dataset),
+            Some(cfg) => Ok(rewire_dataset(&dataset, cfg)
+                .map_err(|e| crate::BadInput(format!("--surgery: {e}")))?
+                .0),
+        }
+    }
+
     /// The split rates, checked.
     pub fn rates(&self) -> anyhow::Result<SplitRates> {
         if !(0.0..=1.0).contains(&self.train_rate) || !(0.0..=1.0).contains(&self.val_rate) {

@@ -126,8 +126,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
     let rates = args.data.rates()?;
     let config = args.config();
     let source = args.data.dataset.to_string();
-    let dataset = frameless_distiller::data::load(&args.data.dataset)
-        .with_context(|| format!("loading {source}"))?;
+    let dataset = args.data.load()?;
     let graph = dataset.graph()?;
     let operators = framelet::build(&graph, &config.framelet)?;
     if let Some(dir) = &args.out {

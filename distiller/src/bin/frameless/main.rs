@@ -3,9 +3,11 @@
 mod args;
 mod cmd_demo;
 mod cmd_distill;
+mod cmd_experiment;
 mod cmd_export;
 mod cmd_inspect;
 mod cmd_predict;
+mod cmd_surgery;
 mod cmd_teacher;
 mod progress;
 
@@ -42,6 +44,8 @@ enum Command {
     Inspect(cmd_inspect::InspectArgs),
     Predict(cmd_predict::PredictArgs),
     Demo(cmd_demo::DemoArgs),
+    Surgery(cmd_surgery::SurgeryArgs),
+    Experiment(cmd_experiment::ExperimentArgs),
 }
 
 /// Whether the error comes from the user's input (exit 1) rather than from us (exit 2).
@@ -94,6 +98,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd_inspect::run(args),
         Command::Predict(args) => cmd_predict::run(args),
         Command::Demo(args) => cmd_demo::run(args),
+        Command::Surgery(args) => cmd_surgery::run(args),
+        Command::Experiment(args) => cmd_experiment::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
