@@ -47,6 +47,7 @@ fn cora_student_matches_teacher_and_int8_matches_f32() {
         &loaded,
         &student,
         &DistillConfig::default(),
+        &candle_core::Device::Cpu,
         &mut Progress::ignore(),
     )
     .unwrap();

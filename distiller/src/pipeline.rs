@@ -109,7 +109,7 @@ pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), Pip
 }
 
 /// Trains a student on `soft` (its dataset, split and framelet settings), precomputes
-/// its tables and evaluates every precision.
+/// its tables and evaluates every precision; training runs on `device`.
 ///
 /// # Errors
 /// Any stage's error.
@@ -118,10 +118,11 @@ pub fn distill_from_soft_labels(
     loaded: &(Dataset, FrameletOperators),
     config: &StudentConfig,
     settings: &DistillConfig,
+    device: &Device,
     progress: &mut Progress,
 ) -> Result<Distilled, PipelineError> {
     let (dataset, ops) = loaded;
-    let graph = student_graph(dataset, ops)?;
+    let graph = student_graph(dataset, ops)?.on(device.clone());
     let targets = Targets {
         teacher_log_probs: &soft.log_probs,
         labels: &dataset.labels,
@@ -279,6 +280,7 @@ pub fn demo<'p>(
         &loaded,
         &config.student,
         &settings,
+        &Device::Cpu,
         &mut progress("student"),
     )?;
     let (dataset, _) = loaded;

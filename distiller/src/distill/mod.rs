@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::progress::{Progress, ProgressEvent};
@@ -178,7 +178,7 @@ pub fn distill(
         .iter()
         .map(|&i| targets.labels[i as usize].max(0) as u32)
         .collect();
-    let dev = Device::Cpu;
+    let dev = graph.device.clone();
     let teacher = Tensor::from_slice(targets.teacher_log_probs, (n, c), &dev)?.to_dtype(dtype)?;
     let train_index = Tensor::from_slice(targets.train, targets.train.len(), &dev)?;
     let train_labels = Tensor::from_vec(train_labels, targets.train.len(), &dev)?;

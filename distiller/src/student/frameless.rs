@@ -1,7 +1,7 @@
 //! fmlp-s and fmlp-o: per-band tables, gates and classifiers (see the module docs of
 //! [`super`] for the forward pass).
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 
 use super::{Dense, Mode, Output, StudentConfig, StudentGraph};
 use crate::train::SeededRng;
@@ -55,7 +55,7 @@ impl FramelessParams {
         let mut stages = Vec::with_capacity(config.n_stages());
         for s in 0..config.n_stages() {
             let fan_in = if s == 0 { graph.n_features() } else { d };
-            let encoder = Dense::new(fan_in, d, rng, dtype)?;
+            let encoder = Dense::new(fan_in, d, rng, dtype, &graph.device)?;
             let mut tables = Vec::with_capacity(n_tables);
             let mut table_biases = Vec::with_capacity(n_tables);
             for _ in 0..n_tables {
@@ -63,17 +63,17 @@ impl FramelessParams {
                     (n, d),
                     bound,
                     dtype,
-                    &Device::Cpu,
+                    &graph.device,
                 )?)?);
                 table_biases.push(Var::from_tensor(&rng.uniform(
                     (1, d),
                     bound,
                     dtype,
-                    &Device::Cpu,
+                    &graph.device,
                 )?)?);
             }
             let gates = (0..graph.bands.len())
-                .map(|_| Dense::new(2 * d, 1, rng, dtype))
+                .map(|_| Dense::new(2 * d, 1, rng, dtype, &graph.device))
                 .collect::<candle_core::Result<_>>()?;
             stages.push(StageParams {
                 power: config.power(s),
@@ -84,9 +84,9 @@ impl FramelessParams {
             });
         }
         let band_classifiers = (0..n_tables)
-            .map(|_| Dense::new(d, n_classes, rng, dtype))
+            .map(|_| Dense::new(d, n_classes, rng, dtype, &graph.device))
             .collect::<candle_core::Result<_>>()?;
-        let feature_classifier = Dense::new(d, n_classes, rng, dtype)?;
+        let feature_classifier = Dense::new(d, n_classes, rng, dtype, &graph.device)?;
         Ok(Self {
             stages,
             band_classifiers,

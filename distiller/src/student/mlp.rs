@@ -25,10 +25,11 @@ impl MlpParams {
         n_classes: usize,
         rng: &mut SeededRng,
         dtype: DType,
+        device: &candle_core::Device,
     ) -> candle_core::Result<Self> {
         Ok(Self {
-            hidden: Dense::new(n_features, hidden, rng, dtype)?,
-            output: Dense::new(hidden, n_classes, rng, dtype)?,
+            hidden: Dense::new(n_features, hidden, rng, dtype, device)?,
+            output: Dense::new(hidden, n_classes, rng, dtype, device)?,
         })
     }
 

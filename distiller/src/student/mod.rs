@@ -168,6 +168,8 @@ pub struct StudentGraph {
     pub features: SparseOperator,
     /// The bands, in the framelet's order.
     pub bands: Vec<BandOperators>,
+    /// Where the student's parameters live and train (CPU unless [`StudentGraph::on`]).
+    pub device: Device,
 }
 
 impl StudentGraph {
@@ -197,7 +199,14 @@ impl StudentGraph {
         Ok(Self {
             features: SparseOperator::new(features),
             bands: out,
+            device: Device::Cpu,
         })
+    }
+
+    /// The same graph, with the student trained on `device`.
+    pub fn on(mut self, device: Device) -> Self {
+        self.device = device;
+        self
     }
 
     /// Number of nodes N.
@@ -244,8 +253,9 @@ impl Dense {
         fan_out: usize,
         rng: &mut SeededRng,
         dtype: DType,
+        device: &Device,
     ) -> candle_core::Result<Self> {
-        let (weight, bias) = rng.linear(fan_in, fan_out, dtype, &Device::Cpu)?;
+        let (weight, bias) = rng.linear(fan_in, fan_out, dtype, device)?;
         Ok(Self { weight, bias })
     }
 
@@ -346,6 +356,7 @@ impl Student {
                 n_classes,
                 rng,
                 dtype,
+                &graph.device,
             )?),
             _ => Params::Frameless(FramelessParams::new(config, graph, n_classes, rng, dtype)?),
         };

@@ -143,7 +143,7 @@ pub fn train(
         }
     }
     inference.sort_by(f64::total_cmp);
-    let hidden = model.hidden()?.to_dtype(DType::F32)?;
+    let hidden = trainer.model.hidden()?.to_dtype(DType::F32)?;
     let hidden_dim = hidden.dim(1)?;
     let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
     let timed = if times.len() > 5 {

@@ -14,7 +14,7 @@ use frameless_distiller::student::{StudentConfig, StudentKind};
 use frameless_distiller::teacher::SoftLabels;
 use frameless_distiller::train::AdamConfig;
 
-use crate::args::OutputArgs;
+use crate::args::{DeviceArgs, OutputArgs};
 use crate::cmd_export::{export_file, PrecisionArg};
 use crate::{progress, BadInput};
 
@@ -90,6 +90,8 @@ pub struct DistillArgs {
     #[arg(long, value_parser = crate::args::parse_surgery)]
     surgery: Option<frameless_distiller::surgery::SdrfConfig>,
     #[command(flatten)]
+    device: DeviceArgs,
+    #[command(flatten)]
     output: OutputArgs,
 }
 
@@ -145,6 +147,7 @@ fn int8(p: &[PrecisionReport]) -> f64 {
 /// Runs the subcommand.
 pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let config = args.config()?;
+    let device = args.device.device()?;
     if args.export.is_some() && args.teacher.len() != 1 {
         anyhow::bail!(BadInput("--export needs exactly one --teacher file".into()));
     }
@@ -181,6 +184,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             &loaded,
             &config,
             &settings,
+            &device,
             &mut progress::sink(&bar),
         )?;
         bar.finish_and_clear();
