@@ -83,7 +83,7 @@ if ldd "$BIN" 2>&1 | grep -q 'not found'; then
 fi
 
 section "CUDA SpMM kernel checks"
-timeout 300 "$TESTS" --test-threads 1 --nocapture spmm_cuda 2>&1 | tail -30
+timeout 120 "$TESTS" --test-threads 1 --nocapture spmm_cuda 2>&1 | tail -30
 echo "kernel checks exit: ${PIPESTATUS[0]}"
 
 rm -f "$OUT/walltimes.txt"
