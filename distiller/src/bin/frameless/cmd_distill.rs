@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 use frameless_distiller::distill::DistillConfig;
 use frameless_distiller::export::artifact::StudentFile;
@@ -154,7 +153,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let chatty = !args.output.json && !args.output.quiet;
     let mut rows = Vec::new();
     for path in &args.teacher {
-        let soft = SoftLabels::load(path).with_context(|| format!("reading {}", path.display()))?;
+        let soft = SoftLabels::load(path).map_err(|e| BadInput(e.to_string()))?;
         let loaded = dataset_of(&soft).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
         let loaded = match &args.surgery {
             None => loaded,
