@@ -44,7 +44,12 @@ impl SparseOperator {
             } else {
                 Arc::new(super::spmm_cuda::CudaCsrCache::new())
             };
-            Self { matrix, transpose, cuda_matrix, cuda_transpose }
+            Self {
+                matrix,
+                transpose,
+                cuda_matrix,
+                cuda_transpose,
+            }
         }
         #[cfg(not(feature = "cuda"))]
         Self { matrix, transpose }
