@@ -73,10 +73,13 @@ fn cora_student() -> ModelWeights {
     }
 }
 
+/// One sparse input: ascending feature indices and their values.
+type SparseInput = (Vec<u32>, Vec<f32>);
+
 /// 64 sparse bag-of-words vectors with NNZ ones each, and their dense form.
-fn inputs() -> (Vec<(Vec<u32>, Vec<f32>)>, Vec<Vec<f32>>) {
+fn inputs() -> (Vec<SparseInput>, Vec<Vec<f32>>) {
     let mut r = Rng(42);
-    let sparse: Vec<(Vec<u32>, Vec<f32>)> = (0..64)
+    let sparse: Vec<SparseInput> = (0..64)
         .map(|_| {
             let mut idx: Vec<u32> = Vec::new();
             while idx.len() < NNZ {

@@ -211,18 +211,11 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         rows.push((seed, soft.test_accuracy, d, out, parity));
     }
     let mut o = std::io::stdout().lock();
-    let pct = |f: &dyn Fn(
-        &(
-            u64,
-            f64,
-            frameless_distiller::pipeline::Distilled,
-            PathBuf,
-            _,
-        ),
-    ) -> f64| { mean_std(&rows.iter().map(|r| 100.0 * f(r)).collect::<Vec<_>>()) };
-    let (acc, acc_sd) = pct(&|r| r.2.file.report.test_accuracy);
-    let (teacher, teacher_sd) = pct(&|r| r.1);
-    let (q8, q8_sd) = pct(&|r| int8(&r.2.precisions));
+    let percent =
+        |values: Vec<f64>| mean_std(&values.iter().map(|v| 100.0 * v).collect::<Vec<_>>());
+    let (acc, acc_sd) = percent(rows.iter().map(|r| r.2.file.report.test_accuracy).collect());
+    let (teacher, teacher_sd) = percent(rows.iter().map(|r| r.1).collect());
+    let (q8, q8_sd) = percent(rows.iter().map(|r| int8(&r.2.precisions)).collect());
     if args.output.json {
         let runs: Vec<_> = rows
             .iter()
