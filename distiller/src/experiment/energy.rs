@@ -116,7 +116,8 @@ mod tests {
         let h10: Vec<f32> = h.iter().map(|x| 10.0 * x).collect();
         let a = normalized_dirichlet_energy(4, &edges, &h, 2);
         let b = normalized_dirichlet_energy(4, &edges, &h10, 2);
-        assert!((a - b).abs() < 1e-9 * a.abs().max(1.0));
+        // 10·h is rounded to f32 before the f64 sums, so equality holds to f32 precision.
+        assert!((a - b).abs() < 1e-6 * a.abs().max(1.0));
         assert!(
             (dirichlet_energy(4, &edges, &h10, 2) / dirichlet_energy(4, &edges, &h, 2) - 100.0)
                 .abs()
