@@ -113,6 +113,7 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
         out: out.path().to_path_buf(),
         datasets: datasets_root(),
         only: Vec::new(),
+        report_only: false,
     };
     let start = Instant::now();
     let summary = run_experiment(&options, &mut |_| {}).unwrap();

@@ -43,6 +43,8 @@ pub struct ExperimentOptions {
     pub datasets: PathBuf,
     /// Keep only these families or datasets (all when empty).
     pub only: Vec<String>,
+    /// Train nothing: only rewrite the report from the cells already stored.
+    pub report_only: bool,
 }
 
 /// The outcome of [`run_experiment`].
@@ -77,7 +79,11 @@ pub fn run_experiment(
         &options.only,
     );
     let mut store = ResultStore::open(&options.out)?;
-    let failed = run_grid(&grid, &mut store, on_event)?;
+    let failed = if options.report_only {
+        0
+    } else {
+        run_grid(&grid, &mut store, on_event)?
+    };
     let info = RunInfo {
         preset: options.preset.to_string(),
         seeds: grid.seeds,

@@ -35,6 +35,10 @@ pub struct ExperimentArgs {
     /// Folder of the benchmark datasets (default: $FRAMELESS_DATASETS or ../shared/datasets).
     #[arg(long)]
     data_root: Option<PathBuf>,
+    /// Train nothing; rewrite results.json, report.md and the plots from the stored cells
+    /// (e.g. while a long run is still going).
+    #[arg(long)]
+    report_only: bool,
     /// No per-cell lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -53,6 +57,7 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
         out: args.out.clone(),
         datasets,
         only: args.datasets.clone(),
+        report_only: args.report_only,
     };
     let start = Instant::now();
     let quiet = args.quiet;
