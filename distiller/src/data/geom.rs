@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::plain::{edge, label, load_splits, node, read, value};
+use super::plain::{folder_name, label, load_splits, node, read, read_edges, value};
 use super::{validate, DataError, Dataset};
 use crate::sparse::Csr;
 
@@ -89,19 +89,9 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
     let features = Csr::from_triplets(n, n_features, &triplets)
         .map_err(|e| DataError::parse(&file, 0, e.to_string()))?;
 
-    let edges_file = dir.join(EDGES_FILE);
-    let text = read(&edges_file)?;
-    let edges = text
-        .lines()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| edge(&edges_file, i + 1, l, n))
-        .collect::<Result<Vec<_>, _>>()?;
-    let name = dir
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dataset".into());
+    // The edge file starts with a header line.
+    let edges = read_edges(&dir.join(EDGES_FILE), 1, n)?;
+    let name = folder_name(dir);
     let dataset = Dataset {
         name,
         n_features,

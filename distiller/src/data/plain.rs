@@ -49,6 +49,29 @@ pub(crate) fn label(file: &Path, line: usize, field: &str, c: usize) -> Result<i
     Ok(y)
 }
 
+/// Reads an edge file (one `u<TAB>v` per line after `header_lines` header lines; blank
+/// lines skipped), checking every endpoint against `n` nodes.
+pub(crate) fn read_edges(
+    file: &Path,
+    header_lines: usize,
+    n: usize,
+) -> Result<Vec<(u32, u32)>, DataError> {
+    read(file)?
+        .lines()
+        .enumerate()
+        .skip(header_lines)
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| edge(file, i + 1, l, n))
+        .collect()
+}
+
+/// The dataset's name: its folder's name.
+pub(crate) fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dataset".into())
+}
+
 /// Parses an undirected edge line `u<TAB>v`.
 pub(crate) fn edge(
     file: &Path,
@@ -253,19 +276,8 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
         });
     }
 
-    let edges_file = dir.join("edges.txt");
-    let text = read(&edges_file)?;
-    let edges = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| edge(&edges_file, i + 1, l, n))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let name = dir
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dataset".into());
+    let edges = read_edges(&dir.join("edges.txt"), 0, n)?;
+    let name = folder_name(dir);
     let dataset = Dataset {
         name,
         n_features: f,
