@@ -5,6 +5,33 @@ use clap::Args;
 use frameless_distiller::data::{Dataset, DatasetSource, SplitRates};
 use frameless_distiller::surgery::{rewire_dataset, SdrfConfig};
 
+/// Optimiser and early-stopping settings shared by every training subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct TrainingArgs {
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// L2 weight decay (added to the gradient, as PyTorch Adam).
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    /// Maximum epochs.
+    #[arg(long, default_value_t = 500)]
+    pub epochs: usize,
+    /// Early-stopping patience on validation accuracy.
+    #[arg(long, default_value_t = 50)]
+    pub patience: usize,
+}
+
+impl TrainingArgs {
+    /// The optimiser settings.
+    pub fn adam(&self) -> frameless_distiller::train::AdamConfig {
+        frameless_distiller::train::AdamConfig {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+        }
+    }
+}
+
 /// Which dataset, and how to split it.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {

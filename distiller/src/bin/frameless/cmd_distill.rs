@@ -11,9 +11,8 @@ use frameless_distiller::pipeline::{dataset_of, distill_from_soft_labels};
 use frameless_distiller::quantize::PrecisionReport;
 use frameless_distiller::student::{StudentConfig, StudentKind};
 use frameless_distiller::teacher::SoftLabels;
-use frameless_distiller::train::AdamConfig;
 
-use crate::args::{DeviceArgs, OutputArgs};
+use crate::args::{DeviceArgs, OutputArgs, TrainingArgs};
 use crate::cmd_export::{export_file, PrecisionArg};
 use crate::{progress, BadInput};
 
@@ -60,18 +59,8 @@ pub struct DistillArgs {
     /// Distillation temperature τ.
     #[arg(long, default_value_t = 1.0)]
     tau: f64,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    lr: f64,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 5e-4)]
-    weight_decay: f64,
-    /// Maximum epochs.
-    #[arg(long, default_value_t = 500)]
-    epochs: usize,
-    /// Early-stopping patience on validation accuracy.
-    #[arg(long, default_value_t = 50)]
-    patience: usize,
+    #[command(flatten)]
+    training: TrainingArgs,
     /// Seed of initialisation and dropout (default: the teacher's seed).
     #[arg(long)]
     seed: Option<u64>,
@@ -169,12 +158,9 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         let settings = DistillConfig {
             lambda: args.lambda,
             tau: args.tau,
-            adam: AdamConfig {
-                lr: args.lr,
-                weight_decay: args.weight_decay,
-            },
-            max_epochs: args.epochs,
-            patience: args.patience,
+            adam: args.training.adam(),
+            max_epochs: args.training.epochs,
+            patience: args.training.patience,
             seed,
         };
         let bar = progress::run_bar(chatty);

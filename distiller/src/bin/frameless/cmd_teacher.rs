@@ -9,9 +9,8 @@ use frameless_distiller::framelet::{self, FrameletConfig, FrameletKind};
 use frameless_distiller::teacher::{
     self, Precision, SoftLabels, TeacherConfig, TeacherKind, TeacherRun,
 };
-use frameless_distiller::train::AdamConfig;
 
-use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs};
+use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs, TrainingArgs};
 use crate::progress;
 
 const EXAMPLES: &str = "\
@@ -48,18 +47,8 @@ pub struct TeacherArgs {
     /// Dropout probability.
     #[arg(long, default_value_t = 0.5)]
     dropout: f64,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    lr: f64,
-    /// L2 weight decay (added to the gradient, as PyTorch Adam).
-    #[arg(long, default_value_t = 5e-4)]
-    weight_decay: f64,
-    /// Maximum epochs.
-    #[arg(long, default_value_t = 500)]
-    epochs: usize,
-    /// Early-stopping patience on validation accuracy.
-    #[arg(long, default_value_t = 50)]
-    patience: usize,
+    #[command(flatten)]
+    training: TrainingArgs,
     /// Precision: f32 or f64.
     #[arg(long, default_value = "f32", value_parser = parse_precision)]
     dtype: Precision,
@@ -94,12 +83,9 @@ impl TeacherArgs {
             hidden: self.hidden,
             layers: self.layers,
             dropout: self.dropout,
-            optimizer: AdamConfig {
-                lr: self.lr,
-                weight_decay: self.weight_decay,
-            },
-            epochs: self.epochs,
-            patience: self.patience,
+            optimizer: self.training.adam(),
+            epochs: self.training.epochs,
+            patience: self.training.patience,
             dtype: self.dtype,
             framelet: FrameletConfig {
                 kind: self.framelet,
