@@ -218,3 +218,57 @@ fn bad_inputs_give_one_line_and_exit_1() {
             .arg(work.path()),
     );
 }
+
+/// `results.jsonl` of an experiment folder, keyed by cell id, without the timings.
+fn cells(dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    std::fs::read_to_string(dir.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut cell: serde_json::Value = serde_json::from_str(line).unwrap();
+            cell.as_object_mut().unwrap().remove("seconds");
+            (cell["id"].as_str().unwrap().to_string(), cell)
+        })
+        .collect()
+}
+
+#[test]
+fn experiment_workers_store_the_same_cells_as_one_process() {
+    let work = tempfile::tempdir().unwrap();
+    // Synthetic families only, so the test needs no dataset folder.
+    let run = |jobs: &str, out: &Path| {
+        frameless()
+            .args(["experiment", "--preset", "smoke", "--quiet"])
+            .args(["--datasets", "csbm,csbm-150,csbm-120", "--jobs", jobs])
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
+    };
+    let (one, three) = (work.path().join("one"), work.path().join("three"));
+    run("1", &one);
+    run("3", &three);
+    let (a, b) = (cells(&one), cells(&three));
+    assert_eq!(a.len(), 8, "2 sweep + 2 real + 4 over-squashing cells");
+    assert_eq!(a, b, "worker processes changed a result");
+    assert!(three.join("report.md").is_file());
+    // A shard stores only its part and writes no report.
+    let part = work.path().join("part");
+    frameless()
+        .args(["experiment", "--preset", "smoke", "--quiet", "--shard", "1/3"])
+        .args(["--datasets", "csbm,csbm-150,csbm-120", "--out"])
+        .arg(&part)
+        .assert()
+        .success();
+    let stored = cells(&part);
+    assert!(!stored.is_empty() && stored.len() < a.len());
+    assert!(stored.iter().all(|(id, cell)| a[id] == *cell));
+    assert!(!part.join("report.md").exists());
+    let out = frameless()
+        .args(["experiment", "--shard", "3/3", "--out"])
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 <= K < N"));
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use frameless_distiller::experiment::{
-    run_experiment, ExperimentOptions, Preset, SECTION_HEADINGS,
+    run_experiment, ExperimentOptions, Preset, Shard, SECTION_HEADINGS,
 };
 
 fn datasets_root() -> PathBuf {
@@ -114,6 +114,7 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
         datasets: datasets_root(),
         only: Vec::new(),
         report_only: false,
+        shard: Shard::WHOLE,
     };
     let start = Instant::now();
     let summary = run_experiment(&options, &mut |_| {}).unwrap();

@@ -54,6 +54,50 @@ impl std::fmt::Display for Preset {
     }
 }
 
+/// Every `count`-th cell of a grid, starting at cell `index` (counted over the whole grid,
+/// so every process that shares a grid agrees on who runs what, whatever is stored).
+/// Written `K/N`; `0/1` is the whole grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, `0..count`.
+    pub index: usize,
+    /// Number of parts.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole grid.
+    pub const WHOLE: Self = Self { index: 0, count: 1 };
+
+    /// Whether the cell at `position` of the grid belongs to this shard.
+    pub fn holds(&self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("shard {s:?} is not K/N with 0 <= K < N");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index >= count {
+            return Err(bad());
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// Training lengths shared by every cell of a grid.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Budget {
@@ -406,6 +450,22 @@ mod tests {
         }
         let ids: std::collections::HashSet<_> = smoke.cells.iter().map(|c| &c.id).collect();
         assert_eq!(ids.len(), smoke.cells.len());
+    }
+
+    #[test]
+    fn shards_partition_the_grid() {
+        let shards: Vec<Shard> = ["0/3", "1/3", "2/3"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        for position in 0..30 {
+            assert_eq!(shards.iter().filter(|s| s.holds(position)).count(), 1);
+        }
+        assert!(Shard::WHOLE.holds(7));
+        assert_eq!(shards[1].to_string(), "1/3");
+        for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
-pub use grid::{build as build_grid, Grid, Preset};
+pub use grid::{build as build_grid, Grid, Preset, Shard};
 pub use report::{RunInfo, SECTION_HEADINGS};
 pub use run::{run_grid, CellEvent};
 pub use store::ResultStore;
@@ -45,6 +45,9 @@ pub struct ExperimentOptions {
     pub only: Vec<String>,
     /// Train nothing: only rewrite the report from the cells already stored.
     pub report_only: bool,
+    /// The part of the grid this process runs. A part writes no report (its cells are not
+    /// the whole grid): run again with `report_only` once every part has finished.
+    pub shard: Shard,
 }
 
 /// The outcome of [`run_experiment`].
@@ -82,14 +85,18 @@ pub fn run_experiment(
     let failed = if options.report_only {
         0
     } else {
-        run_grid(&grid, &mut store, on_event)?
+        run_grid(&grid, &mut store, options.shard, on_event)?
     };
     let info = RunInfo {
         preset: options.preset.to_string(),
         seeds: grid.seeds,
         planned_cells: grid.cells.len(),
     };
-    let figures = report::write_report(&options.out, &info, store.records())?;
+    let figures = if options.shard == Shard::WHOLE || options.report_only {
+        report::write_report(&options.out, &info, store.records())?
+    } else {
+        Vec::new()
+    };
     Ok(ExperimentSummary {
         planned: grid.cells.len(),
         stored: store.records().len(),

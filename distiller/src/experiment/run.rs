@@ -8,7 +8,7 @@ use frameless_engine::writer::OwnedMetadata;
 use frameless_engine::Precision;
 
 use super::energy::normalized_dirichlet_energy;
-use super::grid::{Budget, CellSpec, Grid};
+use super::grid::{Budget, CellSpec, Grid, Shard};
 use super::hidden::student_hidden;
 use super::record::{CellRecord, StudentResult};
 use super::store::ResultStore;
@@ -200,7 +200,7 @@ fn run_cell(
     })
 }
 
-/// Runs every cell of `grid` not yet in `store`, appending each as it finishes.
+/// Runs every cell of `shard` of `grid` not yet in `store`, appending each as it finishes.
 /// A failing cell is reported through `on_event` and skipped; returns how many failed.
 ///
 /// # Errors
@@ -208,12 +208,15 @@ fn run_cell(
 pub fn run_grid(
     grid: &Grid,
     store: &mut ResultStore,
+    shard: Shard,
     on_event: &mut dyn FnMut(&CellEvent),
 ) -> Result<usize, ExperimentError> {
     let todo: Vec<&CellSpec> = grid
         .cells
         .iter()
-        .filter(|c| !store.contains(&c.id))
+        .enumerate()
+        .filter(|(position, c)| shard.holds(*position) && !store.contains(&c.id))
+        .map(|(_, c)| c)
         .collect();
     // Every prepared graph is kept (cells are seed-major, so each graph recurs once per
     // seed); the largest preset holds a few hundred MB.

@@ -3,7 +3,9 @@
 //! `results.jsonl` holds one [`CellRecord`] per line. Each record is written with one
 //! `write_all` of the whole line, then flushed and synced, so a crash loses at most the
 //! cell in progress. On open, a torn last line (no trailing newline, or not valid JSON) is
-//! cut off; every earlier line must parse.
+//! cut off; every earlier line must parse. Several processes may append to one file
+//! (`frameless experiment --jobs`): the file is opened in append mode and each record is a
+//! single `write`, which Linux does not interleave with another process's.
 //!
 //! ```
 //! use frameless_distiller::experiment::store::ResultStore;
