@@ -255,7 +255,14 @@ fn experiment_workers_store_the_same_cells_as_one_process() {
     // A shard stores only its part and writes no report.
     let part = work.path().join("part");
     frameless()
-        .args(["experiment", "--preset", "smoke", "--quiet", "--shard", "1/3"])
+        .args([
+            "experiment",
+            "--preset",
+            "smoke",
+            "--quiet",
+            "--shard",
+            "1/3",
+        ])
         .args(["--datasets", "csbm,csbm-150,csbm-120", "--out"])
         .arg(&part)
         .assert()
@@ -271,4 +278,61 @@ fn experiment_workers_store_the_same_cells_as_one_process() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 <= K < N"));
+}
+
+#[test]
+fn distill_rewires_the_graph_the_teacher_was_trained_on() {
+    let work = tempfile::tempdir().unwrap();
+    let soft = work.path().join("soft");
+    frameless()
+        .args([
+            "teacher",
+            "--dataset",
+            "synthetic:nodes=300,features=20,homophily=0.3",
+        ])
+        .args([
+            "--seeds",
+            "1",
+            "--epochs",
+            "20",
+            "--surgery",
+            "sdrf:30",
+            "--quiet",
+        ])
+        .arg("--out")
+        .arg(&soft)
+        .assert()
+        .success();
+    let rewired = soft.join("synthetic+sdrf30-spatial-seed0.json");
+    let mut labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&rewired).unwrap()).unwrap();
+    assert_eq!(labels["surgery"]["iterations"], 30);
+    // The same soft labels, said to come from the graph as loaded.
+    labels.as_object_mut().unwrap().remove("surgery");
+    let original = work.path().join("original.json");
+    std::fs::write(&original, labels.to_string()).unwrap();
+    let distill = |teacher: &Path, out: &Path| {
+        frameless()
+            .args([
+                "distill",
+                "--student",
+                "fmlp-s",
+                "--epochs",
+                "10",
+                "--quiet",
+            ])
+            .arg("--teacher")
+            .arg(teacher)
+            .arg("--out")
+            .arg(out)
+            .assert()
+            .success();
+        std::fs::read(out).unwrap()
+    };
+    let on_rewired = distill(&rewired, &work.path().join("a.json"));
+    let on_original = distill(&original, &work.path().join("b.json"));
+    assert_ne!(
+        on_rewired, on_original,
+        "distill ignored the recorded surgery"
+    );
 }

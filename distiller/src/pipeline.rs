@@ -28,6 +28,7 @@ use crate::framelet::{self, FrameletError, FrameletOperators};
 use crate::progress::Progress;
 use crate::quantize::{self, PrecisionReport, QuantizeError, PRECISIONS};
 use crate::student::{Mode, StudentConfig, StudentError, StudentGraph};
+use crate::surgery::{rewire_dataset, SurgeryError};
 use crate::teacher::{self, SoftLabels, TeacherConfig, TeacherError, TeacherKind};
 
 /// Any failure along the line.
@@ -57,6 +58,9 @@ pub enum PipelineError {
     /// A tensor operation.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// Rewiring the graph as the soft labels say.
+    #[error(transparent)]
+    Surgery(#[from] SurgeryError),
     /// A soft-label file that does not match its dataset.
     #[error("{0}")]
     Mismatch(String),
@@ -86,13 +90,17 @@ pub struct Distilled {
     pub precisions: Vec<PrecisionReport>,
 }
 
-/// Loads the teacher's dataset from the path or synthetic spec recorded in `soft`.
+/// Loads the teacher's dataset from the path or synthetic spec recorded in `soft`, rewired
+/// by the SDRF it records, if any, so the student sees the teacher's graph.
 ///
 /// # Errors
 /// If the dataset cannot be loaded or does not match the soft labels.
 pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), PipelineError> {
     let source: DatasetSource = soft.source.parse()?;
-    let dataset = data::load(&source)?;
+    let mut dataset = data::load(&source)?;
+    if let Some(surgery) = &soft.surgery {
+        dataset = rewire_dataset(&dataset, surgery)?.0;
+    }
     if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.n_classes {
         return Err(PipelineError::Mismatch(format!(
             "soft labels are for {} nodes / {} classes but {} has {} / {}",

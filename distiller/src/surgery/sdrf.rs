@@ -10,12 +10,13 @@ use super::graph::Graph;
 use super::SurgeryError;
 
 /// Settings of [`sdrf`]; the defaults are those of the paper's code.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SdrfConfig {
     /// Number of add/remove rounds (default 10).
     pub iterations: usize,
     /// Remove the most positively curved edge only when its curvature exceeds this
-    /// (the paper's `C⁺`, default 0.5); `f64::INFINITY` never removes.
+    /// (the paper's `C⁺`, default 0.5); `f64::INFINITY` never removes (`null` in JSON).
+    #[serde(with = "infinity_as_null")]
     pub removal_bound: f64,
     /// The paper's τ (default 1): a candidate edge is drawn with probability
     /// `∝ exp(τ · improvement)`, as in the reference code, so larger τ is greedier
@@ -33,6 +34,23 @@ impl Default for SdrfConfig {
             tau: 1.0,
             seed: 0,
         }
+    }
+}
+
+/// JSON has no infinity: an unbounded removal bound is written as `null`.
+mod infinity_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bound: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if bound.is_finite() {
+            s.serialize_some(bound)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
     }
 }
 

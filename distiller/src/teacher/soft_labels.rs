@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{TeacherConfig, TeacherError, TeacherKind, TeacherRun};
 use crate::data::Split;
+use crate::surgery::SdrfConfig;
 
 /// A teacher's per-node log-probabilities with everything needed to reproduce them.
 /// Stored as JSON.
@@ -22,6 +23,10 @@ pub struct SoftLabels {
     pub split: Split,
     /// The teacher's hyper-parameters (framelet config included).
     pub config: TeacherConfig,
+    /// SDRF applied to the graph after loading, if any: the student is distilled on the
+    /// same rewired graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surgery: Option<SdrfConfig>,
     /// Number of nodes `N`.
     pub n_nodes: usize,
     /// Number of classes `C`.
@@ -43,7 +48,8 @@ pub struct SoftLabels {
 }
 
 impl SoftLabels {
-    /// Packs a run with its provenance.
+    /// Packs a run with its provenance (on the graph as loaded; set
+    /// [`surgery`](Self::surgery) if it was rewired).
     pub fn from_run(run: &TeacherRun, source: &str, dataset: &str, config: &TeacherConfig) -> Self {
         Self {
             source: source.to_string(),
@@ -52,6 +58,7 @@ impl SoftLabels {
             seed: run.seed,
             split: run.split.clone(),
             config: config.clone(),
+            surgery: None,
             n_nodes: run.log_probs.len() / run.n_classes.max(1),
             n_classes: run.n_classes,
             log_probs: run.log_probs.clone(),
@@ -146,6 +153,7 @@ mod tests {
                 test: vec![2],
             },
             config: TeacherConfig::default(),
+            surgery: None,
             n_nodes: 3,
             n_classes: 2,
             log_probs: vec![-0.1, -2.3, -0.7, -0.7, -3.0, -0.05],
@@ -159,6 +167,16 @@ mod tests {
         s.save(&path).unwrap();
         assert_eq!(SoftLabels::load(&path).unwrap(), s);
         assert_eq!(s.row(1), &[-0.7, -0.7]);
+        // The surgery survives the trip, an unbounded removal bound included (JSON null).
+        for removal_bound in [0.5, f64::INFINITY] {
+            s.surgery = Some(SdrfConfig {
+                iterations: 7,
+                removal_bound,
+                ..SdrfConfig::default()
+            });
+            s.save(&path).unwrap();
+            assert_eq!(SoftLabels::load(&path).unwrap(), s);
+        }
         s.n_nodes = 4;
         s.save(&path).unwrap();
         assert!(matches!(

@@ -73,10 +73,6 @@ pub struct DistillArgs {
     /// Precision of --export: f32, f16 or int8.
     #[arg(long, default_value = "int8")]
     precision: PrecisionArg,
-    /// Rewire the teacher's graph before distilling: `sdrf` or `sdrf:N` (give the teacher
-    /// the same `--surgery`, so both see one graph).
-    #[arg(long, value_parser = crate::args::parse_surgery)]
-    surgery: Option<frameless_distiller::surgery::SdrfConfig>,
     #[command(flatten)]
     device: DeviceArgs,
     #[command(flatten)]
@@ -144,16 +140,6 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     for path in &args.teacher {
         let soft = SoftLabels::load(path).map_err(|e| BadInput(e.to_string()))?;
         let loaded = dataset_of(&soft).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-        let loaded = match &args.surgery {
-            None => loaded,
-            Some(cfg) => {
-                let (dataset, _) = frameless_distiller::surgery::rewire_dataset(&loaded.0, cfg)
-                    .map_err(|e| BadInput(format!("--surgery: {e}")))?;
-                let ops =
-                    frameless_distiller::framelet::build(&dataset.graph()?, &soft.config.framelet)?;
-                (dataset, ops)
-            }
-        };
         let seed = args.seed.unwrap_or(soft.seed);
         let settings = DistillConfig {
             lambda: args.lambda,

@@ -149,7 +149,9 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
         }
         if let Some(dir) = &args.out {
             let path = dir.join(format!("{}-{}-seed{seed}.json", dataset.name, args.model));
-            SoftLabels::from_run(&run, &source, &dataset.name, &config).save(&path)?;
+            let mut soft = SoftLabels::from_run(&run, &source, &dataset.name, &config);
+            soft.surgery = args.data.surgery;
+            soft.save(&path)?;
         }
         runs.push(run);
     }
