@@ -93,8 +93,49 @@ impl LineChart {
         (pad(x0, x1), pad(y0, y1))
     }
 
+    /// The corner whose box (a third of the width, a third of the height) covers the
+    /// fewest points and whiskers, so the legend hides as little data as it can.
+    fn legend_corner(&self, (x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> SeriesLabelPosition {
+        let covered = |left: bool, top: bool| {
+            let in_x = |x: f64| {
+                let t = (x - x0) / (x1 - x0);
+                if left {
+                    t <= 0.34
+                } else {
+                    t >= 0.66
+                }
+            };
+            let in_y = |y: f64| {
+                let t = (y - y0) / (y1 - y0);
+                if top {
+                    t >= 0.66
+                } else {
+                    t <= 0.34
+                }
+            };
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .filter(|&&(x, y, e)| {
+                    let e = if e.is_finite() { e } else { 0.0 };
+                    in_x(x) && (in_y(y) || in_y(y - e) || in_y(y + e))
+                })
+                .count()
+        };
+        [
+            (SeriesLabelPosition::LowerRight, false, false),
+            (SeriesLabelPosition::UpperRight, false, true),
+            (SeriesLabelPosition::LowerLeft, true, false),
+            (SeriesLabelPosition::UpperLeft, true, true),
+        ]
+        .into_iter()
+        .min_by_key(|&(_, left, top)| covered(left, top))
+        .map_or(SeriesLabelPosition::LowerRight, |(corner, _, _)| corner)
+    }
+
     fn draw(&self, svg: &mut String) -> Result<(), Box<dyn std::error::Error + '_>> {
         let ((x0, x1), (y0, y1)) = self.ranges();
+        let legend = self.legend_corner((x0, x1), (y0, y1));
         let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -109,6 +150,8 @@ impl LineChart {
             .y_desc(self.y_label.as_str())
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 15))
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
             .draw()?;
         for (i, series) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
@@ -135,13 +178,24 @@ impl LineChart {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(legend)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font(("sans-serif", 13))
             .draw()?;
         root.present()?;
         Ok(())
+    }
+}
+
+/// A tick label without trailing zeros: `2` rather than `2.0`, `0.25` rather than `0.250`.
+fn tick(v: f64) -> String {
+    let text = format!("{v:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
     }
 }
 
@@ -172,6 +226,48 @@ mod tests {
         for text in ["teacher depth", "test accuracy", "no SDRF", "SDRF"] {
             assert!(svg.contains(text), "{text}");
         }
+    }
+
+    #[test]
+    fn ticks_drop_trailing_zeros() {
+        assert_eq!(tick(2.0), "2");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(-0.0001), "0");
+        assert_eq!(tick(1.5e-3), "0.002");
+    }
+
+    #[test]
+    fn legend_avoids_the_data() {
+        let rising = LineChart {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            series: vec![Series {
+                label: "s".into(),
+                points: (0..=10)
+                    .map(|i| (f64::from(i), f64::from(i), 0.0))
+                    .collect(),
+            }],
+        };
+        let (xr, yr) = rising.ranges();
+        assert!(matches!(
+            rising.legend_corner(xr, yr),
+            SeriesLabelPosition::LowerRight | SeriesLabelPosition::UpperLeft
+        ));
+        let falling = LineChart {
+            series: vec![Series {
+                label: "s".into(),
+                points: (0..=10)
+                    .map(|i| (f64::from(i), -f64::from(i), 0.0))
+                    .collect(),
+            }],
+            ..rising
+        };
+        let (xr, yr) = falling.ranges();
+        assert!(matches!(
+            falling.legend_corner(xr, yr),
+            SeriesLabelPosition::UpperRight | SeriesLabelPosition::LowerLeft
+        ));
     }
 
     #[test]
