@@ -13,10 +13,10 @@ precision="${FW_PRECISION:-int8}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# The debug build `cargo test --workspace` already made: the demo takes
-# seconds in it too.
+# The test profile (optimised), whose artifacts `cargo test --workspace`
+# already built: no second build of the distiller's dependencies.
 echo "run-exported.sh: frameless demo --nodes 400 --features 40 --classes 3 --seed 1" >&2
-if ! (cd "$here/.." && cargo run --quiet -p frameless-distiller --bin frameless -- \
+if ! (cd "$here/.." && cargo run --profile test --quiet -p frameless-distiller --bin frameless -- \
     demo --nodes 400 --features 40 --classes 3 --seed 1 --quiet --out "$tmp/demo") >"$tmp/demo.log" 2>&1; then
     cat "$tmp/demo.log" >&2
     echo "run-exported.sh: frameless demo failed" >&2

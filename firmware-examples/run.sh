@@ -141,6 +141,11 @@ for t in "${targets[@]}"; do
     done
 done
 
+if [ "${#rows[@]}" -eq 0 ]; then
+    note "no model of the precisions ${precisions[*]} in $FW_MODELS"
+    fail=1
+fi
+
 echo
 printf '%-10s %-5s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
     target prec instr/infer MACs instr/MAC blob_B scratch_B stack_B load_instr exact status

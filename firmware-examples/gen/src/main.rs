@@ -284,7 +284,7 @@ fn blob_files(path: &Path, dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String
     let blob = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let name = path
         .file_name()
-        .map_or(path.as_os_str(), |n| n)
+        .unwrap_or(path.as_os_str())
         .to_string_lossy();
     model_files(dir, &format!("`{name}`"), &mut Rng(SEED), &[blob])
         .map_err(|e| format!("{}: {e}", path.display()))
