@@ -7,9 +7,19 @@
 #   FW_PRECISIONS     precisions to run (default: "f32 f16 int8")
 #   FW_TARGETS        targets to run (default: "cortex-m4 riscv32")
 #   FW_TIMEOUT        seconds per QEMU run (default: 120)
+#   FW_MODELS         model folder written by gen (default: models/; a relative
+#                     path is taken from the current directory)
 #   FW_SKIP_GEN_CHECK=1  skip checking models/ against the current engine writer
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# The firmware's build script reads FW_MODELS; absolute, as cargo runs it elsewhere.
+if [ -n "${FW_MODELS:-}" ]; then
+    [ -d "$FW_MODELS" ] || { echo "run.sh: FW_MODELS=$FW_MODELS is not a folder" >&2; exit 2; }
+    FW_MODELS="$(cd "$FW_MODELS" && pwd)"
+else
+    FW_MODELS="$here/models"
+fi
+export FW_MODELS
 cd "$here"
 
 qemu_root="$(./setup.sh | tail -n 1)"
@@ -39,12 +49,20 @@ qemu_cmd() { # target elf
 fail=0
 note() { echo "run.sh: $*" >&2; }
 
-# 1. The committed models must be what the current engine writes and predicts.
-if [ "${FW_SKIP_GEN_CHECK:-0}" != 1 ]; then
-    note "checking models/ against the engine's writer (fw-gen --check)"
-    if ! cargo run "${cargo_q[@]}" --manifest-path gen/Cargo.toml -- --check; then
-        note "models/ is stale or the generator failed"
+# 1. The model files must be what the current engine writes and predicts:
+# models/ from the synthetic model, another folder from each of its blobs.
+gen_check() {
+    note "checking $FW_MODELS against the engine (fw-gen $*)"
+    cargo run "${cargo_q[@]}" --manifest-path gen/Cargo.toml -- "$@" || {
+        note "$FW_MODELS is stale or the generator failed"
         fail=1
+    }
+}
+if [ "${FW_SKIP_GEN_CHECK:-0}" != 1 ]; then
+    if [ "$FW_MODELS" = "$here/models" ]; then
+        gen_check --check
+    else
+        for b in "$FW_MODELS"/model-*.fgkd; do gen_check --check --blob "$b" --out "$FW_MODELS"; done
     fi
 fi
 
@@ -66,7 +84,7 @@ qemu_run() { # target elf log -> QEMU's exit status
 
 mkdir -p out
 # 3. A fault must end the run with status 3, not hang.
-fault_p="$(for p in int8 "${precisions[@]}"; do [ -f "models/cora-fmlps-$p.fgkd" ] && echo "$p" && break; done)"
+fault_p="$(for p in int8 "${precisions[@]}"; do [ -f "$FW_MODELS/model-$p.fgkd" ] && echo "$p" && break; done)"
 for t in "${targets[@]}"; do
     [ -n "$fault_p" ] || break
     note "fault handler self-test on $t"
@@ -88,8 +106,8 @@ done
 rows=()
 for t in "${targets[@]}"; do
     for p in "${precisions[@]}"; do
-        if [ ! -f "models/cora-fmlps-$p.fgkd" ]; then
-            note "no models/cora-fmlps-$p.fgkd: skipping $p"
+        if [ ! -f "$FW_MODELS/model-$p.fgkd" ]; then
+            note "no $FW_MODELS/model-$p.fgkd: skipping $p"
             continue
         fi
         tr="$(triple "$t")"
@@ -123,6 +141,11 @@ for t in "${targets[@]}"; do
     done
 done
 
+if [ "${#rows[@]}" -eq 0 ]; then
+    note "no model of the precisions ${precisions[*]} in $FW_MODELS"
+    fail=1
+fi
+
 echo
 printf '%-10s %-5s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
     target prec instr/infer MACs instr/MAC blob_B scratch_B stack_B load_instr exact status
@@ -143,7 +166,7 @@ for t in "${targets[@]}"; do
         awk -v t="$t" -v f="$f" -v i="$i" 'BEGIN { printf "%s: f32 takes %.2fx the instructions of int8\n", t, f / i }'
     fi
 done
-echo "(instructions from QEMU -icount shift=0: riscv32 minstret exact; cortex-m4 SysTick, 40 instructions/tick, (16 passes - 1 pass) / 15 passes over the test nodes; stack_B = predict's stack high-water mark by painting)"
+echo "(models from $FW_MODELS; instructions from QEMU -icount shift=0: riscv32 minstret exact; cortex-m4 SysTick, 40 instructions/tick, (16 passes - 1 pass) / 15 passes over the test nodes; stack_B = predict's stack high-water mark by painting)"
 if [ "$fail" -ne 0 ]; then
     note "FAILED"
     exit 1

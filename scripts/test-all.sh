@@ -8,3 +8,5 @@ cargo test --workspace
 # Firmware examples: setup.sh installs what is missing, then both targets are
 # built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision.
 firmware-examples/run.sh
+# A blob really exported by a small `frameless demo` (int8), flashed the same way.
+firmware-examples/run-exported.sh

@@ -1,6 +1,7 @@
 //! The embedded test model, chosen by exactly one cargo feature (`f32`,
 //! `f16`, `int8`), with its test nodes and the host engine's predictions.
-//! Everything lives in `../../models/`, written by the `fw-gen` host tool.
+//! Everything lives in one folder written by the `fw-gen` host tool:
+//! `models/`, or `FW_MODELS` at build time (see `build.rs`).
 
 use frameless_engine::Precision;
 
@@ -22,8 +23,8 @@ macro_rules! model_files {
         /// Precision of the embedded blob.
         pub const PRECISION: &str = $prec;
         static BLOB_ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../models/cora-fmlps-",
+            env!("FW_MODEL_DIR"),
+            "/model-",
             $prec,
             ".fgkd"
         )));
@@ -33,12 +34,7 @@ macro_rules! model_files {
         pub fn is_selected(p: Precision) -> bool {
             matches!(p, Precision::$variant)
         }
-        include!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../models/expected-",
-            $prec,
-            ".rs"
-        ));
+        include!(concat!(env!("FW_MODEL_DIR"), "/expected-", $prec, ".rs"));
     };
 }
 
@@ -49,4 +45,4 @@ model_files!("f16", F16);
 #[cfg(feature = "int8")]
 model_files!("int8", Int8);
 
-include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/testset.rs"));
+include!(concat!(env!("FW_MODEL_DIR"), "/testset.rs"));

@@ -149,7 +149,7 @@ pub fn run<B: Board>(board: &mut B) -> ! {
         fail(
             EXIT_SETUP,
             format_args!(
-                "blob dims differ from models/expected-{}.rs: regenerate with fw-gen",
+                "blob dims differ from expected-{}.rs: regenerate with fw-gen",
                 data::PRECISION
             ),
         );
@@ -175,7 +175,7 @@ pub fn run<B: Board>(board: &mut B) -> ! {
         fail(
             EXIT_SETUP,
             format_args!(
-                "scratch too small: the model needs {} f32 words, the firmware reserves {} (max_scratch_len of DIMS in models/expected-{}.rs)",
+                "scratch too small: the model needs {} f32 words, the firmware reserves {} (max_scratch_len of DIMS in expected-{}.rs)",
                 model.scratch_len(),
                 scratch.len(),
                 data::PRECISION
