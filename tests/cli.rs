@@ -248,6 +248,16 @@ fn experiment_workers_store_the_same_cells_as_one_process() {
     let (one, three) = (work.path().join("one"), work.path().join("three"));
     run("1", &one);
     run("3", &three);
+    // Rerunning a finished folder with workers: nothing to do, and no worker may spawn
+    // workers of its own (a one-cell shard once did, without end).
+    assert_cmd::Command::from_std(frameless())
+        .args(["experiment", "--preset", "smoke", "--quiet"])
+        .args(["--datasets", "csbm,csbm-150,csbm-120", "--jobs", "2"])
+        .arg("--out")
+        .arg(&three)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
     let (a, b) = (cells(&one), cells(&three));
     assert_eq!(a.len(), 8, "2 sweep + 2 real + 4 over-squashing cells");
     assert_eq!(a, b, "worker processes changed a result");

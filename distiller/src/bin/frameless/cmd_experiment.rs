@@ -166,6 +166,8 @@ fn run_workers(options: &ExperimentOptions, jobs: usize, quiet: bool) -> anyhow:
             .arg("--data-root")
             .arg(&options.datasets)
             .args(["--shard", &Shard { index, count: jobs }.to_string()])
+            // A worker must not spawn workers of its own (`0/1` is the whole grid).
+            .args(["--jobs", "1"])
             .stdout(Stdio::null());
         if let Some(seeds) = options.seeds {
             command.args(["--seeds", &seeds.to_string()]);
