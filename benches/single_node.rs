@@ -117,7 +117,7 @@ fn engine_predict(c: &mut Criterion, name: &str, blob: &[u8], dataset: &Dataset)
 fn benches(c: &mut Criterion) {
     let root = std::env::var_os("FRAMELESS_DATASETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
     let cora = match data::load_dir(&root.join("cora")) {
         Ok(d) => d,
         Err(e) => {
@@ -125,7 +125,7 @@ fn benches(c: &mut Criterion) {
             return;
         }
     };
-    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("firmware-examples/models");
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples/models");
     for precision in ["f32", "int8"] {
         let blob =
             std::fs::read(models.join(format!("cora-fmlps-{precision}.fgkd"))).expect("blob");

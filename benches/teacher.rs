@@ -19,7 +19,7 @@ const WIDTH: usize = 64;
 fn cora() -> Option<Dataset> {
     let root = std::env::var_os("FRAMELESS_DATASETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
     match data::load_dir(&root.join("cora")) {
         Ok(d) => Some(d),
         Err(e) => {

@@ -16,7 +16,7 @@ trap 'rm -rf "$tmp"' EXIT
 # The test profile (optimised), whose artifacts `cargo test --workspace`
 # already built: no second build of the distiller's dependencies.
 echo "run-exported.sh: frameless demo --nodes 400 --features 40 --classes 3 --seed 1" >&2
-if ! (cd "$here/.." && cargo run --profile test --quiet -p frameless-distiller --bin frameless -- \
+if ! (cd "$here/.." && cargo run --profile test --quiet --bin frameless -- \
     demo --nodes 400 --features 40 --classes 3 --seed 1 --quiet --out "$tmp/demo") >"$tmp/demo.log" 2>&1; then
     cat "$tmp/demo.log" >&2
     echo "run-exported.sh: frameless demo failed" >&2

@@ -103,8 +103,8 @@ export LIBRARY_PATH=$STUBS:$CUDA/lib64${LIBRARY_PATH:+:$LIBRARY_PATH}
 export CARGO_TARGET_DIR=$TARGET_DIR
 
 start=$(date +%s)
-log "cargo build --profile release --features cuda -p frameless-distiller (target $TARGET_DIR)"
-cargo build --profile release --features cuda -p frameless-distiller --bin frameless
+log "cargo build --profile release --features cuda --bin frameless (target $TARGET_DIR)"
+cargo build --profile release --features cuda --bin frameless
 log "cargo test --no-run (the distiller's unit tests, CUDA SpMM checks included)"
 TEST_BIN=$(cargo test --profile release --features cuda -p frameless-distiller --lib --no-run \
     --message-format=json-render-diagnostics \

@@ -8,15 +8,15 @@
 mod common;
 
 use candle_core::Device;
-use frameless::distiller::data::{self, DatasetSource, SplitRates};
-use frameless::distiller::distill::DistillConfig;
-use frameless::distiller::export::{verify, ParityInputs};
-use frameless::distiller::framelet;
-use frameless::distiller::pipeline::distill_from_soft_labels;
-use frameless::distiller::progress::Progress;
-use frameless::distiller::student::{StudentConfig, StudentKind};
-use frameless::distiller::teacher::{self, SoftLabels, TeacherConfig, TeacherKind};
-use frameless::engine::Precision;
+use frameless_distiller::data::{self, DatasetSource, SplitRates};
+use frameless_distiller::distill::DistillConfig;
+use frameless_distiller::export::{verify, ParityInputs};
+use frameless_distiller::framelet;
+use frameless_distiller::pipeline::distill_from_soft_labels;
+use frameless_distiller::progress::Progress;
+use frameless_distiller::student::{StudentConfig, StudentKind};
+use frameless_distiller::teacher::{self, SoftLabels, TeacherConfig, TeacherKind};
+use frameless_engine::Precision;
 
 #[test]
 fn cora_student_matches_teacher_and_int8_matches_f32() {

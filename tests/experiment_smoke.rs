@@ -7,14 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use frameless_distiller::experiment::{
+use frameless_experiments::{
     run_experiment, ExperimentOptions, Preset, Shard, SECTION_HEADINGS,
 };
 
 fn datasets_root() -> PathBuf {
     let root = std::env::var_os("FRAMELESS_DATASETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
     if !root.join("syn-cora/h0.50-r1/meta.txt").is_file() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -162,7 +162,7 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
     let again = run_experiment(&options, &mut |e| {
         if matches!(
             e,
-            frameless_distiller::experiment::CellEvent::Started { .. }
+            frameless_experiments::CellEvent::Started { .. }
         ) {
             started += 1;
         }

@@ -2,11 +2,10 @@
 //!
 //! The modules follow the pipeline, each importing only earlier stages:
 //! `data → graph → surgery → framelet → teacher → student → distill → quantize → export → pipeline`;
-//! `experiment` runs grids over all of them.
+//! The experiment suite lives in the `frameless-experiments` crate.
 
 pub mod data;
 pub mod distill;
-pub mod experiment;
 pub mod export;
 pub mod framelet;
 pub mod graph;

@@ -1,6 +1,6 @@
 //! Progress events: the library reports through a callback and never prints.
 //!
-//! The binary turns these events into progress bars (see `bin/frameless/progress.rs`);
+//! The binary turns these events into progress bars (see `cli/src/progress.rs`);
 //! tests and library users can ignore them with [`Progress::ignore`].
 
 /// One event from a training loop.

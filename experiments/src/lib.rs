@@ -8,7 +8,7 @@
 //! the last hidden layers ([`energy`]).
 //!
 //! ```
-//! use frameless_distiller::experiment::aggregate::Summary;
+//! use frameless_experiments::aggregate::Summary;
 //! assert_eq!(Summary::of(&[0.8, 0.8]).percent(), "80.0 ± 0.0");
 //! ```
 

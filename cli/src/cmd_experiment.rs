@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use clap::Args;
-use frameless_distiller::experiment::{
+use frameless_experiments::{
     build_grid, run_experiment, CellEvent, ExperimentOptions, Preset, ResultStore, Shard,
 };
 

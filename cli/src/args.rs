@@ -150,7 +150,7 @@ impl DeviceArgs {
         };
         if !cfg!(feature = "cuda") {
             bail!(crate::BadInput(format!(
-                "device {text} needs a build with the `cuda` feature (cargo build --features cuda)"
+                "device {text} needs a build with the `cuda` feature (cargo build --release --features cuda)"
             )));
         }
         candle_core::Device::new_cuda(ordinal).with_context(|| format!("cannot open {text}"))

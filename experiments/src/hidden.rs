@@ -10,7 +10,7 @@
 
 use candle_core::{DType, Tensor};
 
-use crate::student::{Params, Student, StudentGraph};
+use frameless_distiller::student::{Params, Student, StudentGraph};
 
 /// `(H row-major, d)` for `student` on `graph`.
 ///

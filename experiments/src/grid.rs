@@ -13,9 +13,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{DatasetSource, SyntheticConfig};
-use crate::student::StudentKind;
-use crate::teacher::TeacherKind;
+use frameless_distiller::data::{DatasetSource, SyntheticConfig};
+use frameless_distiller::student::StudentKind;
+use frameless_distiller::teacher::TeacherKind;
 
 use super::record::{cell_id, Section};
 

@@ -13,15 +13,15 @@ use super::hidden::student_hidden;
 use super::record::{CellRecord, StudentResult};
 use super::store::ResultStore;
 use super::ExperimentError;
-use crate::data::{self, Dataset, SplitRates};
-use crate::distill::{distill, DistillConfig, Targets};
-use crate::framelet::{self, FrameletConfig};
-use crate::progress::Progress;
-use crate::quantize::{agreement, argmax, model_weights, simulate};
-use crate::student::{StudentConfig, StudentGraph};
-use crate::surgery::{rewire_dataset, SdrfConfig};
-use crate::teacher::{self, TeacherConfig};
-use crate::train::accuracy;
+use frameless_distiller::data::{self, Dataset, SplitRates};
+use frameless_distiller::distill::{distill, DistillConfig, Targets};
+use frameless_distiller::framelet::{self, FrameletConfig};
+use frameless_distiller::progress::Progress;
+use frameless_distiller::quantize::{agreement, argmax, model_weights, simulate};
+use frameless_distiller::student::{StudentConfig, StudentGraph};
+use frameless_distiller::surgery::{rewire_dataset, SdrfConfig};
+use frameless_distiller::teacher::{self, TeacherConfig};
+use frameless_distiller::train::accuracy;
 
 /// What the grid runner reports as it goes (the library never prints).
 #[derive(Debug, Clone, PartialEq)]

@@ -151,7 +151,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::record::{cell_id, Section};
+    use crate::record::{cell_id, Section};
 
     fn record(seed: u64) -> CellRecord {
         CellRecord {

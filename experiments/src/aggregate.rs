@@ -182,7 +182,7 @@ pub fn aggregate(records: &[CellRecord]) -> Vec<AggregateRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::record::{cell_id, StudentResult};
+    use crate::record::{cell_id, StudentResult};
 
     fn cell(seed: u64, teacher_acc: f64, student_acc: f64) -> CellRecord {
         CellRecord {
