@@ -7,6 +7,9 @@
 //! runs the Cora-size blobs committed for the firmware. Compare the medians:
 //! `teacher_6hop_ball / engine_int8` is the speed-up of a single-node query.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
@@ -115,20 +118,13 @@ fn engine_predict(c: &mut Criterion, name: &str, blob: &[u8], dataset: &Dataset)
 }
 
 fn benches(c: &mut Criterion) {
-    let root = std::env::var_os("FRAMELESS_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
-    let cora = match data::load_dir(&root.join("cora")) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("skipping the single-node benches: {e}");
-            return;
-        }
+    let Some(dir) = common::dataset("cora") else {
+        return;
     };
+    let cora = data::load_dir(&dir).expect("loading Cora");
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-examples/models");
     for precision in ["f32", "int8"] {
-        let blob =
-            std::fs::read(models.join(format!("cora-fmlps-{precision}.fgkd"))).expect("blob");
+        let blob = std::fs::read(models.join(format!("model-{precision}.fgkd"))).expect("blob");
         engine_predict(c, &format!("engine_{precision}"), &blob, &cora);
     }
     let nodes = ball(&cora, NODE, HOPS);

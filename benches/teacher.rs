@@ -2,10 +2,11 @@
 //! (`Â·X`, 64 columns) on Cora and on a 100k-node synthetic graph.
 //!
 //! Cora is read from `../shared/datasets` (override `FRAMELESS_DATASETS`); without it the
-//! Cora benches are skipped with a message. Throughput counts multiply-accumulates
+//! Cora benches are skipped with a message (an error under `CI`). Throughput counts multiply-accumulates
 //! (`nnz · 64` forward and the same again backward).
 
-use std::path::PathBuf;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use candle_core::{DType, Device, Var};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -17,16 +18,8 @@ use frameless_distiller::teacher::{TeacherConfig, TeacherKind, Trainer};
 const WIDTH: usize = 64;
 
 fn cora() -> Option<Dataset> {
-    let root = std::env::var_os("FRAMELESS_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
-    match data::load_dir(&root.join("cora")) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            eprintln!("skipping Cora benches: {e}");
-            None
-        }
-    }
+    let dir = common::dataset("cora")?;
+    Some(data::load_dir(&dir).expect("loading Cora"))
 }
 
 fn spmm_bench(c: &mut Criterion, name: &str, dataset: &Dataset) {

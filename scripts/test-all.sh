@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# Every criterion bench once, in test mode (one iteration each), so a bench that panics
+# cannot land.
+cargo test --workspace --benches
 # Firmware examples: setup.sh installs what is missing, then both targets are
 # built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision.
 firmware-examples/run.sh

@@ -4,27 +4,20 @@
 //! graph; without it the synthetic cells still run, unless `$CI` is set, where missing
 //! data is an error.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
-use frameless_experiments::{
-    run_experiment, ExperimentOptions, Preset, Shard, SECTION_HEADINGS,
-};
+use frameless_experiments::{run_experiment, ExperimentOptions, Preset, Shard, SECTION_HEADINGS};
 
 fn datasets_root() -> PathBuf {
-    let root = std::env::var_os("FRAMELESS_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
+    let root = common::datasets_root();
     if !root.join("syn-cora/h0.50-r1/meta.txt").is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the datasets are missing at {} (set FRAMELESS_DATASETS)",
+        common::allow_missing(&format!(
+            "{} has no syn-cora; running the synthetic cells only",
             root.display()
-        );
-        eprintln!(
-            "note: {} has no syn-cora; running the synthetic cells only",
-            root.display()
-        );
+        ));
     }
     root
 }
@@ -160,10 +153,7 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
     // A rerun finds every cell stored and trains nothing.
     let mut started = 0;
     let again = run_experiment(&options, &mut |e| {
-        if matches!(
-            e,
-            frameless_experiments::CellEvent::Started { .. }
-        ) {
+        if matches!(e, frameless_experiments::CellEvent::Started { .. }) {
             started += 1;
         }
     })

@@ -9,21 +9,29 @@ pub fn frameless() -> Command {
     Command::new(env!("CARGO_BIN_EXE_frameless"))
 }
 
-/// `<workspace>/../shared/datasets/<name>`, or `$FRAMELESS_DATASETS/<name>`. `None` (with a
-/// note) when absent; a panic when absent and `CI` is set.
-pub fn dataset(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("FRAMELESS_DATASETS")
+/// `$FRAMELESS_DATASETS`, or `../shared/datasets` beside the workspace.
+pub fn datasets_root() -> PathBuf {
+    std::env::var_os("FRAMELESS_DATASETS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
-    let dir = root.join(name);
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"))
+}
+
+/// Whether a missing dataset may be skipped: never under `CI`, where it panics with `what`.
+pub fn allow_missing(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {what} (set FRAMELESS_DATASETS)"
+    );
+    eprintln!("skipping: {what}");
+}
+
+/// `datasets_root()/<name>`. `None` (with a note) when absent; a panic when absent and
+/// `CI` is set.
+pub fn dataset(name: &str) -> Option<PathBuf> {
+    let dir = datasets_root().join(name);
     if dir.join("meta.txt").is_file() || dir.is_dir() {
         return Some(dir);
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but dataset {name} is missing at {} (set FRAMELESS_DATASETS)",
-        dir.display()
-    );
-    eprintln!("skipping: dataset {name} not found at {}", dir.display());
+    allow_missing(&format!("dataset {name} is missing at {}", dir.display()));
     None
 }
