@@ -65,7 +65,7 @@ pub fn table(r: &DemoReport) -> String {
     );
     for p in &r.precisions {
         s += &format!(
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {:.0}x |\n",
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} | {:.2}x |\n",
             p.quant.precision,
             100.0 * p.engine_test_accuracy,
             100.0 * p.quant.agreement_with_f32,
