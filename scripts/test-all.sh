@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+scripts/check-layers.sh
 cargo test --workspace
 # Firmware examples: setup.sh installs what is missing, then both targets are
 # built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision.

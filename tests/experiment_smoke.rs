@@ -7,9 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use frameless_experiments::{
-    run_experiment, ExperimentOptions, Preset, Shard, SECTION_HEADINGS,
-};
+use frameless_experiments::{run_experiment, ExperimentOptions, Preset, Shard, SECTION_HEADINGS};
 
 fn datasets_root() -> PathBuf {
     let root = std::env::var_os("FRAMELESS_DATASETS")
@@ -160,10 +158,7 @@ fn smoke_preset_writes_a_complete_report_and_resumes() {
     // A rerun finds every cell stored and trains nothing.
     let mut started = 0;
     let again = run_experiment(&options, &mut |e| {
-        if matches!(
-            e,
-            frameless_experiments::CellEvent::Started { .. }
-        ) {
+        if matches!(e, frameless_experiments::CellEvent::Started { .. }) {
             started += 1;
         }
     })

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use frameless_distiller::data::{self, DatasetSource};
-use frameless_distiller::surgery::{rewire_dataset, write_dataset, SdrfConfig};
+use frameless_distiller::data::{self, write_dataset, DatasetSource};
+use frameless_distiller::surgery::{rewire_dataset, SdrfConfig};
 
 const EXAMPLES: &str = "\
 Examples:

@@ -28,8 +28,8 @@ mod lambda;
 pub use filters::{chebyshev_coefficients, FrameletKind, QUADRATURE_POINTS};
 pub use lambda::{lambda_max, LANCZOS_STEPS};
 
-use crate::graph::{Graph, GraphError};
-use crate::sparse::Csr;
+use crate::graph::Graph;
+use crate::sparse::{Csr, SparseError};
 
 /// Errors from building framelet operators.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -40,7 +40,7 @@ pub enum FrameletError {
     BadConfig(String),
     /// A sparse product failed.
     #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(#[from] SparseError),
 }
 
 /// How to build the framelet operators.

@@ -3,8 +3,8 @@
 
 use candle_core::{DType, Tensor, Var};
 
-use super::{Dense, Mode, Output, StudentConfig, StudentGraph};
-use crate::train::SeededRng;
+use super::{Mode, Output, StudentConfig, StudentGraph};
+use crate::train::{Dense, SeededRng};
 
 /// One stage: the feature encoder, the band tables `M_b`, their biases `c_b` and the gates.
 #[derive(Debug, Clone)]

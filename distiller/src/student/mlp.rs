@@ -2,8 +2,8 @@
 
 use candle_core::{DType, Tensor, Var};
 
-use super::{Dense, Mode, StudentGraph};
-use crate::train::SeededRng;
+use super::{Mode, StudentGraph};
+use crate::train::{Dense, SeededRng};
 
 /// Parameters of the two-layer mlp student.
 #[derive(Debug, Clone)]

@@ -40,8 +40,7 @@ mod tests;
 use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{spmm, SparseOperator};
-use crate::sparse::Csr;
+use crate::sparse::{spmm, Csr, SparseOperator};
 use crate::train::SeededRng;
 
 pub use frameless::{FramelessParams, StageParams};
@@ -231,53 +230,6 @@ impl StudentGraph {
             e = spmm(&wt, &spmm(&ops.propagation, &spmm(&ops.transform, &e)?)?)?;
         }
         Ok(e)
-    }
-}
-
-/// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
-#[derive(Debug, Clone)]
-pub struct Dense {
-    /// `in × out`.
-    pub weight: Var,
-    /// `1 × out`.
-    pub bias: Var,
-}
-
-impl Dense {
-    /// PyTorch `nn.Linear` initialisation, drawn from `rng`.
-    ///
-    /// # Errors
-    /// If the tensors cannot be created.
-    pub fn new(
-        fan_in: usize,
-        fan_out: usize,
-        rng: &mut SeededRng,
-        dtype: DType,
-        device: &Device,
-    ) -> candle_core::Result<Self> {
-        let (weight, bias) = rng.linear(fan_in, fan_out, dtype, device)?;
-        Ok(Self { weight, bias })
-    }
-
-    /// `x W + b` for a dense `x`.
-    ///
-    /// # Errors
-    /// On a shape mismatch.
-    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(self.weight.as_tensor())?
-            .broadcast_add(self.bias.as_tensor())
-    }
-
-    /// `X W + b` for the sparse feature matrix `X`.
-    ///
-    /// # Errors
-    /// On a shape mismatch.
-    pub fn forward_sparse(&self, x: &SparseOperator) -> candle_core::Result<Tensor> {
-        spmm(x, self.weight.as_tensor())?.broadcast_add(self.bias.as_tensor())
-    }
-
-    fn vars(&self) -> [Var; 2] {
-        [self.weight.clone(), self.bias.clone()]
     }
 }
 

@@ -35,7 +35,7 @@ pub use training::{train, Trainer};
 
 use crate::data::{DataError, Split};
 use crate::framelet::{FrameletConfig, FrameletError};
-use crate::graph::GraphError;
+use crate::sparse::SparseError;
 use crate::train::AdamConfig;
 
 /// Errors from training a teacher or reading and writing soft labels.
@@ -56,7 +56,7 @@ pub enum TeacherError {
     Data(#[from] DataError),
     /// Building the graph failed.
     #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(#[from] SparseError),
     /// Building the framelet operators failed.
     #[error(transparent)]
     Framelet(#[from] FrameletError),
