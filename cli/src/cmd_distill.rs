@@ -11,6 +11,7 @@ use frameless_distiller::pipeline::{dataset_of, distill_from_soft_labels};
 use frameless_distiller::quantize::PrecisionReport;
 use frameless_distiller::student::{StudentConfig, StudentKind};
 use frameless_distiller::teacher::SoftLabels;
+use frameless_engine::Precision;
 
 use crate::args::{DeviceArgs, OutputArgs, TrainingArgs};
 use crate::cmd_export::{export_file, PrecisionArg};
@@ -124,7 +125,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 
 fn int8(p: &[PrecisionReport]) -> f64 {
     p.iter()
-        .find(|r| r.precision == "int8")
+        .find(|r| r.precision == Precision::Int8)
         .map_or(0.0, |r| r.test_accuracy)
 }
 
@@ -168,7 +169,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
                 d.file.dataset,
                 args.student,
                 100.0 * r.test_accuracy,
-                100.0 * soft.test_accuracy,
+                100.0 * soft.outcome.test_accuracy,
                 100.0 * int8(&d.precisions),
                 100.0 * r.val_accuracy,
                 r.mean_gates.iter().map(|g| (g * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
@@ -180,7 +181,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             Some(blob) => Some(export_file(&d.file, args.precision.0, blob)?),
             None => None,
         };
-        rows.push((seed, soft.test_accuracy, d, out, parity));
+        rows.push((seed, soft.outcome.test_accuracy, d, out, parity));
     }
     let mut o = std::io::stdout().lock();
     let percent =

@@ -101,11 +101,11 @@ pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), Pip
     if let Some(surgery) = &soft.surgery {
         dataset = rewire_dataset(&dataset, surgery)?.0;
     }
-    if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.n_classes {
+    if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.outcome.n_classes {
         return Err(PipelineError::Mismatch(format!(
             "soft labels are for {} nodes / {} classes but {} has {} / {}",
             soft.n_nodes,
-            soft.n_classes,
+            soft.outcome.n_classes,
             soft.source,
             dataset.n_nodes(),
             dataset.n_classes
@@ -132,7 +132,7 @@ pub fn distill_from_soft_labels(
     let (dataset, ops) = loaded;
     let graph = student_graph(dataset, ops)?.on(device.clone());
     let targets = Targets {
-        teacher_log_probs: &soft.log_probs,
+        teacher_log_probs: &soft.outcome.log_probs,
         labels: &dataset.labels,
         train: &soft.split.train,
         val: &soft.split.val,
@@ -169,7 +169,7 @@ pub fn distill_from_soft_labels(
         config: *config,
         distill: *settings,
         report,
-        teacher_test_accuracy: Some(soft.test_accuracy),
+        teacher_test_accuracy: Some(soft.outcome.test_accuracy),
     };
     let file = StudentFile::new(info, &inputs, &soft.split.val, &soft.split.train);
     Ok(Distilled { file, precisions })
@@ -301,7 +301,7 @@ pub fn demo<'p>(
         test: &split.test,
         reference_logits: &distilled.file.logits,
     };
-    let teacher_ns = run.inference_ms * 1e6 / dataset.n_nodes() as f64;
+    let teacher_ns = run.outcome.inference_ms * 1e6 / dataset.n_nodes() as f64;
     let mut precisions = Vec::new();
     for (precision, quant) in PRECISIONS.iter().zip(distilled.precisions) {
         let (blob, parity) = verify(&inputs, *precision)?;
@@ -324,7 +324,7 @@ pub fn demo<'p>(
         dataset: source.to_string(),
         dims: [dataset.n_nodes(), dataset.n_features, dataset.n_classes],
         edge_homophily: graph.edge_homophily(&dataset.labels),
-        teacher_test_accuracy: run.test_accuracy,
+        teacher_test_accuracy: run.outcome.test_accuracy,
         teacher_ns_per_node: teacher_ns,
         student: distilled.file.report.clone(),
         precisions,

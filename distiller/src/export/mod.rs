@@ -111,8 +111,9 @@ pub struct ParityInputs<'a> {
 /// The parity figures of one exported blob.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParityReport {
-    /// `f32`, `f16` or `int8`.
-    pub precision: String,
+    /// The blob precision; `f32`, `f16` or `int8` in JSON.
+    #[serde(with = "crate::quantize::precision_name")]
+    pub precision: Precision,
     /// Nodes run through the engine (all of them).
     pub nodes: usize,
     /// Largest `|engine − distiller f32 forward|` over all logits.
@@ -218,7 +219,7 @@ pub fn verify(
     let f32_pred = argmax(inputs.reference_logits, c);
     let (diff_f32, worst_node) = max_diff(&logits, inputs.reference_logits, c);
     let report = ParityReport {
-        precision: precision.to_string(),
+        precision,
         nodes: inputs.features.n_rows,
         max_abs_diff_vs_f32: diff_f32,
         max_abs_diff_vs_simulated: max_diff(&logits, &simulated, c).0,

@@ -54,11 +54,35 @@ pub fn parse_precision(name: &str) -> Result<Precision, QuantizeError> {
     }
 }
 
+/// Serde for a [`Precision`] as its name (`f32`, `f16`, `int8`), the reports' JSON form.
+pub mod precision_name {
+    use frameless_engine::Precision;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the name ([`Precision`]'s `Display`).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(precision: &Precision, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(precision)
+    }
+
+    /// Reads a name accepted by [`parse_precision`](super::parse_precision).
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Precision, D::Error> {
+        let name = String::deserialize(d)?;
+        super::parse_precision(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 /// One precision's row of the quantisation report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrecisionReport {
-    /// `f32`, `f16` or `int8`.
-    pub precision: String,
+    /// The blob precision; `f32`, `f16` or `int8` in JSON.
+    #[serde(with = "precision_name")]
+    pub precision: Precision,
     /// Test accuracy of the simulated forward pass.
     pub test_accuracy: f64,
     /// Fraction of all nodes whose argmax equals the f32 student's.
@@ -113,7 +137,7 @@ pub fn evaluate(
             let blob = write_blob(weights, precision)?;
             let model = Model::from_bytes(&blob)?;
             Ok(PrecisionReport {
-                precision: precision.to_string(),
+                precision,
                 test_accuracy: accuracy(&pred, labels, test),
                 agreement_with_f32: agreement(&pred, &reference),
                 blob_bytes: blob.len(),

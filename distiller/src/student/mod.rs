@@ -348,6 +348,19 @@ impl Student {
         self.forward_with_tables(graph, &tables, mode)
     }
 
+    /// The last hidden layer in eval mode, `N × d`: mlp `ReLU(Lin₁(x))`; fmlp-s / fmlp-o
+    /// the output stage's gated mixture `Σ_b (1 − α_b) E_b^S + α_b u_S` (what the band
+    /// classifiers read).
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn hidden(&self, graph: &StudentGraph) -> candle_core::Result<Tensor> {
+        match &self.params {
+            Params::Mlp(p) => p.hidden_layer(graph),
+            Params::Frameless(p) => p.hidden(graph, &self.tables(graph)?),
+        }
+    }
+
     /// Forward pass with precomputed [`Student::tables`] (what the engine computes).
     ///
     /// # Errors

@@ -22,7 +22,7 @@
 //! let split = dataset.split(0, data::SplitRates::default());
 //! let run = teacher::train(&dataset, &ops, teacher::TeacherKind::Spatial, &config, 0, &split,
 //!     &candle_core::Device::Cpu, &mut Progress::ignore())?;
-//! assert!(run.test_accuracy > 0.5);
+//! assert!(run.outcome.test_accuracy > 0.5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -31,6 +31,7 @@ mod soft_labels;
 mod training;
 
 pub use soft_labels::SoftLabels;
+
 pub use training::{train, Trainer};
 
 use crate::data::{DataError, Split};
@@ -116,10 +117,10 @@ impl std::str::FromStr for TeacherKind {
     }
 }
 
-/// Floating-point precision of training.
+/// Floating-point dtype the teacher trains in (not the blob's [`frameless_engine::Precision`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Precision {
+pub enum ComputeDtype {
     /// 32-bit floats (default).
     #[default]
     F32,
@@ -127,7 +128,7 @@ pub enum Precision {
     F64,
 }
 
-impl Precision {
+impl ComputeDtype {
     /// The candle dtype.
     pub fn dtype(self) -> candle_core::DType {
         match self {
@@ -153,8 +154,8 @@ pub struct TeacherConfig {
     pub epochs: usize,
     /// Epochs without reaching the best validation accuracy before stopping (50).
     pub patience: usize,
-    /// Precision (f32).
-    pub dtype: Precision,
+    /// Compute dtype (f32).
+    pub dtype: ComputeDtype,
     /// Framelet operators (Haar, Lev 1, Chebyshev order 2).
     pub framelet: FrameletConfig,
 }
@@ -168,21 +169,17 @@ impl Default for TeacherConfig {
             optimizer: AdamConfig::default(),
             epochs: 500,
             patience: 50,
-            dtype: Precision::F32,
+            dtype: ComputeDtype::F32,
             framelet: FrameletConfig::default(),
         }
     }
 }
 
-/// The result of training one teacher with one seed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TeacherRun {
-    /// The architecture.
-    pub kind: TeacherKind,
-    /// The seed (initialisation and dropout).
-    pub seed: u64,
-    /// The split used.
-    pub split: Split,
+/// What one teacher run produced: its log-probabilities, accuracies and timings.
+///
+/// Shared by [`TeacherRun`] and [`SoftLabels`] (where its fields sit flat in the JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TeacherOutcome {
     /// Number of classes `C`.
     pub n_classes: usize,
     /// Log-probabilities of the best-validation model, row-major `N × C`.
@@ -199,14 +196,19 @@ pub struct TeacherRun {
     pub epoch_ms: f64,
     /// Median full-graph inference time in milliseconds.
     pub inference_ms: f64,
-    /// Last hidden layer of the best-validation model in eval mode, row-major
-    /// `N × hidden_dim` (the logits for teachers without a hidden layer).
-    pub hidden: Vec<f32>,
-    /// Width of [`TeacherRun::hidden`].
-    pub hidden_dim: usize,
 }
 
-impl TeacherRun {
+impl TeacherOutcome {
+    /// Number of nodes `N` (rows of the log-probabilities).
+    pub fn n_nodes(&self) -> usize {
+        self.log_probs.len() / self.n_classes.max(1)
+    }
+
+    /// Row `node` of the log-probabilities.
+    pub fn row(&self, node: usize) -> &[f32] {
+        &self.log_probs[node * self.n_classes..(node + 1) * self.n_classes]
+    }
+
     /// Per-node predicted classes (argmax of the log-probabilities).
     pub fn predictions(&self) -> Vec<u32> {
         self.log_probs
@@ -222,6 +224,24 @@ impl TeacherRun {
             })
             .collect()
     }
+}
+
+/// The result of training one teacher with one seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeacherRun {
+    /// The architecture.
+    pub kind: TeacherKind,
+    /// The seed (initialisation and dropout).
+    pub seed: u64,
+    /// The split used.
+    pub split: Split,
+    /// Log-probabilities, accuracies and timings.
+    pub outcome: TeacherOutcome,
+    /// Last hidden layer of the best-validation model in eval mode, row-major
+    /// `N × hidden_dim` (the logits for teachers without a hidden layer).
+    pub hidden: Vec<f32>,
+    /// Width of [`TeacherRun::hidden`].
+    pub hidden_dim: usize,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 
 use super::models::{log_softmax, Model};
-use super::{TeacherConfig, TeacherError, TeacherKind, TeacherRun};
+use super::{TeacherConfig, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
 use crate::data::{Dataset, Split};
 use crate::framelet::FrameletOperators;
 use crate::progress::{Progress, ProgressEvent};
@@ -155,14 +155,16 @@ pub fn train(
         kind,
         seed,
         split: split.clone(),
-        n_classes: dataset.n_classes,
-        log_probs,
-        val_accuracy: stopping.best_val_accuracy(),
-        test_accuracy,
-        best_epoch: stopping.best_epoch(),
-        epochs,
-        epoch_ms: timed.iter().sum::<f64>() / timed.len().max(1) as f64,
-        inference_ms: inference[inference.len() / 2],
+        outcome: TeacherOutcome {
+            n_classes: dataset.n_classes,
+            log_probs,
+            val_accuracy: stopping.best_val_accuracy(),
+            test_accuracy,
+            best_epoch: stopping.best_epoch(),
+            epochs,
+            epoch_ms: timed.iter().sum::<f64>() / timed.len().max(1) as f64,
+            inference_ms: inference[inference.len() / 2],
+        },
         hidden,
         hidden_dim,
     })
