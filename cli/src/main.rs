@@ -17,6 +17,7 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use frameless_distiller::Blame;
 
 /// A user-input error: exit status 1 (anything else not caught here is internal: 2).
 #[derive(Debug)]
@@ -51,26 +52,20 @@ enum Command {
     Experiment(cmd_experiment::ExperimentArgs),
 }
 
-/// Whether the error comes from the user's input (exit 1) rather than from us (exit 2).
-fn is_bad_input(error: &anyhow::Error) -> bool {
-    use frameless_distiller::{data::DataError, framelet::FrameletError, teacher::TeacherError};
-    error.chain().any(|cause| {
-        cause.is::<BadInput>()
-            || cause.is::<DataError>()
-            || matches!(
-                cause.downcast_ref::<FrameletError>(),
-                Some(FrameletError::BadConfig(_))
-            )
-            || matches!(
-                cause.downcast_ref::<TeacherError>(),
-                Some(
-                    TeacherError::BadConfig(_)
-                        | TeacherError::BadSplit(_)
-                        | TeacherError::Data(_)
-                        | TeacherError::BadFile { .. }
-                )
-            )
-    })
+/// Who is to blame for `error`: the first cause in its chain that knows (a [`BadInput`],
+/// a library error through [`frameless_distiller::blame_of`], an I/O error); internal
+/// if none does.
+fn blame(error: &anyhow::Error) -> Blame {
+    error
+        .chain()
+        .find_map(|cause| {
+            if cause.is::<BadInput>() {
+                Some(Blame::Input)
+            } else {
+                frameless_distiller::blame_of(cause)
+            }
+        })
+        .unwrap_or(Blame::Internal)
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -109,7 +104,10 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(if is_bad_input(&e) { 1 } else { 2 })
+            ExitCode::from(match blame(&e) {
+                Blame::Input => 1,
+                Blame::Internal => 2,
+            })
         }
     }
 }

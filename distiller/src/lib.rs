@@ -4,7 +4,7 @@
 //!
 //! The modules are listed below in pipeline order. A module may import only the modules
 //! above it (`scripts/check-layers.sh` reads the `LAYERS` block below and fails on an
-//! import from a later module or a cycle). The first three are the foundation every
+//! import from a later module or a cycle). The first four are the foundation every
 //! stage may use; `graph` comes before `data` because a [`Dataset`] yields a [`Graph`]
 //! and a graph needs nothing but the sparse matrices. Test code (`testutil`) may use
 //! any module. The experiment suite lives in the `frameless-experiments` crate and the
@@ -12,6 +12,7 @@
 //!
 //! ```text
 //! LAYERS
+//! error      foundation: Blame (input or internal), the Blamed trait every stage error implements
 //! sparse     foundation: CSR matrices, SparseOperator, spmm (CPU + CUDA)
 //! train      foundation: SeededRng, Adam, EarlyStopping, Dense, kd_loss, accuracy
 //! progress   foundation: progress events sent by callback (the library never prints)
@@ -30,6 +31,7 @@
 
 pub mod data;
 pub mod distill;
+pub mod error;
 pub mod export;
 pub mod framelet;
 pub mod graph;
@@ -46,10 +48,11 @@ pub mod train;
 
 pub use data::{Dataset, DatasetSource, SplitRates};
 pub use distill::{distill, DistillConfig, DistillReport};
+pub use error::{Blame, Blamed};
 pub use export::artifact::StudentFile;
 pub use framelet::{FrameletConfig, FrameletOperators};
 pub use graph::Graph;
-pub use pipeline::{demo, DemoConfig, DemoReport, PipelineError};
+pub use pipeline::{blame_of, demo, DemoConfig, DemoReport, PipelineError};
 pub use progress::{Progress, ProgressEvent};
 pub use sparse::Csr;
 pub use student::{Student, StudentConfig, StudentKind};

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataError, Dataset, DatasetSource, SplitRates, SyntheticConfig};
 use crate::distill::{distill, DistillConfig, DistillError, DistillReport, Targets};
+use crate::error::{Blame, Blamed};
 use crate::export::artifact::{RunInfo, StudentFile};
 use crate::export::{engine_ns_per_node, verify, write_atomic, ExportError, ParityInputs};
 use crate::framelet::{self, FrameletError, FrameletOperators};
@@ -62,14 +63,69 @@ pub enum PipelineError {
     #[error(transparent)]
     Surgery(#[from] SurgeryError),
     /// A soft-label file that does not match its dataset.
-    #[error("{0}")]
-    Mismatch(String),
+    #[error("soft labels are for {expected_nodes} nodes / {expected_classes} classes but {source_text} has {found_nodes} / {found_classes}")]
+    Mismatch {
+        /// The dataset source the soft labels name.
+        source_text: String,
+        /// Nodes in the soft labels.
+        expected_nodes: usize,
+        /// Classes in the soft labels.
+        expected_classes: usize,
+        /// Nodes in the loaded dataset.
+        found_nodes: usize,
+        /// Classes in the loaded dataset.
+        found_classes: usize,
+    },
+}
+
+impl Blamed for PipelineError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Data(e) => e.blame(),
+            Self::Framelet(e) => e.blame(),
+            Self::Teacher(e) => e.blame(),
+            Self::Student(e) => e.blame(),
+            Self::Distill(e) => e.blame(),
+            Self::Quantize(e) => e.blame(),
+            Self::Export(e) => e.blame(),
+            Self::Candle(e) => e.blame(),
+            Self::Surgery(e) => e.blame(),
+            Self::Mismatch { .. } => Blame::Input,
+        }
+    }
+}
+
+/// The blame of `error` if it is one of the library's errors (or an I/O error),
+/// else `None`: the one place that knows the library's error types.
+pub fn blame_of(error: &(dyn std::error::Error + 'static)) -> Option<Blame> {
+    macro_rules! first_of {
+        ($($ty:ty),* $(,)?) => {
+            $(if let Some(e) = error.downcast_ref::<$ty>() {
+                return Some(Blamed::blame(e));
+            })*
+        };
+    }
+    first_of!(
+        PipelineError,
+        crate::export::ExportError,
+        crate::quantize::QuantizeError,
+        crate::distill::DistillError,
+        crate::student::StudentError,
+        crate::teacher::TeacherError,
+        crate::framelet::FrameletError,
+        crate::surgery::SurgeryError,
+        crate::data::DataError,
+        crate::sparse::SparseError,
+        std::io::Error,
+        candle_core::Error,
+    );
+    None
 }
 
 /// The student's view of a dataset: sparse features and the framelet bands.
 ///
 /// # Errors
-/// [`StudentError::Shape`] if the operators do not match the dataset.
+/// [`StudentError::BandShape`] if the operators do not match the dataset.
 pub fn student_graph(
     dataset: &Dataset,
     ops: &FrameletOperators,
@@ -102,14 +158,13 @@ pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), Pip
         dataset = rewire_dataset(&dataset, surgery)?.0;
     }
     if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.outcome.n_classes {
-        return Err(PipelineError::Mismatch(format!(
-            "soft labels are for {} nodes / {} classes but {} has {} / {}",
-            soft.n_nodes,
-            soft.outcome.n_classes,
-            soft.source,
-            dataset.n_nodes(),
-            dataset.n_classes
-        )));
+        return Err(PipelineError::Mismatch {
+            source_text: soft.source.clone(),
+            expected_nodes: soft.n_nodes,
+            expected_classes: soft.outcome.n_classes,
+            found_nodes: dataset.n_nodes(),
+            found_classes: dataset.n_classes,
+        });
     }
     let graph = dataset.graph().map_err(FrameletError::from)?;
     let ops = framelet::build(&graph, &soft.config.framelet)?;

@@ -22,6 +22,7 @@ use std::time::Instant;
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Blame, Blamed};
 use crate::progress::{Progress, ProgressEvent};
 use crate::student::{Mode, Student, StudentConfig, StudentError, StudentGraph};
 use crate::train::{
@@ -38,9 +39,39 @@ pub enum DistillError {
     /// The student could not be built.
     #[error(transparent)]
     Student(#[from] StudentError),
-    /// The inputs do not fit together.
-    #[error("distill: {0}")]
-    Input(String),
+    /// Labels or teacher values do not cover the graph's nodes.
+    #[error(
+        "distill: {n_labels} labels and {n_teacher_values} teacher values for {n_nodes} nodes"
+    )]
+    Coverage {
+        /// Labels given.
+        n_labels: usize,
+        /// Teacher log-probabilities given.
+        n_teacher_values: usize,
+        /// Nodes of the graph.
+        n_nodes: usize,
+    },
+    /// A split names a node outside the graph (or the teacher has no class).
+    #[error("distill: split node outside the graph")]
+    SplitOutOfRange,
+    /// `tau ≤ 0` or `lambda` outside `[0, 1]`.
+    #[error("distill: need tau > 0 and 0 <= lambda <= 1")]
+    BadLoss {
+        /// Temperature given.
+        tau: f64,
+        /// Mixing weight given.
+        lambda: f64,
+    },
+}
+
+impl Blamed for DistillError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Candle(e) => e.blame(),
+            Self::Student(e) => e.blame(),
+            Self::Coverage { .. } | Self::SplitOutOfRange | Self::BadLoss { .. } => Blame::Input,
+        }
+    }
 }
 
 /// Distillation hyper-parameters.
@@ -119,7 +150,8 @@ pub fn mean_gates(gates: &[Tensor]) -> candle_core::Result<Vec<f64>> {
 /// Trains a fresh student of `config` on `targets`, keeping the best-validation weights.
 ///
 /// # Errors
-/// [`DistillError::Input`] if sizes disagree; candle errors otherwise.
+/// [`DistillError::Coverage`], [`DistillError::SplitOutOfRange`] or
+/// [`DistillError::BadLoss`] if the inputs disagree; candle errors otherwise.
 pub fn distill(
     config: &StudentConfig,
     graph: &StudentGraph,
@@ -130,21 +162,22 @@ pub fn distill(
 ) -> Result<(Student, DistillReport), DistillError> {
     let n = graph.n_nodes();
     if n == 0 || targets.labels.len() != n || targets.teacher_log_probs.len() % n != 0 {
-        return Err(DistillError::Input(format!(
-            "{} labels and {} teacher values for {n} nodes",
-            targets.labels.len(),
-            targets.teacher_log_probs.len()
-        )));
+        return Err(DistillError::Coverage {
+            n_labels: targets.labels.len(),
+            n_teacher_values: targets.teacher_log_probs.len(),
+            n_nodes: n,
+        });
     }
     let c = targets.teacher_log_probs.len() / n;
     let in_range = |v: &[u32]| v.iter().all(|&i| (i as usize) < n);
     if c == 0 || !in_range(targets.train) || !in_range(targets.val) || !in_range(targets.test) {
-        return Err(DistillError::Input("split node outside the graph".into()));
+        return Err(DistillError::SplitOutOfRange);
     }
     if settings.tau <= 0.0 || !(0.0..=1.0).contains(&settings.lambda) {
-        return Err(DistillError::Input(
-            "need tau > 0 and 0 <= lambda <= 1".into(),
-        ));
+        return Err(DistillError::BadLoss {
+            tau: settings.tau,
+            lambda: settings.lambda,
+        });
     }
     let train_labels: Vec<u32> = targets
         .train

@@ -37,8 +37,20 @@ pub enum QuantizeError {
     #[error("engine: {0}")]
     Engine(#[from] frameless_engine::Error),
     /// A precision name is unknown.
-    #[error("unknown precision {0:?} (expected f32, f16 or int8)")]
-    UnknownPrecision(String),
+    #[error("unknown precision {name:?} (expected f32, f16 or int8)")]
+    UnknownPrecision {
+        /// The name given.
+        name: String,
+    },
+}
+
+impl crate::error::Blamed for QuantizeError {
+    fn blame(&self) -> crate::error::Blame {
+        match self {
+            Self::UnknownPrecision { .. } => crate::error::Blame::Input,
+            Self::Write(_) | Self::Engine(_) => crate::error::Blame::Internal,
+        }
+    }
 }
 
 /// Parses `f32`, `f16` or `int8`.
@@ -50,7 +62,7 @@ pub fn parse_precision(name: &str) -> Result<Precision, QuantizeError> {
         "f32" => Ok(Precision::F32),
         "f16" | "fp16" => Ok(Precision::F16),
         "int8" | "i8" => Ok(Precision::Int8),
-        other => Err(QuantizeError::UnknownPrecision(other.into())),
+        other => Err(QuantizeError::UnknownPrecision { name: other.into() }),
     }
 }
 

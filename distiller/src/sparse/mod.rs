@@ -37,6 +37,13 @@ pub enum SparseError {
     },
 }
 
+/// Loaders check every index, so a sparse error means an operator was built wrongly.
+impl crate::error::Blamed for SparseError {
+    fn blame(&self) -> crate::error::Blame {
+        crate::error::Blame::Internal
+    }
+}
+
 /// A sparse `n_rows × n_cols` matrix in CSR form with sorted, unique column indices per row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Csr {

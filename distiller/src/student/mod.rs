@@ -40,6 +40,7 @@ mod tests;
 use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Blame, Blamed};
 use crate::sparse::{spmm, Csr, SparseOperator};
 use crate::train::SeededRng;
 
@@ -52,9 +53,44 @@ pub enum StudentError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// The inputs do not fit together.
-    #[error("student: {0}")]
-    Shape(String),
+    /// The student graph has no framelet band.
+    #[error("student: no framelet band")]
+    NoBand,
+    /// A band's operator is not `N × N`.
+    #[error("student: band {band}: operators must be {n_nodes}x{n_nodes}")]
+    BandShape {
+        /// The band's name.
+        band: String,
+        /// Nodes `N`.
+        n_nodes: usize,
+    },
+    /// Hidden width, classes or nodes is zero.
+    #[error("student: hidden width, classes and nodes must be positive")]
+    ZeroSize {
+        /// Hidden width asked for.
+        hidden: usize,
+        /// Classes.
+        n_classes: usize,
+        /// Nodes.
+        n_nodes: usize,
+    },
+    /// fmlp-s with `k = 0` or fmlp-o with no stage.
+    #[error("student: fmlp-s needs k >= 1 and fmlp-o stages >= 1")]
+    NoStage {
+        /// The student asked for.
+        kind: StudentKind,
+    },
+}
+
+impl Blamed for StudentError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Candle(e) => e.blame(),
+            // The binary builds the operators itself: a shape error is ours.
+            Self::NoBand | Self::BandShape { .. } => Blame::Internal,
+            Self::ZeroSize { .. } | Self::NoStage { .. } => Blame::Input,
+        }
+    }
 }
 
 /// Which student to train.
@@ -175,19 +211,21 @@ impl StudentGraph {
     /// Checks shapes and wraps the operators; `bands` holds `(name, W_b, Â_b)`.
     ///
     /// # Errors
-    /// [`StudentError::Shape`] if an operator is not `N × N` or there is no band.
+    /// [`StudentError::BandShape`] if an operator is not `N × N`, [`StudentError::NoBand`]
+    /// if there is no band.
     pub fn new(features: Csr, bands: Vec<(String, Csr, Csr)>) -> Result<Self, StudentError> {
         let n = features.n_rows;
         if bands.is_empty() {
-            return Err(StudentError::Shape("no framelet band".into()));
+            return Err(StudentError::NoBand);
         }
         let square = |m: &Csr| m.n_rows == n && m.n_cols == n;
         let mut out = Vec::with_capacity(bands.len());
         for (name, w, a) in bands {
             if !square(&w) || !square(&a) {
-                return Err(StudentError::Shape(format!(
-                    "band {name}: operators must be {n}x{n}"
-                )));
+                return Err(StudentError::BandShape {
+                    band: name,
+                    n_nodes: n,
+                });
             }
             out.push(BandOperators {
                 name,
@@ -283,7 +321,8 @@ impl Student {
     /// A freshly initialised student for `graph` with `n_classes` outputs.
     ///
     /// # Errors
-    /// [`StudentError::Shape`] for zero sizes; candle errors otherwise.
+    /// [`StudentError::ZeroSize`] or [`StudentError::NoStage`] for zero sizes; candle
+    /// errors otherwise.
     pub fn new(
         config: &StudentConfig,
         graph: &StudentGraph,
@@ -292,14 +331,14 @@ impl Student {
         dtype: DType,
     ) -> Result<Self, StudentError> {
         if config.hidden == 0 || n_classes == 0 || graph.n_nodes() == 0 {
-            return Err(StudentError::Shape(
-                "hidden width, classes and nodes must be positive".into(),
-            ));
+            return Err(StudentError::ZeroSize {
+                hidden: config.hidden,
+                n_classes,
+                n_nodes: graph.n_nodes(),
+            });
         }
         if config.n_stages() == 0 || (config.kind == StudentKind::FmlpS && config.k == 0) {
-            return Err(StudentError::Shape(
-                "fmlp-s needs k >= 1 and fmlp-o stages >= 1".into(),
-            ));
+            return Err(StudentError::NoStage { kind: config.kind });
         }
         let params = match config.kind {
             StudentKind::Mlp => Params::Mlp(MlpParams::new(

@@ -107,3 +107,9 @@ pub enum SurgeryError {
         what: &'static str,
     },
 }
+
+impl crate::error::Blamed for SurgeryError {
+    fn blame(&self) -> crate::error::Blame {
+        crate::error::Blame::Input
+    }
+}

@@ -35,6 +35,7 @@ pub use soft_labels::SoftLabels;
 pub use training::{train, Trainer};
 
 use crate::data::{DataError, Split};
+use crate::error::{Blame, Blamed};
 use crate::framelet::{FrameletConfig, FrameletError};
 use crate::sparse::SparseError;
 use crate::train::AdamConfig;
@@ -46,12 +47,55 @@ pub enum TeacherError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// The configuration is unusable.
-    #[error("bad teacher config: {0}")]
-    BadConfig(String),
-    /// The split names nodes outside the dataset or is empty.
-    #[error("bad split: {0}")]
-    BadSplit(String),
+    /// Layers, hidden width or epochs is zero.
+    #[error("bad teacher config: layers, hidden and epochs must be ≥ 1")]
+    ZeroSize {
+        /// Layers asked for.
+        layers: usize,
+        /// Hidden width asked for.
+        hidden: usize,
+        /// Epochs asked for.
+        epochs: usize,
+    },
+    /// The dropout probability is outside `[0, 1)`.
+    #[error("bad teacher config: dropout must lie in [0, 1)")]
+    Dropout {
+        /// The probability given.
+        dropout: f64,
+    },
+    /// The learning rate is not positive or the weight decay negative.
+    #[error("bad teacher config: lr must be > 0 and weight decay ≥ 0")]
+    Optimizer {
+        /// Learning rate given.
+        lr: f64,
+        /// Weight decay given.
+        weight_decay: f64,
+    },
+    /// The framelet operators were built for another graph (or there are none).
+    #[error("bad teacher config: framelet operators do not match the {n_nodes}-node dataset")]
+    OperatorsMismatch {
+        /// Nodes in the dataset.
+        n_nodes: usize,
+    },
+    /// The feature rows or the class count do not fit the dataset.
+    #[error("bad teacher config: features or classes do not match the dataset")]
+    DatasetShape {
+        /// Nodes in the dataset.
+        n_nodes: usize,
+        /// Rows of the feature matrix.
+        feature_rows: usize,
+        /// Classes.
+        n_classes: usize,
+    },
+    /// The split has no training or no validation node.
+    #[error("bad split: no training or validation nodes")]
+    EmptySplit,
+    /// The split names a node that is outside the dataset or unlabelled.
+    #[error("bad split: node {node} is missing or unlabelled")]
+    UnlabelledNode {
+        /// The node.
+        node: u32,
+    },
     /// Loading the dataset failed.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -77,6 +121,26 @@ pub enum TeacherError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl Blamed for TeacherError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Candle(e) => e.blame(),
+            Self::Data(e) => e.blame(),
+            Self::Graph(e) => e.blame(),
+            Self::Framelet(e) => e.blame(),
+            Self::ZeroSize { .. }
+            | Self::Dropout { .. }
+            | Self::Optimizer { .. }
+            | Self::OperatorsMismatch { .. }
+            | Self::DatasetShape { .. }
+            | Self::EmptySplit
+            | Self::UnlabelledNode { .. }
+            | Self::Io { .. }
+            | Self::BadFile { .. } => Blame::Input,
+        }
+    }
 }
 
 /// Which teacher architecture to train.

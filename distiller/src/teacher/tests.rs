@@ -126,15 +126,21 @@ fn bad_inputs_are_typed_errors() {
         dropout: 1.0,
         ..config()
     };
-    assert!(matches!(run(&bad, &split), Err(TeacherError::BadConfig(_))));
+    assert!(matches!(
+        run(&bad, &split),
+        Err(TeacherError::Dropout { dropout: 1.0 })
+    ));
     let bad = TeacherConfig {
         epochs: 0,
         ..config()
     };
-    assert!(matches!(run(&bad, &split), Err(TeacherError::BadConfig(_))));
+    assert!(matches!(
+        run(&bad, &split),
+        Err(TeacherError::ZeroSize { epochs: 0, .. })
+    ));
     split.train.push(10_000);
     assert!(matches!(
         run(&config(), &split),
-        Err(TeacherError::BadSplit(_))
+        Err(TeacherError::UnlabelledNode { node: 10_000 })
     ));
 }
