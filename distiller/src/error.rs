@@ -39,3 +39,23 @@ impl Blamed for candle_core::Error {
         Blame::Internal
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{blame_of, PipelineError};
+    use crate::teacher::TeacherError;
+
+    #[test]
+    fn wrapped_errors_take_the_blame_of_what_they_wrap() {
+        let input = PipelineError::Teacher(TeacherError::EmptySplit);
+        assert_eq!(input.blame(), Blame::Input);
+        let internal =
+            PipelineError::Teacher(TeacherError::Candle(candle_core::Error::Msg("x".into())));
+        assert_eq!(internal.blame(), Blame::Internal);
+        assert_eq!(blame_of(&internal), Some(Blame::Internal));
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "out");
+        assert_eq!(blame_of(&io), Some(Blame::Input));
+        assert_eq!(blame_of(&std::fmt::Error), None);
+    }
+}

@@ -73,7 +73,8 @@ fn check(
 /// same result on every run.
 ///
 /// # Errors
-/// [`TeacherError::BadConfig`] / [`TeacherError::BadSplit`] for unusable inputs,
+/// [`TeacherError::ZeroSize`], [`TeacherError::Dropout`], [`TeacherError::EmptySplit`] and the
+/// other input variants for unusable inputs,
 /// [`TeacherError::Candle`] if a tensor operation fails.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
