@@ -89,17 +89,18 @@ impl DistillArgs {
         c.tie_bands = self.tie_bands;
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
-                anyhow::bail!(BadInput("--dropout must lie in [0, 1)".into()));
+                anyhow::bail!(BadInput::Dropout { dropout: p });
             }
             c.dropout = p;
         }
         if c.hidden == 0 || c.k == 0 || c.stages == 0 {
-            anyhow::bail!(BadInput(
-                "--hidden, --k and --stages must be positive".into()
-            ));
+            anyhow::bail!(BadInput::StudentSize);
         }
         if !(0.0..=1.0).contains(&self.lambda) || self.tau.is_nan() || self.tau <= 0.0 {
-            anyhow::bail!(BadInput("need 0 <= --lambda <= 1 and --tau > 0".into()));
+            anyhow::bail!(BadInput::Loss {
+                lambda: self.lambda,
+                tau: self.tau,
+            });
         }
         Ok(c)
     }
@@ -134,13 +135,16 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let device = args.device.device()?;
     if args.export.is_some() && args.teacher.len() != 1 {
-        anyhow::bail!(BadInput("--export needs exactly one --teacher file".into()));
+        anyhow::bail!(BadInput::ExportNeedsOneTeacher);
     }
     let chatty = !args.output.json && !args.output.quiet;
     let mut rows = Vec::new();
     for path in &args.teacher {
-        let soft = SoftLabels::load(path).map_err(|e| BadInput(e.to_string()))?;
-        let loaded = dataset_of(&soft).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        let soft = SoftLabels::load(path).map_err(|error| BadInput::SoftLabels { error })?;
+        let loaded = dataset_of(&soft).map_err(|error| BadInput::SoftLabelsDataset {
+            path: path.clone(),
+            error,
+        })?;
         let seed = args.seed.unwrap_or(soft.seed);
         let settings = DistillConfig {
             lambda: args.lambda,

@@ -31,16 +31,24 @@ pub struct InspectArgs {
 /// # Errors
 /// Unreadable file or invalid blob, as [`BadInput`].
 pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    Model::from_bytes(&bytes)
-        .map_err(|e| BadInput(format!("{}: invalid blob: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|error| BadInput::Read {
+        path: path.clone(),
+        error,
+    })?;
+    Model::from_bytes(&bytes).map_err(|error| BadInput::InvalidBlob {
+        path: path.clone(),
+        error,
+    })?;
     Ok(bytes)
 }
 
 /// Runs the subcommand.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
-    let model = Model::from_bytes(&bytes).map_err(|e| BadInput(e.to_string()))?;
+    let model = Model::from_bytes(&bytes).map_err(|error| BadInput::InvalidBlob {
+        path: args.blob.clone(),
+        error,
+    })?;
     let h = model.header();
     let d = model.dims();
     let m = model.metadata();

@@ -55,8 +55,7 @@ pub fn run(args: SurgeryArgs) -> anyhow::Result<()> {
     let dataset = data::load(&args.dataset).with_context(|| format!("loading {source}"))?;
     let before = dataset.graph()?;
     let start = std::time::Instant::now();
-    let (rewired, outcome) =
-        rewire_dataset(&dataset, &config).map_err(|e| crate::BadInput(e.to_string()))?;
+    let (rewired, outcome) = rewire_dataset(&dataset, &config)?;
     let seconds = start.elapsed().as_secs_f64();
     let after = rewired.graph()?;
     let source_dir = match &args.dataset {
