@@ -1,7 +1,7 @@
 //! `frameless inspect`: what a blob holds.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use frameless_engine::Model;
@@ -35,20 +35,25 @@ pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
         path: path.clone(),
         error,
     })?;
-    Model::from_bytes(&bytes).map_err(|error| BadInput::InvalidBlob {
-        path: path.clone(),
-        error,
-    })?;
+    parse_blob(&bytes, path)?;
     Ok(bytes)
+}
+
+/// The model in `bytes`, read from `path`.
+///
+/// # Errors
+/// [`BadInput::InvalidBlob`] naming `path`.
+pub fn parse_blob<'a>(bytes: &'a [u8], path: &Path) -> Result<Model<'a>, BadInput> {
+    Model::from_bytes(bytes).map_err(|error| BadInput::InvalidBlob {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Runs the subcommand.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
-    let model = Model::from_bytes(&bytes).map_err(|error| BadInput::InvalidBlob {
-        path: args.blob.clone(),
-        error,
-    })?;
+    let model = parse_blob(&bytes, &args.blob)?;
     let h = model.header();
     let d = model.dims();
     let m = model.metadata();

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
-use frameless_engine::{Features, Model};
+use frameless_engine::Features;
 
 use crate::args::OutputArgs;
-use crate::cmd_inspect::read_blob;
+use crate::cmd_inspect::{parse_blob, read_blob};
 use crate::BadInput;
 
 const EXAMPLES: &str = "\
@@ -69,10 +69,7 @@ pub fn parse_features(text: &str) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
 /// Runs the subcommand.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
-    let model = Model::from_bytes(&bytes).map_err(|error| BadInput::InvalidBlob {
-        path: args.blob.clone(),
-        error,
-    })?;
+    let model = parse_blob(&bytes, &args.blob)?;
     let text = match (&args.features, &args.features_file) {
         (Some(t), _) => t.clone(),
         (None, Some(p)) => std::fs::read_to_string(p).map_err(|error| BadInput::Read {
