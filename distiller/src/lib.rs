@@ -6,9 +6,10 @@
 //! above it (`scripts/check-layers.sh` reads the `LAYERS` block below and fails on an
 //! import from a later module or a cycle). The first four are the foundation every
 //! stage may use; `graph` comes before `data` because a [`Dataset`] yields a [`Graph`]
-//! and a graph needs nothing but the sparse matrices. Test code (`testutil`) may use
+//! and a graph needs nothing but the sparse matrices. Test code (`tests.rs`, `testutil`,
+//! `#[cfg(test)]` modules) may use
 //! any module. The experiment suite lives in the `frameless-experiments` crate and the
-//! binary in `frameless-cli`.
+//! `frameless` binary in `cli/`.
 //!
 //! ```text
 //! LAYERS
@@ -25,7 +26,7 @@
 //! distill    knowledge distillation of a teacher's soft labels into a student
 //! quantize   the engine's weights at f32/f16/int8 and their simulated accuracy
 //! export     the engine blob, the student file and their parity checks
-//! pipeline   end-to-end runs: demo, distill from soft labels
+//! pipeline   end-to-end runs (demo, distill from soft labels); blame_of for any error here
 //! END
 //! ```
 
