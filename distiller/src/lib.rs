@@ -7,9 +7,8 @@
 //! import from a later module or a cycle). The first four are the foundation every
 //! stage may use; `graph` comes before `data` because a [`Dataset`] yields a [`Graph`]
 //! and a graph needs nothing but the sparse matrices. Test code (`tests.rs`, `testutil`,
-//! `#[cfg(test)]` modules) may use
-//! any module. The experiment suite lives in the `frameless-experiments` crate and the
-//! `frameless` binary in `cli/`.
+//! `#[cfg(test)]` modules) may use any module. The experiment suite lives in the
+//! `frameless-experiments` crate and the `frameless` binary in `cli/`.
 //!
 //! ```text
 //! LAYERS
