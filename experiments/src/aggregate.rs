@@ -6,7 +6,7 @@
 //! deviation is the population one (`ddof = 0`, numpy's default), as papers report it.
 //!
 //! ```
-//! use frameless_distiller::experiment::aggregate::Summary;
+//! use frameless_experiments::aggregate::Summary;
 //! let s = Summary::of(&[0.5, 0.7]);
 //! assert!((s.mean - 0.6).abs() < 1e-12 && (s.std - 0.1).abs() < 1e-12 && s.n == 2);
 //! ```

@@ -15,7 +15,7 @@
 //! `0 ≤ E_norm ≤ 2` up to the self-loop term); `E_norm` is what the report tabulates.
 //!
 //! ```
-//! use frameless_distiller::experiment::energy::{dirichlet_energy, normalized_dirichlet_energy};
+//! use frameless_experiments::energy::{dirichlet_energy, normalized_dirichlet_energy};
 //! // Path 0–1 with d = (1, 1): E = ‖h_0 − h_1‖² / 2.
 //! let h = [1.0, 0.0, 0.0, 1.0];
 //! assert!((dirichlet_energy(2, &[(0, 1)], &h, 2) - 1.0).abs() < 1e-12);

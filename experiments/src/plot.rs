@@ -4,7 +4,7 @@
 //! as a line with markers and a vertical ±std whisker at every point.
 //!
 //! ```
-//! use frameless_distiller::experiment::plot::{LineChart, Series};
+//! use frameless_experiments::plot::{LineChart, Series};
 //! let chart = LineChart {
 //!     title: "accuracy against homophily".into(),
 //!     x_label: "edge homophily h".into(),
@@ -13,7 +13,7 @@
 //! };
 //! let svg = chart.to_svg()?;
 //! assert!(svg.contains("<svg") && svg.contains("edge homophily h"));
-//! # Ok::<(), frameless_distiller::experiment::ExperimentError>(())
+//! # Ok::<(), frameless_experiments::ExperimentError>(())
 //! ```
 
 use plotters::prelude::*;

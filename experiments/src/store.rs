@@ -8,7 +8,7 @@
 //! single `write`, which Linux does not interleave with another process's.
 //!
 //! ```
-//! use frameless_distiller::experiment::store::ResultStore;
+//! use frameless_experiments::store::ResultStore;
 //! let dir = tempfile::tempdir()?;
 //! let store = ResultStore::open(dir.path())?;
 //! assert!(store.records().is_empty());
