@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Var};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use frameless_distiller::data::{self, Dataset, DatasetSource, SplitRates};
 use frameless_distiller::framelet::{self, FrameletConfig};
-use frameless_distiller::graph::{spmm, SparseOperator};
+use frameless_distiller::sparse::{spmm, SparseOperator};
 use frameless_distiller::teacher::{TeacherConfig, TeacherKind, Trainer};
 
 const WIDTH: usize = 64;

@@ -1,5 +1,5 @@
 //! Build script: with the `cuda` feature, compiles `kernels/*.cu` to PTX with nvcc
-//! (embedded by `src/graph/spmm_cuda.rs`). Without the feature it does nothing, so
+//! (embedded by `src/sparse/spmm_cuda.rs`). Without the feature it does nothing, so
 //! CPU-only builds need no CUDA toolkit.
 //!
 //! nvcc is looked up in `$NVCC`, `$CUDA_HOME/bin`, `$CUDA_PATH/bin`, `PATH`, then

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+scripts/check-layers.sh
 cargo test --workspace
 # Every criterion bench once, in test mode (one iteration each), so a bench that panics
 # cannot land.

@@ -52,7 +52,7 @@ fn cora_student_matches_teacher_and_int8_matches_f32() {
     )
     .unwrap();
     let (teacher_acc, student_acc) = (
-        100.0 * run.test_accuracy,
+        100.0 * run.outcome.test_accuracy,
         100.0 * d.file.report.test_accuracy,
     );
     eprintln!("cora seed 0: teacher {teacher_acc:.2}% fmlp-s {student_acc:.2}%");

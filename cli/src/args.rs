@@ -72,18 +72,17 @@ impl DataArgs {
             .with_context(|| format!("loading {}", self.dataset))?;
         match &self.surgery {
             None => Ok(dataset),
-            Some(cfg) => Ok(rewire_dataset(&dataset, cfg)
-                .map_err(|e| crate::BadInput(format!("--surgery: {e}")))?
-                .0),
+            Some(cfg) => Ok(rewire_dataset(&dataset, cfg).context("--surgery")?.0),
         }
     }
 
     /// The split rates, checked.
     pub fn rates(&self) -> anyhow::Result<SplitRates> {
         if !(0.0..=1.0).contains(&self.train_rate) || !(0.0..=1.0).contains(&self.val_rate) {
-            bail!(crate::BadInput(
-                "--train-rate and --val-rate must lie in [0, 1]".into()
-            ));
+            bail!(crate::BadInput::Rates {
+                train: self.train_rate,
+                val: self.val_rate,
+            });
         }
         Ok(SplitRates {
             train: self.train_rate,
@@ -141,17 +140,17 @@ impl DeviceArgs {
             Some(rest) => rest
                 .strip_prefix(':')
                 .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| {
-                    crate::BadInput(format!("bad device {text:?} (cpu, cuda, cuda:N)"))
+                .ok_or_else(|| crate::BadInput::Device {
+                    text: text.to_string(),
                 })?,
-            None => bail!(crate::BadInput(format!(
-                "bad device {text:?} (cpu, cuda, cuda:N)"
-            ))),
+            None => bail!(crate::BadInput::Device {
+                text: text.to_string()
+            }),
         };
         if !cfg!(feature = "cuda") {
-            bail!(crate::BadInput(format!(
-                "device {text} needs a build with the `cuda` feature (cargo build --release --features cuda)"
-            )));
+            bail!(crate::BadInput::NoCuda {
+                text: text.to_string()
+            });
         }
         candle_core::Device::new_cuda(ordinal).with_context(|| format!("cannot open {text}"))
     }

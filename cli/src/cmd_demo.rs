@@ -97,7 +97,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     synthetic
         .validate()
-        .map_err(|e| BadInput(format!("demo: {e}")))?;
+        .map_err(|reason| BadInput::Demo { reason })?;
     let config = DemoConfig {
         synthetic,
         seed: args.seed,

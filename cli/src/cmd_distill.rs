@@ -11,6 +11,7 @@ use frameless_distiller::pipeline::{dataset_of, distill_from_soft_labels};
 use frameless_distiller::quantize::PrecisionReport;
 use frameless_distiller::student::{StudentConfig, StudentKind};
 use frameless_distiller::teacher::SoftLabels;
+use frameless_engine::Precision;
 
 use crate::args::{DeviceArgs, OutputArgs, TrainingArgs};
 use crate::cmd_export::{export_file, PrecisionArg};
@@ -88,17 +89,18 @@ impl DistillArgs {
         c.tie_bands = self.tie_bands;
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
-                anyhow::bail!(BadInput("--dropout must lie in [0, 1)".into()));
+                anyhow::bail!(BadInput::Dropout { dropout: p });
             }
             c.dropout = p;
         }
         if c.hidden == 0 || c.k == 0 || c.stages == 0 {
-            anyhow::bail!(BadInput(
-                "--hidden, --k and --stages must be positive".into()
-            ));
+            anyhow::bail!(BadInput::StudentSize);
         }
         if !(0.0..=1.0).contains(&self.lambda) || self.tau.is_nan() || self.tau <= 0.0 {
-            anyhow::bail!(BadInput("need 0 <= --lambda <= 1 and --tau > 0".into()));
+            anyhow::bail!(BadInput::Loss {
+                lambda: self.lambda,
+                tau: self.tau,
+            });
         }
         Ok(c)
     }
@@ -124,7 +126,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 
 fn int8(p: &[PrecisionReport]) -> f64 {
     p.iter()
-        .find(|r| r.precision == "int8")
+        .find(|r| r.precision == Precision::Int8)
         .map_or(0.0, |r| r.test_accuracy)
 }
 
@@ -133,13 +135,16 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let device = args.device.device()?;
     if args.export.is_some() && args.teacher.len() != 1 {
-        anyhow::bail!(BadInput("--export needs exactly one --teacher file".into()));
+        anyhow::bail!(BadInput::ExportNeedsOneTeacher);
     }
     let chatty = !args.output.json && !args.output.quiet;
     let mut rows = Vec::new();
     for path in &args.teacher {
-        let soft = SoftLabels::load(path).map_err(|e| BadInput(e.to_string()))?;
-        let loaded = dataset_of(&soft).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        let soft = SoftLabels::load(path).map_err(|error| BadInput::SoftLabels { error })?;
+        let loaded = dataset_of(&soft).map_err(|error| BadInput::SoftLabelsDataset {
+            path: path.clone(),
+            error,
+        })?;
         let seed = args.seed.unwrap_or(soft.seed);
         let settings = DistillConfig {
             lambda: args.lambda,
@@ -168,7 +173,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
                 d.file.dataset,
                 args.student,
                 100.0 * r.test_accuracy,
-                100.0 * soft.test_accuracy,
+                100.0 * soft.outcome.test_accuracy,
                 100.0 * int8(&d.precisions),
                 100.0 * r.val_accuracy,
                 r.mean_gates.iter().map(|g| (g * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
@@ -180,7 +185,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             Some(blob) => Some(export_file(&d.file, args.precision.0, blob)?),
             None => None,
         };
-        rows.push((seed, soft.test_accuracy, d, out, parity));
+        rows.push((seed, soft.outcome.test_accuracy, d, out, parity));
     }
     let mut o = std::io::stdout().lock();
     let percent =

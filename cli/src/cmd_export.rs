@@ -64,7 +64,9 @@ pub fn export_file(
     path: &Path,
 ) -> anyhow::Result<ParityReport> {
     let weights = file.weights();
-    let features = file.features().map_err(|e| BadInput(e.to_string()))?;
+    let features = file
+        .features()
+        .map_err(|error| BadInput::StudentFile { error })?;
     let inputs = ParityInputs {
         weights: &weights,
         features: &features,
@@ -74,10 +76,10 @@ pub fn export_file(
     };
     export(&inputs, precision, path).map_err(|e| match e {
         ExportError::Io { .. } => anyhow::Error::new(e),
-        other => anyhow::Error::new(BadInput(format!(
-            "refusing to write {}: {other}",
-            path.display()
-        ))),
+        error => anyhow::Error::new(BadInput::Refused {
+            path: path.to_path_buf(),
+            error,
+        }),
     })
 }
 
@@ -99,7 +101,7 @@ pub fn describe(p: &ParityReport) -> String {
 
 /// Runs the subcommand.
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let file = StudentFile::load(&args.student).map_err(|e| BadInput(e.to_string()))?;
+    let file = StudentFile::load(&args.student).map_err(|error| BadInput::StudentFile { error })?;
     let precision = args.precision.0;
     let path = args.out.clone().unwrap_or_else(|| {
         let stem = args

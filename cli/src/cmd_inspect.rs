@@ -1,7 +1,7 @@
 //! `frameless inspect`: what a blob holds.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use frameless_engine::Model;
@@ -31,16 +31,29 @@ pub struct InspectArgs {
 /// # Errors
 /// Unreadable file or invalid blob, as [`BadInput`].
 pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
-    Model::from_bytes(&bytes)
-        .map_err(|e| BadInput(format!("{}: invalid blob: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|error| BadInput::Read {
+        path: path.clone(),
+        error,
+    })?;
+    parse_blob(&bytes, path)?;
     Ok(bytes)
+}
+
+/// The model in `bytes`, read from `path`.
+///
+/// # Errors
+/// [`BadInput::InvalidBlob`] naming `path`.
+pub fn parse_blob<'a>(bytes: &'a [u8], path: &Path) -> Result<Model<'a>, BadInput> {
+    Model::from_bytes(bytes).map_err(|error| BadInput::InvalidBlob {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Runs the subcommand.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
-    let model = Model::from_bytes(&bytes).map_err(|e| BadInput(e.to_string()))?;
+    let model = parse_blob(&bytes, &args.blob)?;
     let h = model.header();
     let d = model.dims();
     let m = model.metadata();

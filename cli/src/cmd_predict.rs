@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
-use frameless_engine::{Features, Model};
+use frameless_engine::Features;
 
 use crate::args::OutputArgs;
-use crate::cmd_inspect::read_blob;
+use crate::cmd_inspect::{parse_blob, read_blob};
 use crate::BadInput;
 
 const EXAMPLES: &str = "\
@@ -56,14 +56,12 @@ pub fn parse_features(text: &str) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
         });
         match parsed {
             Some(p) => pairs.push(p),
-            None => bail!(BadInput(format!(
-                "bad feature {item:?} (expected index:value)"
-            ))),
+            None => bail!(BadInput::Feature { item: item.into() }),
         }
     }
     pairs.sort_by_key(|p| p.0);
     if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
-        bail!(BadInput(format!("feature index {} given twice", w[0].0)));
+        bail!(BadInput::DuplicateFeature { index: w[0].0 });
     }
     Ok(pairs.into_iter().unzip())
 }
@@ -71,13 +69,14 @@ pub fn parse_features(text: &str) -> anyhow::Result<(Vec<u32>, Vec<f32>)> {
 /// Runs the subcommand.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
-    let model = Model::from_bytes(&bytes).map_err(|e| BadInput(e.to_string()))?;
+    let model = parse_blob(&bytes, &args.blob)?;
     let text = match (&args.features, &args.features_file) {
         (Some(t), _) => t.clone(),
-        (None, Some(p)) => {
-            std::fs::read_to_string(p).map_err(|e| BadInput(format!("{}: {e}", p.display())))?
-        }
-        (None, None) => bail!(BadInput("give --features or --features-file".into())),
+        (None, Some(p)) => std::fs::read_to_string(p).map_err(|error| BadInput::Read {
+            path: p.clone(),
+            error,
+        })?,
+        (None, None) => bail!(BadInput::NoFeatures),
     };
     let (indices, values) = parse_features(&text)?;
     let mut scratch = vec![0f32; model.scratch_len()];
@@ -87,7 +86,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     };
     let p = model
         .predict(args.node, features, &mut scratch)
-        .map_err(|e| BadInput(format!("cannot predict node {}: {e}", args.node)))?;
+        .map_err(|error| BadInput::Predict {
+            node: args.node,
+            error,
+        })?;
     let name = model.metadata().class_name(p.class);
     let mut o = std::io::stdout().lock();
     if args.output.json {

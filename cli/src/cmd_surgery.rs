@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use frameless_distiller::data::{self, DatasetSource};
-use frameless_distiller::surgery::{rewire_dataset, write_dataset, SdrfConfig};
+use frameless_distiller::data::{self, write_dataset, DatasetSource};
+use frameless_distiller::surgery::{rewire_dataset, SdrfConfig};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -55,8 +55,7 @@ pub fn run(args: SurgeryArgs) -> anyhow::Result<()> {
     let dataset = data::load(&args.dataset).with_context(|| format!("loading {source}"))?;
     let before = dataset.graph()?;
     let start = std::time::Instant::now();
-    let (rewired, outcome) =
-        rewire_dataset(&dataset, &config).map_err(|e| crate::BadInput(e.to_string()))?;
+    let (rewired, outcome) = rewire_dataset(&dataset, &config)?;
     let seconds = start.elapsed().as_secs_f64();
     let after = rewired.graph()?;
     let source_dir = match &args.dataset {

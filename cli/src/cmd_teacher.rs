@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use frameless_distiller::framelet::{self, FrameletConfig, FrameletKind};
 use frameless_distiller::teacher::{
-    self, Precision, SoftLabels, TeacherConfig, TeacherKind, TeacherRun,
+    self, ComputeDtype, SoftLabels, TeacherConfig, TeacherKind, TeacherRun,
 };
 
 use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs, TrainingArgs};
@@ -49,9 +49,9 @@ pub struct TeacherArgs {
     dropout: f64,
     #[command(flatten)]
     training: TrainingArgs,
-    /// Precision: f32 or f64.
-    #[arg(long, default_value = "f32", value_parser = parse_precision)]
-    dtype: Precision,
+    /// Compute dtype: f32 or f64.
+    #[arg(long, default_value = "f32", value_parser = parse_dtype)]
+    dtype: ComputeDtype,
     /// Framelet filter bank: haar, linear or quadratic.
     #[arg(long, default_value = "haar")]
     framelet: FrameletKind,
@@ -69,10 +69,10 @@ pub struct TeacherArgs {
     epsilon: f32,
 }
 
-fn parse_precision(s: &str) -> Result<Precision, String> {
+fn parse_dtype(s: &str) -> Result<ComputeDtype, String> {
     match s {
-        "f32" => Ok(Precision::F32),
-        "f64" => Ok(Precision::F64),
+        "f32" => Ok(ComputeDtype::F32),
+        "f64" => Ok(ComputeDtype::F64),
         _ => Err(format!("unknown dtype {s:?} (f32, f64)")),
     }
 }
@@ -140,11 +140,11 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
                 "{} {} seed {seed}: test {:.2}% val {:.2}% best epoch {} epochs {} epoch {:.2} ms",
                 dataset.name,
                 args.model,
-                100.0 * run.test_accuracy,
-                100.0 * run.val_accuracy,
-                run.best_epoch,
-                run.epochs,
-                run.epoch_ms
+                100.0 * run.outcome.test_accuracy,
+                100.0 * run.outcome.val_accuracy,
+                run.outcome.best_epoch,
+                run.outcome.epochs,
+                run.outcome.epoch_ms
             );
         }
         if let Some(dir) = &args.out {
@@ -155,27 +155,45 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
         }
         runs.push(run);
     }
-    let accs: Vec<f64> = runs.iter().map(|r| 100.0 * r.test_accuracy).collect();
+    let accs: Vec<f64> = runs
+        .iter()
+        .map(|r| 100.0 * r.outcome.test_accuracy)
+        .collect();
     let (acc, acc_std) = mean_std(&accs);
     let (val, _) = mean_std(
         &runs
             .iter()
-            .map(|r| 100.0 * r.val_accuracy)
+            .map(|r| 100.0 * r.outcome.val_accuracy)
             .collect::<Vec<_>>(),
     );
-    let (epoch_ms, _) = mean_std(&runs.iter().map(|r| r.epoch_ms).collect::<Vec<_>>());
-    let (infer_ms, _) = mean_std(&runs.iter().map(|r| r.inference_ms).collect::<Vec<_>>());
-    let (epochs, _) = mean_std(&runs.iter().map(|r| r.epochs as f64).collect::<Vec<_>>());
-    let (best, _) = mean_std(&runs.iter().map(|r| r.best_epoch as f64).collect::<Vec<_>>());
+    let (epoch_ms, _) = mean_std(&runs.iter().map(|r| r.outcome.epoch_ms).collect::<Vec<_>>());
+    let (infer_ms, _) = mean_std(
+        &runs
+            .iter()
+            .map(|r| r.outcome.inference_ms)
+            .collect::<Vec<_>>(),
+    );
+    let (epochs, _) = mean_std(
+        &runs
+            .iter()
+            .map(|r| r.outcome.epochs as f64)
+            .collect::<Vec<_>>(),
+    );
+    let (best, _) = mean_std(
+        &runs
+            .iter()
+            .map(|r| r.outcome.best_epoch as f64)
+            .collect::<Vec<_>>(),
+    );
     let mut out = std::io::stdout().lock();
     if args.output.json {
         let per_seed: Vec<_> = runs
             .iter()
             .map(|r| {
                 serde_json::json!({
-                    "seed": r.seed, "test_accuracy": r.test_accuracy, "val_accuracy": r.val_accuracy,
-                    "best_epoch": r.best_epoch, "epochs": r.epochs, "epoch_ms": r.epoch_ms,
-                    "inference_ms": r.inference_ms,
+                    "seed": r.seed, "test_accuracy": r.outcome.test_accuracy, "val_accuracy": r.outcome.val_accuracy,
+                    "best_epoch": r.outcome.best_epoch, "epochs": r.outcome.epochs, "epoch_ms": r.outcome.epoch_ms,
+                    "inference_ms": r.outcome.inference_ms,
                 })
             })
             .collect();

@@ -1,4 +1,7 @@
 //! The `frameless` command-line tool: a thin dispatcher over one `cmd_*.rs` per subcommand.
+// Doc comments here are clap's help text, which names placeholders as `<dataset>`;
+// rustdoc would read those as HTML tags.
+#![allow(rustdoc::invalid_html_tags)]
 
 mod args;
 mod cmd_demo;
@@ -14,18 +17,130 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use frameless_distiller::Blame;
 
-/// A user-input error: exit status 1 (anything else not caught here is internal: 2).
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl std::fmt::Display for BadInput {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A defect in what the user gave the binary: exit status 1.
+///
+/// Library errors say for themselves ([`frameless_distiller::Blamed`]); these are the
+/// defects only the binary sees (flags, feature text, blobs) and the library errors it
+/// reports with its own wording. A wrapped error is part of the message, not a
+/// `source`, so `{:#}` prints it once.
+#[derive(Debug, thiserror::Error)]
+pub enum BadInput {
+    /// A split rate outside `[0, 1]`.
+    #[error("--train-rate and --val-rate must lie in [0, 1]")]
+    Rates {
+        /// `--train-rate`.
+        train: f64,
+        /// `--val-rate`.
+        val: f64,
+    },
+    /// A `--device` that is not `cpu`, `cuda` or `cuda:N`.
+    #[error("bad device {text:?} (cpu, cuda, cuda:N)")]
+    Device {
+        /// The text given.
+        text: String,
+    },
+    /// A CUDA device asked of a CPU-only build.
+    #[error("device {text} needs a build with the `cuda` feature (cargo build --release --features cuda)")]
+    NoCuda {
+        /// The device given.
+        text: String,
+    },
+    /// `--dropout` outside `[0, 1)`.
+    #[error("--dropout must lie in [0, 1)")]
+    Dropout {
+        /// The value given.
+        dropout: f64,
+    },
+    /// A zero student size.
+    #[error("--hidden, --k and --stages must be positive")]
+    StudentSize,
+    /// `--lambda` or `--tau` out of range.
+    #[error("need 0 <= --lambda <= 1 and --tau > 0")]
+    Loss {
+        /// `--lambda`.
+        lambda: f64,
+        /// `--tau`.
+        tau: f64,
+    },
+    /// `--export` with several teachers.
+    #[error("--export needs exactly one --teacher file")]
+    ExportNeedsOneTeacher,
+    /// A soft-label file that cannot be loaded.
+    #[error("{error}")]
+    SoftLabels {
+        /// Why.
+        error: frameless_distiller::teacher::TeacherError,
+    },
+    /// Soft labels whose dataset cannot be rebuilt.
+    #[error("{}: {error}", path.display())]
+    SoftLabelsDataset {
+        /// The soft-label file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: frameless_distiller::PipelineError,
+    },
+    /// A student file that cannot be loaded or used.
+    #[error("{error}")]
+    StudentFile {
+        /// Why.
+        error: frameless_distiller::export::ExportError,
+    },
+    /// A blob that failed its parity or accuracy checks.
+    #[error("refusing to write {}: {error}", path.display())]
+    Refused {
+        /// The blob path.
+        path: std::path::PathBuf,
+        /// The failed check.
+        error: frameless_distiller::export::ExportError,
+    },
+    /// A file that cannot be read.
+    #[error("{}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A file that is not a valid blob.
+    #[error("{}: invalid blob: {error}", path.display())]
+    InvalidBlob {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The engine's verdict.
+        error: frameless_engine::Error,
+    },
+    /// A feature item that is not `index:value`.
+    #[error("bad feature {item:?} (expected index:value)")]
+    Feature {
+        /// The item.
+        item: String,
+    },
+    /// A feature index given twice.
+    #[error("feature index {index} given twice")]
+    DuplicateFeature {
+        /// The index.
+        index: u32,
+    },
+    /// Neither `--features` nor `--features-file`.
+    #[error("give --features or --features-file")]
+    NoFeatures,
+    /// The engine refused the node or its features.
+    #[error("cannot predict node {node}: {error}")]
+    Predict {
+        /// The node.
+        node: u32,
+        /// The engine's verdict.
+        error: frameless_engine::Error,
+    },
+    /// Demo parameters the synthetic generator refuses.
+    #[error("demo: {reason}")]
+    Demo {
+        /// The generator's reason.
+        reason: String,
+    },
 }
-
-impl std::error::Error for BadInput {}
 
 /// Frameless graph knowledge distillation: train graph-framelet teachers, distill them
 /// into frameless students, export tiny classifiers for microcontrollers.
@@ -48,26 +163,20 @@ enum Command {
     Experiment(cmd_experiment::ExperimentArgs),
 }
 
-/// Whether the error comes from the user's input (exit 1) rather than from us (exit 2).
-fn is_bad_input(error: &anyhow::Error) -> bool {
-    use frameless_distiller::{data::DataError, framelet::FrameletError, teacher::TeacherError};
-    error.chain().any(|cause| {
-        cause.is::<BadInput>()
-            || cause.is::<DataError>()
-            || matches!(
-                cause.downcast_ref::<FrameletError>(),
-                Some(FrameletError::BadConfig(_))
-            )
-            || matches!(
-                cause.downcast_ref::<TeacherError>(),
-                Some(
-                    TeacherError::BadConfig(_)
-                        | TeacherError::BadSplit(_)
-                        | TeacherError::Data(_)
-                        | TeacherError::BadFile { .. }
-                )
-            )
-    })
+/// Who is to blame for `error`: the first cause in its chain that knows (a [`BadInput`],
+/// a library error through [`frameless_distiller::blame_of`], an I/O error); internal
+/// if none does.
+fn blame(error: &anyhow::Error) -> Blame {
+    error
+        .chain()
+        .find_map(|cause| {
+            if cause.is::<BadInput>() {
+                Some(Blame::Input)
+            } else {
+                frameless_distiller::blame_of(cause)
+            }
+        })
+        .unwrap_or(Blame::Internal)
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
@@ -106,7 +215,10 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(if is_bad_input(&e) { 1 } else { 2 })
+            ExitCode::from(match blame(&e) {
+                Blame::Input => 1,
+                Blame::Internal => 2,
+            })
         }
     }
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataError, Dataset, DatasetSource, SplitRates, SyntheticConfig};
 use crate::distill::{distill, DistillConfig, DistillError, DistillReport, Targets};
+use crate::error::{Blame, Blamed};
 use crate::export::artifact::{RunInfo, StudentFile};
 use crate::export::{engine_ns_per_node, verify, write_atomic, ExportError, ParityInputs};
 use crate::framelet::{self, FrameletError, FrameletOperators};
@@ -62,14 +63,69 @@ pub enum PipelineError {
     #[error(transparent)]
     Surgery(#[from] SurgeryError),
     /// A soft-label file that does not match its dataset.
-    #[error("{0}")]
-    Mismatch(String),
+    #[error("soft labels are for {expected_nodes} nodes / {expected_classes} classes but {source_text} has {found_nodes} / {found_classes}")]
+    Mismatch {
+        /// The dataset source the soft labels name.
+        source_text: String,
+        /// Nodes in the soft labels.
+        expected_nodes: usize,
+        /// Classes in the soft labels.
+        expected_classes: usize,
+        /// Nodes in the loaded dataset.
+        found_nodes: usize,
+        /// Classes in the loaded dataset.
+        found_classes: usize,
+    },
+}
+
+impl Blamed for PipelineError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Data(e) => e.blame(),
+            Self::Framelet(e) => e.blame(),
+            Self::Teacher(e) => e.blame(),
+            Self::Student(e) => e.blame(),
+            Self::Distill(e) => e.blame(),
+            Self::Quantize(e) => e.blame(),
+            Self::Export(e) => e.blame(),
+            Self::Candle(e) => e.blame(),
+            Self::Surgery(e) => e.blame(),
+            Self::Mismatch { .. } => Blame::Input,
+        }
+    }
+}
+
+/// The blame of `error` if it is one of the library's errors (or an I/O error),
+/// else `None`: the one place that knows the library's error types.
+pub fn blame_of(error: &(dyn std::error::Error + 'static)) -> Option<Blame> {
+    macro_rules! first_of {
+        ($($ty:ty),* $(,)?) => {
+            $(if let Some(e) = error.downcast_ref::<$ty>() {
+                return Some(Blamed::blame(e));
+            })*
+        };
+    }
+    first_of!(
+        PipelineError,
+        crate::export::ExportError,
+        crate::quantize::QuantizeError,
+        crate::distill::DistillError,
+        crate::student::StudentError,
+        crate::teacher::TeacherError,
+        crate::framelet::FrameletError,
+        crate::surgery::SurgeryError,
+        crate::data::DataError,
+        crate::sparse::SparseError,
+        std::io::Error,
+        candle_core::Error,
+    );
+    None
 }
 
 /// The student's view of a dataset: sparse features and the framelet bands.
 ///
 /// # Errors
-/// [`StudentError::Shape`] if the operators do not match the dataset.
+/// [`StudentError::BandShape`] if the operators do not match the dataset.
 pub fn student_graph(
     dataset: &Dataset,
     ops: &FrameletOperators,
@@ -101,15 +157,14 @@ pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), Pip
     if let Some(surgery) = &soft.surgery {
         dataset = rewire_dataset(&dataset, surgery)?.0;
     }
-    if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.n_classes {
-        return Err(PipelineError::Mismatch(format!(
-            "soft labels are for {} nodes / {} classes but {} has {} / {}",
-            soft.n_nodes,
-            soft.n_classes,
-            soft.source,
-            dataset.n_nodes(),
-            dataset.n_classes
-        )));
+    if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.outcome.n_classes {
+        return Err(PipelineError::Mismatch {
+            source_text: soft.source.clone(),
+            expected_nodes: soft.n_nodes,
+            expected_classes: soft.outcome.n_classes,
+            found_nodes: dataset.n_nodes(),
+            found_classes: dataset.n_classes,
+        });
     }
     let graph = dataset.graph().map_err(FrameletError::from)?;
     let ops = framelet::build(&graph, &soft.config.framelet)?;
@@ -132,7 +187,7 @@ pub fn distill_from_soft_labels(
     let (dataset, ops) = loaded;
     let graph = student_graph(dataset, ops)?.on(device.clone());
     let targets = Targets {
-        teacher_log_probs: &soft.log_probs,
+        teacher_log_probs: &soft.outcome.log_probs,
         labels: &dataset.labels,
         train: &soft.split.train,
         val: &soft.split.val,
@@ -169,7 +224,7 @@ pub fn distill_from_soft_labels(
         config: *config,
         distill: *settings,
         report,
-        teacher_test_accuracy: Some(soft.test_accuracy),
+        teacher_test_accuracy: Some(soft.outcome.test_accuracy),
     };
     let file = StudentFile::new(info, &inputs, &soft.split.val, &soft.split.train);
     Ok(Distilled { file, precisions })
@@ -301,7 +356,7 @@ pub fn demo<'p>(
         test: &split.test,
         reference_logits: &distilled.file.logits,
     };
-    let teacher_ns = run.inference_ms * 1e6 / dataset.n_nodes() as f64;
+    let teacher_ns = run.outcome.inference_ms * 1e6 / dataset.n_nodes() as f64;
     let mut precisions = Vec::new();
     for (precision, quant) in PRECISIONS.iter().zip(distilled.precisions) {
         let (blob, parity) = verify(&inputs, *precision)?;
@@ -324,7 +379,7 @@ pub fn demo<'p>(
         dataset: source.to_string(),
         dims: [dataset.n_nodes(), dataset.n_features, dataset.n_classes],
         edge_homophily: graph.edge_homophily(&dataset.labels),
-        teacher_test_accuracy: run.test_accuracy,
+        teacher_test_accuracy: run.outcome.test_accuracy,
         teacher_ns_per_node: teacher_ns,
         student: distilled.file.report.clone(),
         precisions,

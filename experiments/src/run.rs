@@ -132,7 +132,7 @@ fn run_cell(
     let teacher_energy =
         normalized_dirichlet_energy(n, &dataset.edges, &run.hidden, run.hidden_dim);
     let targets = Targets {
-        teacher_log_probs: &run.log_probs,
+        teacher_log_probs: &run.outcome.log_probs,
         labels: &dataset.labels,
         train: &split.train,
         val: &split.val,
@@ -192,8 +192,8 @@ fn run_cell(
         seed: spec.seed,
         n_nodes: n,
         n_edges: prep.n_edges,
-        teacher_accuracy: run.test_accuracy,
-        teacher_epochs: run.epochs,
+        teacher_accuracy: run.outcome.test_accuracy,
+        teacher_epochs: run.outcome.epochs,
         teacher_energy: Some(teacher_energy),
         students,
         seconds: start.elapsed().as_secs_f64(),

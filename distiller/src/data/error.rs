@@ -106,6 +106,13 @@ pub enum DataError {
     },
 }
 
+/// Every data defect is in the user's dataset, folder or source string.
+impl crate::error::Blamed for DataError {
+    fn blame(&self) -> crate::error::Blame {
+        crate::error::Blame::Input
+    }
+}
+
 impl DataError {
     pub(crate) fn io(file: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

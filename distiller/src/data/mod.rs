@@ -21,6 +21,7 @@ mod plain;
 mod source;
 mod split;
 pub mod synthetic;
+mod write;
 
 use std::path::Path;
 
@@ -28,9 +29,10 @@ pub use error::DataError;
 pub use source::DatasetSource;
 pub use split::{random_split, Split, SplitRates};
 pub use synthetic::SyntheticConfig;
+pub use write::write_dataset;
 
-use crate::graph::{Graph, GraphError};
-use crate::sparse::Csr;
+use crate::graph::Graph;
+use crate::sparse::{Csr, SparseError};
 
 /// A node-classification dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +62,8 @@ impl Dataset {
     /// The undirected simple graph of [`Dataset::edges`].
     ///
     /// # Errors
-    /// [`GraphError::IndexOutOfRange`] if an edge names a node `>= n_nodes` (loaders check this).
-    pub fn graph(&self) -> Result<Graph, GraphError> {
+    /// [`SparseError::IndexOutOfRange`] if an edge names a node `>= n_nodes` (loaders check this).
+    pub fn graph(&self) -> Result<Graph, SparseError> {
         Graph::from_edges(self.n_nodes(), &self.edges)
     }
 
@@ -124,6 +126,23 @@ pub fn load_dir(dir: &Path) -> Result<Dataset, DataError> {
             path: dir.to_path_buf(),
         })
     }
+}
+
+/// Each undirected edge once as `(u, v)` with `u < v`, sorted, self loops dropped.
+///
+/// ```
+/// use frameless_distiller::data::canonical_edges;
+/// assert_eq!(canonical_edges(&[(2, 1), (1, 2), (0, 0), (0, 1)]), vec![(0, 1), (1, 2)]);
+/// ```
+pub fn canonical_edges(edges: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = edges
+        .iter()
+        .filter(|(u, v)| u != v)
+        .map(|&(u, v)| (u.min(v), u.max(v)))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Checks what every loader promises: labels in range, no empty class, edges in range.

@@ -19,13 +19,15 @@
 
 use std::time::Instant;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Blame, Blamed};
 use crate::progress::{Progress, ProgressEvent};
 use crate::student::{Mode, Student, StudentConfig, StudentError, StudentGraph};
 use crate::train::{
-    accuracy, argmax_rows, restore, snapshot, Adam, AdamConfig, EarlyStopping, SeededRng, Verdict,
+    accuracy, argmax_rows, kd_loss, restore, snapshot, Adam, AdamConfig, EarlyStopping, SeededRng,
+    Verdict,
 };
 
 /// Errors from distillation.
@@ -37,9 +39,39 @@ pub enum DistillError {
     /// The student could not be built.
     #[error(transparent)]
     Student(#[from] StudentError),
-    /// The inputs do not fit together.
-    #[error("distill: {0}")]
-    Input(String),
+    /// Labels or teacher values do not cover the graph's nodes.
+    #[error(
+        "distill: {n_labels} labels and {n_teacher_values} teacher values for {n_nodes} nodes"
+    )]
+    Coverage {
+        /// Labels given.
+        n_labels: usize,
+        /// Teacher log-probabilities given.
+        n_teacher_values: usize,
+        /// Nodes of the graph.
+        n_nodes: usize,
+    },
+    /// A split names a node outside the graph (or the teacher has no class).
+    #[error("distill: split node outside the graph")]
+    SplitOutOfRange,
+    /// `tau ≤ 0` or `lambda` outside `[0, 1]`.
+    #[error("distill: need tau > 0 and 0 <= lambda <= 1")]
+    BadLoss {
+        /// Temperature given.
+        tau: f64,
+        /// Mixing weight given.
+        lambda: f64,
+    },
+}
+
+impl Blamed for DistillError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Candle(e) => e.blame(),
+            Self::Student(e) => e.blame(),
+            Self::Coverage { .. } | Self::SplitOutOfRange | Self::BadLoss { .. } => Blame::Input,
+        }
+    }
 }
 
 /// Distillation hyper-parameters.
@@ -104,34 +136,6 @@ pub struct DistillReport {
     pub epoch_ms: f64,
 }
 
-/// `λ·NLL(train) + (1−λ)·τ²·KL(teacher ‖ student)` for logits `z_s` (`N × C`).
-///
-/// # Errors
-/// Candle errors.
-pub fn kd_loss(
-    student_logits: &Tensor,
-    teacher_log_probs: &Tensor,
-    train_index: &Tensor,
-    train_labels: &Tensor,
-    lambda: f64,
-    tau: f64,
-) -> candle_core::Result<Tensor> {
-    let n = student_logits.dim(0)? as f64;
-    let log_ps = candle_nn::ops::log_softmax(&student_logits.affine(1.0 / tau, 0.0)?, D::Minus1)?;
-    let log_pt =
-        candle_nn::ops::log_softmax(&teacher_log_probs.affine(1.0 / tau, 0.0)?, D::Minus1)?;
-    let kl = (log_pt.exp()? * (&log_pt - &log_ps)?)?
-        .sum_all()?
-        .affine((1.0 - lambda) * tau * tau / n, 0.0)?;
-    if lambda <= 0.0 {
-        return Ok(kl);
-    }
-    let log_p =
-        candle_nn::ops::log_softmax(student_logits, D::Minus1)?.index_select(train_index, 0)?;
-    let nll = candle_nn::loss::nll(&log_p, train_labels)?;
-    kl + nll.affine(lambda, 0.0)?
-}
-
 /// Mean of each gate tensor (`N × 1`) over all nodes.
 ///
 /// # Errors
@@ -146,7 +150,8 @@ pub fn mean_gates(gates: &[Tensor]) -> candle_core::Result<Vec<f64>> {
 /// Trains a fresh student of `config` on `targets`, keeping the best-validation weights.
 ///
 /// # Errors
-/// [`DistillError::Input`] if sizes disagree; candle errors otherwise.
+/// [`DistillError::Coverage`], [`DistillError::SplitOutOfRange`] or
+/// [`DistillError::BadLoss`] if the inputs disagree; candle errors otherwise.
 pub fn distill(
     config: &StudentConfig,
     graph: &StudentGraph,
@@ -157,21 +162,22 @@ pub fn distill(
 ) -> Result<(Student, DistillReport), DistillError> {
     let n = graph.n_nodes();
     if n == 0 || targets.labels.len() != n || targets.teacher_log_probs.len() % n != 0 {
-        return Err(DistillError::Input(format!(
-            "{} labels and {} teacher values for {n} nodes",
-            targets.labels.len(),
-            targets.teacher_log_probs.len()
-        )));
+        return Err(DistillError::Coverage {
+            n_labels: targets.labels.len(),
+            n_teacher_values: targets.teacher_log_probs.len(),
+            n_nodes: n,
+        });
     }
     let c = targets.teacher_log_probs.len() / n;
     let in_range = |v: &[u32]| v.iter().all(|&i| (i as usize) < n);
     if c == 0 || !in_range(targets.train) || !in_range(targets.val) || !in_range(targets.test) {
-        return Err(DistillError::Input("split node outside the graph".into()));
+        return Err(DistillError::SplitOutOfRange);
     }
     if settings.tau <= 0.0 || !(0.0..=1.0).contains(&settings.lambda) {
-        return Err(DistillError::Input(
-            "need tau > 0 and 0 <= lambda <= 1".into(),
-        ));
+        return Err(DistillError::BadLoss {
+            tau: settings.tau,
+            lambda: settings.lambda,
+        });
     }
     let train_labels: Vec<u32> = targets
         .train

@@ -121,7 +121,7 @@ fn mismatched_inputs_are_errors() {
         DType::F32,
         &mut Progress::ignore(),
     );
-    assert!(matches!(r, Err(DistillError::Input(_))));
+    assert!(matches!(r, Err(DistillError::Coverage { .. })));
     let bad_split = [99u32];
     let targets = Targets {
         teacher_log_probs: &t.teacher,
@@ -136,5 +136,5 @@ fn mismatched_inputs_are_errors() {
         DType::F32,
         &mut Progress::ignore(),
     );
-    assert!(matches!(r, Err(DistillError::Input(_))));
+    assert!(matches!(r, Err(DistillError::SplitOutOfRange)));
 }

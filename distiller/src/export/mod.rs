@@ -80,9 +80,17 @@ pub enum ExportError {
         /// Quantised test accuracy (engine).
         quantised: f64,
     },
-    /// The inputs do not fit the weights.
+    /// A student file's contents are inconsistent (raised by [`artifact`]).
     #[error("export: {0}")]
     Input(String),
+    /// The parity inputs do not cover the model's nodes.
+    #[error(
+        "export: features, labels and reference logits must cover the model's {n_nodes} nodes"
+    )]
+    Coverage {
+        /// Nodes of the model.
+        n_nodes: usize,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -91,6 +99,24 @@ pub enum ExportError {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl crate::error::Blamed for ExportError {
+    fn blame(&self) -> crate::error::Blame {
+        use crate::error::Blame;
+        match self {
+            // A file the user named: unreadable, not a student file, or an output path
+            // that cannot be written.
+            Self::Input(_) | Self::Io { .. } => Blame::Input,
+            // Parity and the writer check our own results.
+            Self::Write(_)
+            | Self::Engine { .. }
+            | Self::LogitMismatch { .. }
+            | Self::Agreement { .. }
+            | Self::AccuracyDrop { .. }
+            | Self::Coverage { .. } => Blame::Internal,
+        }
+    }
 }
 
 /// What a parity check compares against.
@@ -111,8 +137,9 @@ pub struct ParityInputs<'a> {
 /// The parity figures of one exported blob.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ParityReport {
-    /// `f32`, `f16` or `int8`.
-    pub precision: String,
+    /// The blob precision; `f32`, `f16` or `int8` in JSON.
+    #[serde(with = "crate::quantize::precision_name")]
+    pub precision: Precision,
     /// Nodes run through the engine (all of them).
     pub nodes: usize,
     /// Largest `|engine − distiller f32 forward|` over all logits.
@@ -204,10 +231,7 @@ pub fn verify(
         || inputs.labels.len() != w.n_nodes
         || inputs.reference_logits.len() != w.n_nodes * c
     {
-        return Err(ExportError::Input(format!(
-            "features, labels and reference logits must cover the model's {} nodes",
-            w.n_nodes
-        )));
+        return Err(ExportError::Coverage { n_nodes: w.n_nodes });
     }
     let blob = write_blob(w, precision)?;
     let model =
@@ -218,7 +242,7 @@ pub fn verify(
     let f32_pred = argmax(inputs.reference_logits, c);
     let (diff_f32, worst_node) = max_diff(&logits, inputs.reference_logits, c);
     let report = ParityReport {
-        precision: precision.to_string(),
+        precision,
         nodes: inputs.features.n_rows,
         max_abs_diff_vs_f32: diff_f32,
         max_abs_diff_vs_simulated: max_diff(&logits, &simulated, c).0,

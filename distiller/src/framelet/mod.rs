@@ -28,19 +28,42 @@ mod lambda;
 pub use filters::{chebyshev_coefficients, FrameletKind, QUADRATURE_POINTS};
 pub use lambda::{lambda_max, LANCZOS_STEPS};
 
-use crate::graph::{Graph, GraphError};
-use crate::sparse::Csr;
+use crate::error::{Blame, Blamed};
+use crate::graph::Graph;
+use crate::sparse::{Csr, SparseError};
 
 /// Errors from building framelet operators.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum FrameletError {
     /// A configuration value is out of range.
-    #[error("bad framelet config: {0}")]
-    BadConfig(String),
+    #[error("bad framelet config: levels and chebyshev_order must be ≥ 1")]
+    ZeroOrder {
+        /// Levels asked for.
+        levels: usize,
+        /// Chebyshev order asked for.
+        chebyshev_order: usize,
+    },
+    /// The dilation or the epsilon is out of range.
+    #[error("bad framelet config: dilation must be > 1 and epsilon finite")]
+    BadScale {
+        /// Dilation asked for.
+        dilation: f64,
+        /// Epsilon asked for.
+        epsilon: f32,
+    },
     /// A sparse product failed.
     #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(#[from] SparseError),
+}
+
+impl Blamed for FrameletError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::ZeroOrder { .. } | Self::BadScale { .. } => Blame::Input,
+            Self::Graph(e) => e.blame(),
+        }
+    }
 }
 
 /// How to build the framelet operators.
@@ -94,17 +117,20 @@ pub struct FrameletOperators {
 /// Builds the framelet bands of `graph`.
 ///
 /// # Errors
-/// [`FrameletError::BadConfig`] for `levels == 0`, `chebyshev_order == 0` or `dilation ≤ 1`.
+/// [`FrameletError::ZeroOrder`] for `levels == 0` or `chebyshev_order == 0`,
+/// [`FrameletError::BadScale`] for `dilation ≤ 1` or a non-finite epsilon.
 pub fn build(graph: &Graph, config: &FrameletConfig) -> Result<FrameletOperators, FrameletError> {
     if config.levels == 0 || config.chebyshev_order == 0 {
-        return Err(FrameletError::BadConfig(
-            "levels and chebyshev_order must be ≥ 1".into(),
-        ));
+        return Err(FrameletError::ZeroOrder {
+            levels: config.levels,
+            chebyshev_order: config.chebyshev_order,
+        });
     }
     if config.dilation.is_nan() || config.dilation <= 1.0 || !config.epsilon.is_finite() {
-        return Err(FrameletError::BadConfig(
-            "dilation must be > 1 and epsilon finite".into(),
-        ));
+        return Err(FrameletError::BadScale {
+            dilation: config.dilation,
+            epsilon: config.epsilon,
+        });
     }
     let laplacian = graph.laplacian();
     let lambda = lambda_max(&laplacian).unwrap_or(2.0);

@@ -256,7 +256,7 @@ fn bad_configs_are_rejected() {
     ] {
         assert!(matches!(
             build(&g, &config),
-            Err(FrameletError::BadConfig(_))
+            Err(FrameletError::ZeroOrder { .. } | FrameletError::BadScale { .. })
         ));
     }
 }

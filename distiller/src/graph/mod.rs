@@ -6,39 +6,9 @@
 //! - `Â = D̃^{-1/2} (A + I) D̃^{-1/2}` with `D̃ = D + I` ([`Graph::normalized_adjacency`]);
 //! - `L = I − D^{-1/2} A D^{-1/2}` ([`Graph::laplacian`]); an isolated node's row is 0.
 //!
-//! [`spmm`] multiplies a [`Csr`] with a dense candle tensor inside autograd.
+//! Both are [`Csr`] matrices; [`crate::sparse::spmm()`] applies them inside autograd.
 
-pub mod spmm;
-#[cfg(feature = "cuda")]
-mod spmm_cuda;
-
-pub use crate::sparse::Csr;
-pub use spmm::{spmm, SparseOperator};
-
-/// Errors from building or combining sparse matrices.
-#[derive(Debug, thiserror::Error, Clone, PartialEq)]
-pub enum GraphError {
-    /// An entry lies outside the matrix.
-    #[error("entry ({row}, {col}) is outside a {n_rows}x{n_cols} matrix")]
-    IndexOutOfRange {
-        /// Row of the entry.
-        row: usize,
-        /// Column of the entry.
-        col: usize,
-        /// Rows of the matrix.
-        n_rows: usize,
-        /// Columns of the matrix.
-        n_cols: usize,
-    },
-    /// Two operands have incompatible shapes.
-    #[error("shape mismatch: {left:?} vs {right:?}")]
-    ShapeMismatch {
-        /// Shape of the left operand.
-        left: (usize, usize),
-        /// Shape of the right operand.
-        right: (usize, usize),
-    },
-}
+use crate::sparse::{Csr, SparseError};
 
 /// An undirected simple graph on nodes `0..n_nodes`.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,8 +22,8 @@ impl Graph {
     /// duplicates merged and every edge made symmetric.
     ///
     /// # Errors
-    /// [`GraphError::IndexOutOfRange`] if an endpoint is `>= n_nodes`.
-    pub fn from_edges(n_nodes: usize, edges: &[(u32, u32)]) -> Result<Self, GraphError> {
+    /// [`SparseError::IndexOutOfRange`] if an endpoint is `>= n_nodes`.
+    pub fn from_edges(n_nodes: usize, edges: &[(u32, u32)]) -> Result<Self, SparseError> {
         let mut triplets = Vec::with_capacity(2 * edges.len());
         for &(u, v) in edges {
             if u != v {
@@ -196,7 +166,7 @@ mod tests {
     fn bad_endpoint_is_an_error() {
         assert!(matches!(
             Graph::from_edges(2, &[(0, 5)]),
-            Err(GraphError::IndexOutOfRange { row: 0, col: 5, .. })
+            Err(SparseError::IndexOutOfRange { row: 0, col: 5, .. })
         ));
     }
 

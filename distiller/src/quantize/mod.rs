@@ -37,8 +37,20 @@ pub enum QuantizeError {
     #[error("engine: {0}")]
     Engine(#[from] frameless_engine::Error),
     /// A precision name is unknown.
-    #[error("unknown precision {0:?} (expected f32, f16 or int8)")]
-    UnknownPrecision(String),
+    #[error("unknown precision {name:?} (expected f32, f16 or int8)")]
+    UnknownPrecision {
+        /// The name given.
+        name: String,
+    },
+}
+
+impl crate::error::Blamed for QuantizeError {
+    fn blame(&self) -> crate::error::Blame {
+        match self {
+            Self::UnknownPrecision { .. } => crate::error::Blame::Input,
+            Self::Write(_) | Self::Engine(_) => crate::error::Blame::Internal,
+        }
+    }
 }
 
 /// Parses `f32`, `f16` or `int8`.
@@ -50,15 +62,39 @@ pub fn parse_precision(name: &str) -> Result<Precision, QuantizeError> {
         "f32" => Ok(Precision::F32),
         "f16" | "fp16" => Ok(Precision::F16),
         "int8" | "i8" => Ok(Precision::Int8),
-        other => Err(QuantizeError::UnknownPrecision(other.into())),
+        other => Err(QuantizeError::UnknownPrecision { name: other.into() }),
+    }
+}
+
+/// Serde for a [`Precision`] as its name (`f32`, `f16`, `int8`), the reports' JSON form.
+pub mod precision_name {
+    use frameless_engine::Precision;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the name ([`Precision`]'s `Display`).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(precision: &Precision, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(precision)
+    }
+
+    /// Reads a name accepted by [`parse_precision`](super::parse_precision).
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Precision, D::Error> {
+        let name = String::deserialize(d)?;
+        super::parse_precision(&name).map_err(serde::de::Error::custom)
     }
 }
 
 /// One precision's row of the quantisation report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrecisionReport {
-    /// `f32`, `f16` or `int8`.
-    pub precision: String,
+    /// The blob precision; `f32`, `f16` or `int8` in JSON.
+    #[serde(with = "precision_name")]
+    pub precision: Precision,
     /// Test accuracy of the simulated forward pass.
     pub test_accuracy: f64,
     /// Fraction of all nodes whose argmax equals the f32 student's.
@@ -113,7 +149,7 @@ pub fn evaluate(
             let blob = write_blob(weights, precision)?;
             let model = Model::from_bytes(&blob)?;
             Ok(PrecisionReport {
-                precision: precision.to_string(),
+                precision,
                 test_accuracy: accuracy(&pred, labels, test),
                 agreement_with_f32: agreement(&pred, &reference),
                 blob_bytes: blob.len(),

@@ -48,9 +48,16 @@ fn report_covers_every_precision() {
     let (t, _, w, logits) = trained(StudentKind::FmlpO, 2);
     let r = evaluate(&w, &t.features, &t.labels, &t.test, &logits).unwrap();
     assert_eq!(
-        r.iter().map(|p| p.precision.as_str()).collect::<Vec<_>>(),
+        r.iter()
+            .map(|p| p.precision.to_string())
+            .collect::<Vec<_>>(),
         ["f32", "f16", "int8"]
     );
+    // The report's JSON names the precision as before the enum: "int8".
+    let json = serde_json::to_string(&r[2]).unwrap();
+    assert!(json.starts_with(r#"{"precision":"int8","#), "{json}");
+    let back: PrecisionReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r[2]);
     assert_eq!(r[0].agreement_with_f32, 1.0);
     assert!(r[2].agreement_with_f32 > 0.9, "{r:?}");
     assert!(r[0].blob_bytes > r[1].blob_bytes && r[1].blob_bytes > r[2].blob_bytes);

@@ -9,7 +9,8 @@
 use candle_core::{DType, Tensor};
 use frameless_engine::writer::{Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage};
 
-use crate::student::{Dense, Params, Student, StudentGraph};
+use crate::student::{Params, Student, StudentGraph};
+use crate::train::Dense;
 
 fn flat(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()

@@ -3,8 +3,8 @@
 
 use candle_core::{DType, Tensor, Var};
 
-use super::{Dense, Mode, Output, StudentConfig, StudentGraph};
-use crate::train::SeededRng;
+use super::{Mode, Output, StudentConfig, StudentGraph};
+use crate::train::{Dense, SeededRng};
 
 /// One stage: the feature encoder, the band tables `M_b`, their biases `c_b` and the gates.
 #[derive(Debug, Clone)]
@@ -137,6 +137,30 @@ impl FramelessParams {
         dropout: f64,
         mode: &mut Mode,
     ) -> candle_core::Result<Output> {
+        self.run(graph, tables, dropout, mode, true)
+    }
+
+    /// The output stage's gated mixture in hidden space (eval mode),
+    /// `H = Σ_b (1 − α_b) E_b^S + α_b u_S`: what the band classifiers read, and what
+    /// fmlp-o's middle stages pass on. `N × d`.
+    pub(super) fn hidden(
+        &self,
+        graph: &StudentGraph,
+        tables: &[Vec<Tensor>],
+    ) -> candle_core::Result<Tensor> {
+        Ok(self.run(graph, tables, 0.0, &mut Mode::Eval, false)?.logits)
+    }
+
+    /// The stages in order; with `classify`, the last stage mixes the band and feature
+    /// classifiers' logits, otherwise it stops at the hidden mixture (returned as `logits`).
+    fn run(
+        &self,
+        graph: &StudentGraph,
+        tables: &[Vec<Tensor>],
+        dropout: f64,
+        mode: &mut Mode,
+        classify: bool,
+    ) -> candle_core::Result<Output> {
         let n_stages = self.stages.len();
         let mut h: Option<Tensor> = None;
         for (s, (st, stage_tables)) in self.stages.iter().zip(tables).enumerate() {
@@ -147,7 +171,7 @@ impl FramelessParams {
             };
             let u = if last { u } else { u.relu()? };
             let u = mode.dropout(&u, dropout)?;
-            let zx = if last {
+            let zx = if last && classify {
                 Some(self.feature_classifier.forward(&u)?)
             } else {
                 None

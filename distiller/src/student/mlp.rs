@@ -2,8 +2,8 @@
 
 use candle_core::{DType, Tensor, Var};
 
-use super::{Dense, Mode, StudentGraph};
-use crate::train::SeededRng;
+use super::{Mode, StudentGraph};
+use crate::train::{Dense, SeededRng};
 
 /// Parameters of the two-layer mlp student.
 #[derive(Debug, Clone)]
@@ -47,8 +47,13 @@ impl MlpParams {
         dropout: f64,
         mode: &mut Mode,
     ) -> candle_core::Result<Tensor> {
-        let h = self.hidden.forward_sparse(&graph.features)?.relu()?;
+        let h = self.hidden_layer(graph)?;
         let h = mode.dropout(&h, dropout)?;
         self.output.forward(&h)
+    }
+
+    /// `ReLU(Lin₁(x))`, `N × d` (eval mode: before dropout).
+    pub(super) fn hidden_layer(&self, graph: &StudentGraph) -> candle_core::Result<Tensor> {
+        self.hidden.forward_sparse(&graph.features)?.relu()
     }
 }

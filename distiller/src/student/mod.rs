@@ -40,8 +40,8 @@ mod tests;
 use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{spmm, SparseOperator};
-use crate::sparse::Csr;
+use crate::error::{Blame, Blamed};
+use crate::sparse::{spmm, Csr, SparseOperator};
 use crate::train::SeededRng;
 
 pub use frameless::{FramelessParams, StageParams};
@@ -53,9 +53,44 @@ pub enum StudentError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// The inputs do not fit together.
-    #[error("student: {0}")]
-    Shape(String),
+    /// The student graph has no framelet band.
+    #[error("student: no framelet band")]
+    NoBand,
+    /// A band's operator is not `N × N`.
+    #[error("student: band {band}: operators must be {n_nodes}x{n_nodes}")]
+    BandShape {
+        /// The band's name.
+        band: String,
+        /// Nodes `N`.
+        n_nodes: usize,
+    },
+    /// Hidden width, classes or nodes is zero.
+    #[error("student: hidden width, classes and nodes must be positive")]
+    ZeroSize {
+        /// Hidden width asked for.
+        hidden: usize,
+        /// Classes.
+        n_classes: usize,
+        /// Nodes.
+        n_nodes: usize,
+    },
+    /// fmlp-s with `k = 0` or fmlp-o with no stage.
+    #[error("student: fmlp-s needs k >= 1 and fmlp-o stages >= 1")]
+    NoStage {
+        /// The student asked for.
+        kind: StudentKind,
+    },
+}
+
+impl Blamed for StudentError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Candle(e) => e.blame(),
+            // The binary builds the operators itself: a shape error is ours.
+            Self::NoBand | Self::BandShape { .. } => Blame::Internal,
+            Self::ZeroSize { .. } | Self::NoStage { .. } => Blame::Input,
+        }
+    }
 }
 
 /// Which student to train.
@@ -176,19 +211,21 @@ impl StudentGraph {
     /// Checks shapes and wraps the operators; `bands` holds `(name, W_b, Â_b)`.
     ///
     /// # Errors
-    /// [`StudentError::Shape`] if an operator is not `N × N` or there is no band.
+    /// [`StudentError::BandShape`] if an operator is not `N × N`, [`StudentError::NoBand`]
+    /// if there is no band.
     pub fn new(features: Csr, bands: Vec<(String, Csr, Csr)>) -> Result<Self, StudentError> {
         let n = features.n_rows;
         if bands.is_empty() {
-            return Err(StudentError::Shape("no framelet band".into()));
+            return Err(StudentError::NoBand);
         }
         let square = |m: &Csr| m.n_rows == n && m.n_cols == n;
         let mut out = Vec::with_capacity(bands.len());
         for (name, w, a) in bands {
             if !square(&w) || !square(&a) {
-                return Err(StudentError::Shape(format!(
-                    "band {name}: operators must be {n}x{n}"
-                )));
+                return Err(StudentError::BandShape {
+                    band: name,
+                    n_nodes: n,
+                });
             }
             out.push(BandOperators {
                 name,
@@ -231,53 +268,6 @@ impl StudentGraph {
             e = spmm(&wt, &spmm(&ops.propagation, &spmm(&ops.transform, &e)?)?)?;
         }
         Ok(e)
-    }
-}
-
-/// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
-#[derive(Debug, Clone)]
-pub struct Dense {
-    /// `in × out`.
-    pub weight: Var,
-    /// `1 × out`.
-    pub bias: Var,
-}
-
-impl Dense {
-    /// PyTorch `nn.Linear` initialisation, drawn from `rng`.
-    ///
-    /// # Errors
-    /// If the tensors cannot be created.
-    pub fn new(
-        fan_in: usize,
-        fan_out: usize,
-        rng: &mut SeededRng,
-        dtype: DType,
-        device: &Device,
-    ) -> candle_core::Result<Self> {
-        let (weight, bias) = rng.linear(fan_in, fan_out, dtype, device)?;
-        Ok(Self { weight, bias })
-    }
-
-    /// `x W + b` for a dense `x`.
-    ///
-    /// # Errors
-    /// On a shape mismatch.
-    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(self.weight.as_tensor())?
-            .broadcast_add(self.bias.as_tensor())
-    }
-
-    /// `X W + b` for the sparse feature matrix `X`.
-    ///
-    /// # Errors
-    /// On a shape mismatch.
-    pub fn forward_sparse(&self, x: &SparseOperator) -> candle_core::Result<Tensor> {
-        spmm(x, self.weight.as_tensor())?.broadcast_add(self.bias.as_tensor())
-    }
-
-    fn vars(&self) -> [Var; 2] {
-        [self.weight.clone(), self.bias.clone()]
     }
 }
 
@@ -331,7 +321,8 @@ impl Student {
     /// A freshly initialised student for `graph` with `n_classes` outputs.
     ///
     /// # Errors
-    /// [`StudentError::Shape`] for zero sizes; candle errors otherwise.
+    /// [`StudentError::ZeroSize`] or [`StudentError::NoStage`] for zero sizes; candle
+    /// errors otherwise.
     pub fn new(
         config: &StudentConfig,
         graph: &StudentGraph,
@@ -340,14 +331,14 @@ impl Student {
         dtype: DType,
     ) -> Result<Self, StudentError> {
         if config.hidden == 0 || n_classes == 0 || graph.n_nodes() == 0 {
-            return Err(StudentError::Shape(
-                "hidden width, classes and nodes must be positive".into(),
-            ));
+            return Err(StudentError::ZeroSize {
+                hidden: config.hidden,
+                n_classes,
+                n_nodes: graph.n_nodes(),
+            });
         }
         if config.n_stages() == 0 || (config.kind == StudentKind::FmlpS && config.k == 0) {
-            return Err(StudentError::Shape(
-                "fmlp-s needs k >= 1 and fmlp-o stages >= 1".into(),
-            ));
+            return Err(StudentError::NoStage { kind: config.kind });
         }
         let params = match config.kind {
             StudentKind::Mlp => Params::Mlp(MlpParams::new(
@@ -394,6 +385,19 @@ impl Student {
     pub fn forward(&self, graph: &StudentGraph, mode: Mode) -> candle_core::Result<Output> {
         let tables = self.tables(graph)?;
         self.forward_with_tables(graph, &tables, mode)
+    }
+
+    /// The last hidden layer in eval mode, `N × d`: mlp `ReLU(Lin₁(x))`; fmlp-s / fmlp-o
+    /// the output stage's gated mixture `Σ_b (1 − α_b) E_b^S + α_b u_S` (what the band
+    /// classifiers read).
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn hidden(&self, graph: &StudentGraph) -> candle_core::Result<Tensor> {
+        match &self.params {
+            Params::Mlp(p) => p.hidden_layer(graph),
+            Params::Frameless(p) => p.hidden(graph, &self.tables(graph)?),
+        }
     }
 
     /// Forward pass with precomputed [`Student::tables`] (what the engine computes).

@@ -4,8 +4,8 @@
 use candle_core::{DType, Tensor};
 
 use super::*;
-use crate::distill::kd_loss;
 use crate::testutil::toy;
+use crate::train::{kd_loss, Dense};
 
 fn vec2(t: &Tensor) -> Vec<Vec<f64>> {
     t.to_dtype(DType::F64).unwrap().to_vec2().unwrap()

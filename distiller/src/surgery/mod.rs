@@ -42,7 +42,7 @@
 //! # Datasets
 //!
 //! [`rewire_edges`] canonicalises any edge list before the flow; [`rewire_dataset`]
-//! rewires a loaded [`Dataset`](crate::data::Dataset) and [`write_dataset`] writes the
+//! rewires a loaded [`Dataset`](crate::data::Dataset) and [`write_dataset`](crate::data::write_dataset) writes the
 //! result in the plain folder format (`frameless surgery`, `--surgery sdrf[:N]`).
 //!
 //! # Example
@@ -62,13 +62,11 @@ mod rewire;
 mod sdrf;
 #[cfg(test)]
 mod tests;
-mod write;
 
 pub use curvature::balanced_forman_curvature;
 pub use graph::Graph;
-pub use rewire::{canonical_edges, rewire_dataset, rewire_edges};
+pub use rewire::{rewire_dataset, rewire_edges};
 pub use sdrf::{sdrf, IterationStats, SdrfConfig, SdrfOutcome};
-pub use write::write_dataset;
 
 /// Everything that can go wrong in graph surgery; every variant names an input defect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,4 +106,10 @@ pub enum SurgeryError {
         /// Name of the setting.
         what: &'static str,
     },
+}
+
+impl crate::error::Blamed for SurgeryError {
+    fn blame(&self) -> crate::error::Blame {
+        crate::error::Blame::Input
+    }
 }

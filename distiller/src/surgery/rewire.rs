@@ -4,24 +4,7 @@
 //! [`Graph`](super::Graph) wants each undirected edge once as `u < v`, strictly sorted.
 
 use super::{sdrf, SdrfConfig, SdrfOutcome, SurgeryError};
-use crate::data::Dataset;
-
-/// Each undirected edge once as `(u, v)` with `u < v`, sorted, self loops dropped.
-///
-/// ```
-/// use frameless_distiller::surgery::canonical_edges;
-/// assert_eq!(canonical_edges(&[(2, 1), (1, 2), (0, 0), (0, 1)]), vec![(0, 1), (1, 2)]);
-/// ```
-pub fn canonical_edges(edges: &[(u32, u32)]) -> Vec<(u32, u32)> {
-    let mut out: Vec<(u32, u32)> = edges
-        .iter()
-        .filter(|(u, v)| u != v)
-        .map(|&(u, v)| (u.min(v), u.max(v)))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
+use crate::data::{canonical_edges, Dataset};
 
 /// Runs [`sdrf`] on any edge list (canonicalised with [`canonical_edges`] first).
 ///

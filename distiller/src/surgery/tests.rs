@@ -293,3 +293,27 @@ fn empty_graph_is_a_no_op() -> Result<(), SurgeryError> {
     assert!(out.edges.is_empty() && out.stats.is_empty());
     Ok(())
 }
+
+/// The dataset writer (`data::write_dataset`) reads back what surgery wrote.
+#[test]
+fn rewired_dataset_round_trips_through_the_loader() {
+    let mut dataset = crate::data::load(
+        &"synthetic:nodes=40,classes=2,features=5,degree=3"
+            .parse()
+            .unwrap(),
+    )
+    .unwrap();
+    dataset.fixed_splits = vec![crate::data::Split {
+        train: vec![0, 1],
+        val: vec![2],
+        test: vec![3, 4],
+    }];
+    let (rewired, outcome) = rewire_dataset(&dataset, &SdrfConfig::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    crate::data::write_dataset(&rewired, None, dir.path(), &[]).unwrap();
+    let again = crate::data::load_dir(dir.path()).unwrap();
+    assert_eq!(again.edges, outcome.edges);
+    assert_eq!(again.labels, dataset.labels);
+    assert_eq!(again.features.to_dense(), dataset.features.to_dense());
+    assert_eq!(again.fixed_splits, dataset.fixed_splits);
+}

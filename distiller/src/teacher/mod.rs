@@ -22,7 +22,7 @@
 //! let split = dataset.split(0, data::SplitRates::default());
 //! let run = teacher::train(&dataset, &ops, teacher::TeacherKind::Spatial, &config, 0, &split,
 //!     &candle_core::Device::Cpu, &mut Progress::ignore())?;
-//! assert!(run.test_accuracy > 0.5);
+//! assert!(run.outcome.test_accuracy > 0.5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -31,11 +31,13 @@ mod soft_labels;
 mod training;
 
 pub use soft_labels::SoftLabels;
+
 pub use training::{train, Trainer};
 
 use crate::data::{DataError, Split};
+use crate::error::{Blame, Blamed};
 use crate::framelet::{FrameletConfig, FrameletError};
-use crate::graph::GraphError;
+use crate::sparse::SparseError;
 use crate::train::AdamConfig;
 
 /// Errors from training a teacher or reading and writing soft labels.
@@ -45,18 +47,61 @@ pub enum TeacherError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
-    /// The configuration is unusable.
-    #[error("bad teacher config: {0}")]
-    BadConfig(String),
-    /// The split names nodes outside the dataset or is empty.
-    #[error("bad split: {0}")]
-    BadSplit(String),
+    /// Layers, hidden width or epochs is zero.
+    #[error("bad teacher config: layers, hidden and epochs must be ≥ 1")]
+    ZeroSize {
+        /// Layers asked for.
+        layers: usize,
+        /// Hidden width asked for.
+        hidden: usize,
+        /// Epochs asked for.
+        epochs: usize,
+    },
+    /// The dropout probability is outside `[0, 1)`.
+    #[error("bad teacher config: dropout must lie in [0, 1)")]
+    Dropout {
+        /// The probability given.
+        dropout: f64,
+    },
+    /// The learning rate is not positive or the weight decay negative.
+    #[error("bad teacher config: lr must be > 0 and weight decay ≥ 0")]
+    Optimizer {
+        /// Learning rate given.
+        lr: f64,
+        /// Weight decay given.
+        weight_decay: f64,
+    },
+    /// The framelet operators were built for another graph (or there are none).
+    #[error("bad teacher config: framelet operators do not match the {n_nodes}-node dataset")]
+    OperatorsMismatch {
+        /// Nodes in the dataset.
+        n_nodes: usize,
+    },
+    /// The feature rows or the class count do not fit the dataset.
+    #[error("bad teacher config: features or classes do not match the dataset")]
+    DatasetShape {
+        /// Nodes in the dataset.
+        n_nodes: usize,
+        /// Rows of the feature matrix.
+        feature_rows: usize,
+        /// Classes.
+        n_classes: usize,
+    },
+    /// The split has no training or no validation node.
+    #[error("bad split: no training or validation nodes")]
+    EmptySplit,
+    /// The split names a node that is outside the dataset or unlabelled.
+    #[error("bad split: node {node} is missing or unlabelled")]
+    UnlabelledNode {
+        /// The node.
+        node: u32,
+    },
     /// Loading the dataset failed.
     #[error(transparent)]
     Data(#[from] DataError),
     /// Building the graph failed.
     #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(#[from] SparseError),
     /// Building the framelet operators failed.
     #[error(transparent)]
     Framelet(#[from] FrameletError),
@@ -76,6 +121,26 @@ pub enum TeacherError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl Blamed for TeacherError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Candle(e) => e.blame(),
+            Self::Data(e) => e.blame(),
+            Self::Graph(e) => e.blame(),
+            Self::Framelet(e) => e.blame(),
+            Self::ZeroSize { .. }
+            | Self::Dropout { .. }
+            | Self::Optimizer { .. }
+            | Self::OperatorsMismatch { .. }
+            | Self::DatasetShape { .. }
+            | Self::EmptySplit
+            | Self::UnlabelledNode { .. }
+            | Self::Io { .. }
+            | Self::BadFile { .. } => Blame::Input,
+        }
+    }
 }
 
 /// Which teacher architecture to train.
@@ -116,10 +181,10 @@ impl std::str::FromStr for TeacherKind {
     }
 }
 
-/// Floating-point precision of training.
+/// Floating-point dtype the teacher trains in (not the blob's [`frameless_engine::Precision`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Precision {
+pub enum ComputeDtype {
     /// 32-bit floats (default).
     #[default]
     F32,
@@ -127,7 +192,7 @@ pub enum Precision {
     F64,
 }
 
-impl Precision {
+impl ComputeDtype {
     /// The candle dtype.
     pub fn dtype(self) -> candle_core::DType {
         match self {
@@ -153,8 +218,8 @@ pub struct TeacherConfig {
     pub epochs: usize,
     /// Epochs without reaching the best validation accuracy before stopping (50).
     pub patience: usize,
-    /// Precision (f32).
-    pub dtype: Precision,
+    /// Compute dtype (f32).
+    pub dtype: ComputeDtype,
     /// Framelet operators (Haar, Lev 1, Chebyshev order 2).
     pub framelet: FrameletConfig,
 }
@@ -168,21 +233,17 @@ impl Default for TeacherConfig {
             optimizer: AdamConfig::default(),
             epochs: 500,
             patience: 50,
-            dtype: Precision::F32,
+            dtype: ComputeDtype::F32,
             framelet: FrameletConfig::default(),
         }
     }
 }
 
-/// The result of training one teacher with one seed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TeacherRun {
-    /// The architecture.
-    pub kind: TeacherKind,
-    /// The seed (initialisation and dropout).
-    pub seed: u64,
-    /// The split used.
-    pub split: Split,
+/// What one teacher run produced: its log-probabilities, accuracies and timings.
+///
+/// Shared by [`TeacherRun`] and [`SoftLabels`] (where its fields sit flat in the JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TeacherOutcome {
     /// Number of classes `C`.
     pub n_classes: usize,
     /// Log-probabilities of the best-validation model, row-major `N × C`.
@@ -199,14 +260,19 @@ pub struct TeacherRun {
     pub epoch_ms: f64,
     /// Median full-graph inference time in milliseconds.
     pub inference_ms: f64,
-    /// Last hidden layer of the best-validation model in eval mode, row-major
-    /// `N × hidden_dim` (the logits for teachers without a hidden layer).
-    pub hidden: Vec<f32>,
-    /// Width of [`TeacherRun::hidden`].
-    pub hidden_dim: usize,
 }
 
-impl TeacherRun {
+impl TeacherOutcome {
+    /// Number of nodes `N` (rows of the log-probabilities).
+    pub fn n_nodes(&self) -> usize {
+        self.log_probs.len() / self.n_classes.max(1)
+    }
+
+    /// Row `node` of the log-probabilities.
+    pub fn row(&self, node: usize) -> &[f32] {
+        &self.log_probs[node * self.n_classes..(node + 1) * self.n_classes]
+    }
+
     /// Per-node predicted classes (argmax of the log-probabilities).
     pub fn predictions(&self) -> Vec<u32> {
         self.log_probs
@@ -222,6 +288,24 @@ impl TeacherRun {
             })
             .collect()
     }
+}
+
+/// The result of training one teacher with one seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeacherRun {
+    /// The architecture.
+    pub kind: TeacherKind,
+    /// The seed (initialisation and dropout).
+    pub seed: u64,
+    /// The split used.
+    pub split: Split,
+    /// Log-probabilities, accuracies and timings.
+    pub outcome: TeacherOutcome,
+    /// Last hidden layer of the best-validation model in eval mode, row-major
+    /// `N × hidden_dim` (the logits for teachers without a hidden layer).
+    pub hidden: Vec<f32>,
+    /// Width of [`TeacherRun::hidden`].
+    pub hidden_dim: usize,
 }
 
 #[cfg(test)]

@@ -4,8 +4,7 @@ use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::{TeacherConfig, TeacherKind};
 use crate::framelet::FrameletOperators;
-use crate::graph::{spmm, SparseOperator};
-use crate::sparse::Csr;
+use crate::sparse::{spmm, Csr, SparseOperator};
 use crate::train::SeededRng;
 
 /// The sparse operators of one band, ready for autograd.

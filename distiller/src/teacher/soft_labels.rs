@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{TeacherConfig, TeacherError, TeacherKind, TeacherRun};
+use super::{TeacherConfig, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
 use crate::data::Split;
 use crate::surgery::SdrfConfig;
 
@@ -29,22 +29,9 @@ pub struct SoftLabels {
     pub surgery: Option<SdrfConfig>,
     /// Number of nodes `N`.
     pub n_nodes: usize,
-    /// Number of classes `C`.
-    pub n_classes: usize,
-    /// Log-probabilities, row-major `N × C`.
-    pub log_probs: Vec<f32>,
-    /// Validation accuracy at the best epoch, in `[0, 1]`.
-    pub val_accuracy: f64,
-    /// Test accuracy at the best epoch, in `[0, 1]`.
-    pub test_accuracy: f64,
-    /// Zero-based best epoch.
-    pub best_epoch: usize,
-    /// Epochs run.
-    pub epochs: usize,
-    /// Mean training-epoch time, ms.
-    pub epoch_ms: f64,
-    /// Median full-graph inference time, ms.
-    pub inference_ms: f64,
+    /// The run's log-probabilities, accuracies and timings (flat in the JSON).
+    #[serde(flatten)]
+    pub outcome: TeacherOutcome,
 }
 
 impl SoftLabels {
@@ -59,21 +46,9 @@ impl SoftLabels {
             split: run.split.clone(),
             config: config.clone(),
             surgery: None,
-            n_nodes: run.log_probs.len() / run.n_classes.max(1),
-            n_classes: run.n_classes,
-            log_probs: run.log_probs.clone(),
-            val_accuracy: run.val_accuracy,
-            test_accuracy: run.test_accuracy,
-            best_epoch: run.best_epoch,
-            epochs: run.epochs,
-            epoch_ms: run.epoch_ms,
-            inference_ms: run.inference_ms,
+            n_nodes: run.outcome.n_nodes(),
+            outcome: run.outcome.clone(),
         }
-    }
-
-    /// Row `node` of the log-probabilities.
-    pub fn row(&self, node: usize) -> &[f32] {
-        &self.log_probs[node * self.n_classes..(node + 1) * self.n_classes]
     }
 
     /// Writes the file atomically: a temporary file beside `path`, then a rename.
@@ -119,15 +94,16 @@ impl SoftLabels {
             message,
         };
         let labels: Self = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-        if labels.n_classes == 0 || labels.log_probs.len() != labels.n_nodes * labels.n_classes {
+        let outcome = &labels.outcome;
+        if outcome.n_classes == 0 || outcome.log_probs.len() != labels.n_nodes * outcome.n_classes {
             return Err(bad(format!(
                 "log_probs has {} values, expected {} × {}",
-                labels.log_probs.len(),
+                outcome.log_probs.len(),
                 labels.n_nodes,
-                labels.n_classes
+                outcome.n_classes
             )));
         }
-        if labels.log_probs.iter().any(|v| v.is_nan()) {
+        if outcome.log_probs.iter().any(|v| v.is_nan()) {
             return Err(bad("log_probs contains NaN".into()));
         }
         Ok(labels)
@@ -155,18 +131,25 @@ mod tests {
             config: TeacherConfig::default(),
             surgery: None,
             n_nodes: 3,
-            n_classes: 2,
-            log_probs: vec![-0.1, -2.3, -0.7, -0.7, -3.0, -0.05],
-            val_accuracy: 1.0,
-            test_accuracy: 0.5,
-            best_epoch: 4,
-            epochs: 10,
-            epoch_ms: 1.5,
-            inference_ms: 0.5,
+            outcome: TeacherOutcome {
+                n_classes: 2,
+                log_probs: vec![-0.1, -2.3, -0.7, -0.7, -3.0, -0.05],
+                val_accuracy: 1.0,
+                test_accuracy: 0.5,
+                best_epoch: 4,
+                epochs: 10,
+                epoch_ms: 1.5,
+                inference_ms: 0.5,
+            },
         };
         s.save(&path).unwrap();
         assert_eq!(SoftLabels::load(&path).unwrap(), s);
-        assert_eq!(s.row(1), &[-0.7, -0.7]);
+        assert_eq!(s.outcome.row(1), &[-0.7, -0.7]);
+        // The outcome's fields sit flat, in the file's historical order.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(
+            r#""n_nodes":3,"n_classes":2,"log_probs":[-0.1,-2.3,-0.7,-0.7,-3.0,-0.05],"val_accuracy":1.0,"test_accuracy":0.5,"best_epoch":4,"epochs":10,"epoch_ms":1.5,"inference_ms":0.5}"#
+        ), "{text}");
         // The surgery survives the trip, an unbounded removal bound included (JSON null).
         for removal_bound in [0.5, f64::INFINITY] {
             s.surgery = Some(SdrfConfig {

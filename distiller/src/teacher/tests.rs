@@ -44,10 +44,14 @@ fn every_teacher_learns_and_is_deterministic() {
             &mut Progress::new(|e| events.push(e.clone())),
         )
         .unwrap();
-        assert!(run.test_accuracy > 0.7, "{kind}: {}", run.test_accuracy);
-        assert_eq!(run.log_probs.len(), 240 * 3);
+        assert!(
+            run.outcome.test_accuracy > 0.7,
+            "{kind}: {}",
+            run.outcome.test_accuracy
+        );
+        assert_eq!(run.outcome.log_probs.len(), 240 * 3);
         // Rows are log-probabilities: exp sums to 1.
-        let row_sum: f32 = run.log_probs[..3].iter().map(|v| v.exp()).sum();
+        let row_sum: f32 = run.outcome.log_probs[..3].iter().map(|v| v.exp()).sum();
         assert!((row_sum - 1.0).abs() < 1e-4);
         assert!(matches!(
             events.first(),
@@ -55,7 +59,9 @@ fn every_teacher_learns_and_is_deterministic() {
         ));
         assert_eq!(
             events.last(),
-            Some(&ProgressEvent::RunFinished { epochs: run.epochs })
+            Some(&ProgressEvent::RunFinished {
+                epochs: run.outcome.epochs
+            })
         );
         let again = train(
             &dataset,
@@ -68,8 +74,8 @@ fn every_teacher_learns_and_is_deterministic() {
             &mut Progress::ignore(),
         )
         .unwrap();
-        assert_eq!(run.log_probs, again.log_probs, "{kind}");
-        assert!(run.best_epoch < run.epochs);
+        assert_eq!(run.outcome.log_probs, again.outcome.log_probs, "{kind}");
+        assert!(run.outcome.best_epoch < run.outcome.epochs);
     }
 }
 
@@ -78,7 +84,7 @@ fn f64_training_works() {
     let (dataset, ops) = setup();
     let split = dataset.split(1, SplitRates::default());
     let config = TeacherConfig {
-        dtype: Precision::F64,
+        dtype: ComputeDtype::F64,
         epochs: 20,
         ..config()
     };
@@ -93,7 +99,11 @@ fn f64_training_works() {
         &mut Progress::ignore(),
     )
     .unwrap();
-    assert!(run.test_accuracy > 0.5, "{}", run.test_accuracy);
+    assert!(
+        run.outcome.test_accuracy > 0.5,
+        "{}",
+        run.outcome.test_accuracy
+    );
 }
 
 #[test]
@@ -116,15 +126,21 @@ fn bad_inputs_are_typed_errors() {
         dropout: 1.0,
         ..config()
     };
-    assert!(matches!(run(&bad, &split), Err(TeacherError::BadConfig(_))));
+    assert!(matches!(
+        run(&bad, &split),
+        Err(TeacherError::Dropout { dropout: 1.0 })
+    ));
     let bad = TeacherConfig {
         epochs: 0,
         ..config()
     };
-    assert!(matches!(run(&bad, &split), Err(TeacherError::BadConfig(_))));
+    assert!(matches!(
+        run(&bad, &split),
+        Err(TeacherError::ZeroSize { epochs: 0, .. })
+    ));
     split.train.push(10_000);
     assert!(matches!(
         run(&config(), &split),
-        Err(TeacherError::BadSplit(_))
+        Err(TeacherError::UnlabelledNode { node: 10_000 })
     ));
 }

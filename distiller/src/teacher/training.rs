@@ -5,7 +5,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 
 use super::models::{log_softmax, Model};
-use super::{TeacherConfig, TeacherError, TeacherKind, TeacherRun};
+use super::{TeacherConfig, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
 use crate::data::{Dataset, Split};
 use crate::framelet::FrameletOperators;
 use crate::progress::{Progress, ProgressEvent};
@@ -25,18 +25,20 @@ fn check(
 ) -> Result<(), TeacherError> {
     let n = dataset.n_nodes();
     if config.layers == 0 || config.hidden == 0 || config.epochs == 0 {
-        return Err(TeacherError::BadConfig(
-            "layers, hidden and epochs must be ≥ 1".into(),
-        ));
+        return Err(TeacherError::ZeroSize {
+            layers: config.layers,
+            hidden: config.hidden,
+            epochs: config.epochs,
+        });
     }
     if !(0.0..1.0).contains(&config.dropout) {
-        return Err(TeacherError::BadConfig("dropout must lie in [0, 1)".into()));
+        return Err(TeacherError::Dropout {
+            dropout: config.dropout,
+        });
     }
     let AdamConfig { lr, weight_decay } = config.optimizer;
     if lr.is_nan() || lr <= 0.0 || weight_decay.is_nan() || weight_decay < 0.0 {
-        return Err(TeacherError::BadConfig(
-            "lr must be > 0 and weight decay ≥ 0".into(),
-        ));
+        return Err(TeacherError::Optimizer { lr, weight_decay });
     }
     if operators.bands.is_empty()
         || operators
@@ -44,26 +46,22 @@ fn check(
             .iter()
             .any(|b| b.transform.n_rows != n || b.propagation.n_rows != n)
     {
-        return Err(TeacherError::BadConfig(format!(
-            "framelet operators do not match the {n}-node dataset"
-        )));
+        return Err(TeacherError::OperatorsMismatch { n_nodes: n });
     }
     if dataset.features.n_rows != n || dataset.n_classes == 0 {
-        return Err(TeacherError::BadConfig(
-            "features or classes do not match the dataset".into(),
-        ));
+        return Err(TeacherError::DatasetShape {
+            n_nodes: n,
+            feature_rows: dataset.features.n_rows,
+            n_classes: dataset.n_classes,
+        });
     }
     if split.train.is_empty() || split.val.is_empty() {
-        return Err(TeacherError::BadSplit(
-            "no training or validation nodes".into(),
-        ));
+        return Err(TeacherError::EmptySplit);
     }
     for &i in split.train.iter().chain(&split.val).chain(&split.test) {
         let y = dataset.labels.get(i as usize).copied().unwrap_or(-1);
         if y < 0 || y as usize >= dataset.n_classes {
-            return Err(TeacherError::BadSplit(format!(
-                "node {i} is missing or unlabelled"
-            )));
+            return Err(TeacherError::UnlabelledNode { node: i });
         }
     }
     Ok(())
@@ -75,7 +73,8 @@ fn check(
 /// same result on every run.
 ///
 /// # Errors
-/// [`TeacherError::BadConfig`] / [`TeacherError::BadSplit`] for unusable inputs,
+/// [`TeacherError::ZeroSize`], [`TeacherError::Dropout`], [`TeacherError::EmptySplit`] and the
+/// other input variants for unusable inputs,
 /// [`TeacherError::Candle`] if a tensor operation fails.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
@@ -126,8 +125,11 @@ pub fn train(
         }
     }
     progress.report(ProgressEvent::RunFinished { epochs });
-    let (log_probs, test_accuracy, weights) =
-        best.ok_or_else(|| TeacherError::BadConfig("epochs must be ≥ 1".into()))?;
+    let (log_probs, test_accuracy, weights) = best.ok_or(TeacherError::ZeroSize {
+        layers: config.layers,
+        hidden: config.hidden,
+        epochs: config.epochs,
+    })?;
     restore(&trainer.vars, &weights)?;
     let mut inference = Vec::new();
     for i in 0..INFERENCE_WARMUP + INFERENCE_REPS {
@@ -155,14 +157,16 @@ pub fn train(
         kind,
         seed,
         split: split.clone(),
-        n_classes: dataset.n_classes,
-        log_probs,
-        val_accuracy: stopping.best_val_accuracy(),
-        test_accuracy,
-        best_epoch: stopping.best_epoch(),
-        epochs,
-        epoch_ms: timed.iter().sum::<f64>() / timed.len().max(1) as f64,
-        inference_ms: inference[inference.len() / 2],
+        outcome: TeacherOutcome {
+            n_classes: dataset.n_classes,
+            log_probs,
+            val_accuracy: stopping.best_val_accuracy(),
+            test_accuracy,
+            best_epoch: stopping.best_epoch(),
+            epochs,
+            epoch_ms: timed.iter().sum::<f64>() / timed.len().max(1) as f64,
+            inference_ms: inference[inference.len() / 2],
+        },
         hidden,
         hidden_dim,
     })

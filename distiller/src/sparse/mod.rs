@@ -3,8 +3,46 @@
 //! Every graph operator (`Â`, `L`, the framelet transforms `W_{j,l}`) is a [`Csr`].
 //! Polynomials of `L` are built with [`Csr::matmul`] and [`Csr::add_scaled`], so a
 //! degree-`k` operator stays `k`-hop sparse and no `N × N` dense matrix ever exists.
+//! [`spmm()`] multiplies a [`SparseOperator`] with a dense candle tensor inside autograd
+//! (a CUDA kernel with the `cuda` feature).
 
-use crate::graph::GraphError;
+pub mod spmm;
+#[cfg(feature = "cuda")]
+mod spmm_cuda;
+
+pub use spmm::{spmm, SparseOperator};
+
+/// Errors from building or combining sparse matrices.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum SparseError {
+    /// An entry lies outside the matrix.
+    #[error("entry ({row}, {col}) is outside a {n_rows}x{n_cols} matrix")]
+    IndexOutOfRange {
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// Rows of the matrix.
+        n_rows: usize,
+        /// Columns of the matrix.
+        n_cols: usize,
+    },
+    /// Two operands have incompatible shapes.
+    #[error("shape mismatch: {left:?} vs {right:?}")]
+    ShapeMismatch {
+        /// Shape of the left operand.
+        left: (usize, usize),
+        /// Shape of the right operand.
+        right: (usize, usize),
+    },
+}
+
+/// Loaders check every index, so a sparse error means an operator was built wrongly.
+impl crate::error::Blamed for SparseError {
+    fn blame(&self) -> crate::error::Blame {
+        crate::error::Blame::Internal
+    }
+}
 
 /// A sparse `n_rows × n_cols` matrix in CSR form with sorted, unique column indices per row.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,16 +63,16 @@ impl Csr {
     /// Builds a matrix from `(row, col, value)` triplets; duplicates are summed.
     ///
     /// # Errors
-    /// [`GraphError::IndexOutOfRange`] if a row or column is outside the shape.
+    /// [`SparseError::IndexOutOfRange`] if a row or column is outside the shape.
     pub fn from_triplets(
         n_rows: usize,
         n_cols: usize,
         triplets: &[(u32, u32, f32)],
-    ) -> Result<Self, GraphError> {
+    ) -> Result<Self, SparseError> {
         let mut counts = vec![0usize; n_rows + 1];
         for &(r, c, _) in triplets {
             if r as usize >= n_rows || c as usize >= n_cols {
-                return Err(GraphError::IndexOutOfRange {
+                return Err(SparseError::IndexOutOfRange {
                     row: r as usize,
                     col: c as usize,
                     n_rows,
@@ -153,10 +191,10 @@ impl Csr {
     /// `alpha·self + beta·other` (same shape); structural union of the two patterns.
     ///
     /// # Errors
-    /// [`GraphError::ShapeMismatch`] if the shapes differ.
-    pub fn add_scaled(&self, alpha: f32, other: &Csr, beta: f32) -> Result<Csr, GraphError> {
+    /// [`SparseError::ShapeMismatch`] if the shapes differ.
+    pub fn add_scaled(&self, alpha: f32, other: &Csr, beta: f32) -> Result<Csr, SparseError> {
         if self.n_rows != other.n_rows || self.n_cols != other.n_cols {
-            return Err(GraphError::ShapeMismatch {
+            return Err(SparseError::ShapeMismatch {
                 left: (self.n_rows, self.n_cols),
                 right: (other.n_rows, other.n_cols),
             });
@@ -205,10 +243,10 @@ impl Csr {
     /// Sparse × sparse product `self · other` (Gustavson's row-by-row algorithm).
     ///
     /// # Errors
-    /// [`GraphError::ShapeMismatch`] if `self.n_cols != other.n_rows`.
-    pub fn matmul(&self, other: &Csr) -> Result<Csr, GraphError> {
+    /// [`SparseError::ShapeMismatch`] if `self.n_cols != other.n_rows`.
+    pub fn matmul(&self, other: &Csr) -> Result<Csr, SparseError> {
         if self.n_cols != other.n_rows {
-            return Err(GraphError::ShapeMismatch {
+            return Err(SparseError::ShapeMismatch {
                 left: (self.n_rows, self.n_cols),
                 right: (other.n_rows, other.n_cols),
             });

@@ -1,8 +1,15 @@
 //! What every training loop shares: seeded initialisation and dropout, Adam with
-//! PyTorch-style L2 weight decay, early stopping on validation accuracy, accuracy.
+//! PyTorch-style L2 weight decay, early stopping on validation accuracy, accuracy,
+//! the dense layer ([`Dense`]) and the distillation loss ([`kd_loss`]).
 //!
 //! Determinism: all randomness comes from one [`SeededRng`] per run, never from candle's
 //! device RNG, so the same seed gives the same weights on every run.
+
+mod dense;
+mod loss;
+
+pub use dense::Dense;
+pub use loss::kd_loss;
 
 use candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var};
 use rand::{Rng, SeedableRng};

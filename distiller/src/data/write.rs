@@ -9,8 +9,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::canonical_edges;
-use crate::data::Dataset;
+use super::{canonical_edges, Dataset};
 
 /// Writes `dataset` into `dir` (created if needed); `extra_meta` lines (e.g. the surgery
 /// settings) are appended to `meta.txt`.
@@ -19,7 +18,7 @@ use crate::data::Dataset;
 /// An I/O error naming the file that could not be written.
 ///
 /// ```
-/// use frameless_distiller::{data, surgery::write_dataset};
+/// use frameless_distiller::data::{self, write_dataset};
 /// let dataset = data::load(&"synthetic:nodes=30,classes=3,features=4".parse()?)?;
 /// let dir = tempfile::tempdir()?;
 /// write_dataset(&dataset, None, dir.path(), &[("surgery".into(), "none".into())])?;
@@ -166,34 +165,4 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(|e| named(path, e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::{load_dir, Split};
-    use crate::surgery::{rewire_dataset, SdrfConfig};
-
-    #[test]
-    fn rewired_dataset_round_trips_through_the_loader() {
-        let mut dataset = crate::data::load(
-            &"synthetic:nodes=40,classes=2,features=5,degree=3"
-                .parse()
-                .unwrap(),
-        )
-        .unwrap();
-        dataset.fixed_splits = vec![Split {
-            train: vec![0, 1],
-            val: vec![2],
-            test: vec![3, 4],
-        }];
-        let (rewired, outcome) = rewire_dataset(&dataset, &SdrfConfig::default()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        write_dataset(&rewired, None, dir.path(), &[]).unwrap();
-        let again = load_dir(dir.path()).unwrap();
-        assert_eq!(again.edges, outcome.edges);
-        assert_eq!(again.labels, dataset.labels);
-        assert_eq!(again.features.to_dense(), dataset.features.to_dense());
-        assert_eq!(again.fixed_splits, dataset.fixed_splits);
-    }
 }

@@ -1,0 +1,54 @@
+//! The dense layer every model shares: `y = x W + b`, PyTorch `nn.Linear` initialisation.
+
+use candle_core::{DType, Device, Tensor, Var};
+
+use super::SeededRng;
+use crate::sparse::{spmm, SparseOperator};
+
+/// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
+#[derive(Debug, Clone)]
+pub struct Dense {
+    /// `in × out`.
+    pub weight: Var,
+    /// `1 × out`.
+    pub bias: Var,
+}
+
+impl Dense {
+    /// PyTorch `nn.Linear` initialisation, drawn from `rng`.
+    ///
+    /// # Errors
+    /// If the tensors cannot be created.
+    pub fn new(
+        fan_in: usize,
+        fan_out: usize,
+        rng: &mut SeededRng,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Self> {
+        let (weight, bias) = rng.linear(fan_in, fan_out, dtype, device)?;
+        Ok(Self { weight, bias })
+    }
+
+    /// `x W + b` for a dense `x`.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(self.weight.as_tensor())?
+            .broadcast_add(self.bias.as_tensor())
+    }
+
+    /// `X W + b` for the sparse feature matrix `X`.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn forward_sparse(&self, x: &SparseOperator) -> candle_core::Result<Tensor> {
+        spmm(x, self.weight.as_tensor())?.broadcast_add(self.bias.as_tensor())
+    }
+
+    /// The weight and the bias, for the optimiser.
+    pub fn vars(&self) -> [Var; 2] {
+        [self.weight.clone(), self.bias.clone()]
+    }
+}
