@@ -4,7 +4,7 @@
 //!
 //! The modules are listed below in pipeline order. A module may import only the modules
 //! above it (`scripts/check-layers.sh` reads the `LAYERS` block below and fails on an
-//! import from a later module or a cycle). The first four are the foundation every
+//! import from a later module or a cycle). The first five are the foundation every
 //! stage may use; `graph` comes before `data` because a [`Dataset`] yields a [`Graph`]
 //! and a graph needs nothing but the sparse matrices. Test code (`tests.rs`, `testutil`,
 //! `#[cfg(test)]` modules) may use any module. The experiment suite lives in the
@@ -15,6 +15,7 @@
 //! error      foundation: Blame (input or internal), the Blamed trait every stage error implements
 //! sparse     foundation: CSR matrices, SparseOperator, spmm (CPU + CUDA)
 //! train      foundation: SeededRng, Adam, EarlyStopping, Dense, kd_loss, accuracy
+//! files      foundation: write_atomic (O_EXCL temporary, fsync, rename, folder fsync)
 //! progress   foundation: progress events sent by callback (the library never prints)
 //! graph      undirected simple graphs and their operators Â and L
 //! data       datasets: loaders, splits, the synthetic CSBM and the plain-format writer
@@ -33,6 +34,7 @@ pub mod data;
 pub mod distill;
 pub mod error;
 pub mod export;
+pub mod files;
 pub mod framelet;
 pub mod graph;
 pub mod pipeline;

@@ -125,27 +125,12 @@ impl ResultStore {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a sibling temporary file, synced, then renamed.
+/// Writes `bytes` to `path` with `frameless_distiller::files::write_atomic`.
 ///
 /// # Errors
 /// [`ExperimentError::Io`] if any step fails (the temporary file is removed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ExperimentError::io(path, e));
-    }
-    Ok(())
+    frameless_distiller::files::write_atomic(path, bytes).map_err(|e| ExperimentError::io(path, e))
 }
 
 #[cfg(test)]

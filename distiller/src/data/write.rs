@@ -6,7 +6,6 @@
 //! written as `splits/split_<k>.txt`. Every file is written to a temporary sibling, synced
 //! and renamed, so a reader never sees half a file.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::{canonical_edges, Dataset};
@@ -151,18 +150,7 @@ fn named(path: &Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Temporary sibling, sync, rename.
+/// [`crate::files::write_atomic`], with the path in the error's message.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|e| named(path, e))
+    crate::files::write_atomic(path, bytes).map_err(|e| named(path, e))
 }

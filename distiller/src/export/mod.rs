@@ -292,26 +292,15 @@ pub fn export(
     Ok(report)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename,
-/// creating the folder if needed.
+/// Writes `bytes` to `path` with [`crate::files::write_atomic`], naming the path in
+/// the error.
 ///
 /// # Errors
 /// [`ExportError::Io`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    let io = |source| ExportError::Io {
+    crate::files::write_atomic(path, bytes).map_err(|source| ExportError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
     })
 }
 

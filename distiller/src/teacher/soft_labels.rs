@@ -1,6 +1,5 @@
 //! The soft-label file: what a teacher run hands to the student step.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::{TeacherConfig, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
@@ -64,19 +63,7 @@ impl SoftLabels {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(format!(".{}.tmp", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let result = (|| {
-            let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(io)
+        crate::files::write_atomic(path, &json).map_err(io)
     }
 
     /// Reads and checks a file written by [`SoftLabels::save`].
