@@ -76,13 +76,21 @@ pub(crate) struct Head<'a> {
     pub features: Lin<'a>,
 }
 
+/// The first `N` bytes of `bytes` (zeros if it is shorter): the one
+/// little-endian decoder, `f32::from_le_bytes(le(b))` and friends.
+#[inline(always)]
+pub(crate) fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes
+        .get(..N)
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+        .unwrap_or([0; N])
+}
+
 /// Reads the little-endian f32 at word index `i` of `bytes`.
 pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
     let start = i.checked_mul(4)?;
-    match *bytes.get(start..start.checked_add(4)?)? {
-        [a, b, c, d] => Some(f32::from_le_bytes([a, b, c, d])),
-        _ => None,
-    }
+    let b = bytes.get(start..start.checked_add(4)?)?;
+    Some(f32::from_le_bytes(le(b)))
 }
 
 /// Walks the tensors of a body in file order.
@@ -125,18 +133,20 @@ impl<'a> Reader<'a> {
         self.tensor(n.checked_mul(4), section)
     }
 
-    /// A `rows x cols` matrix and its scales (present, finite and > 0 for int8; empty otherwise).
-    pub fn mat(&mut self, rows: usize, cols: usize, section: Section) -> Result<Mat<'a>, Error> {
+    /// A `rows x cols` matrix and, for int8, `n_scales` scales (finite and > 0).
+    fn matrix(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        n_scales: usize,
+        section: Section,
+    ) -> Result<Mat<'a>, Error> {
         let len = rows
             .checked_mul(cols)
             .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
         let data = self.tensor(len, section)?;
-        let n_scales = if self.prec == Precision::Int8 {
-            rows
-        } else {
-            0
-        };
-        let scales = self.f32s(n_scales, section)?;
+        let int8 = self.prec == Precision::Int8;
+        let scales = self.f32s(if int8 { n_scales } else { 0 }, section)?;
         if self.validate {
             check_scales(scales, section)?;
         }
@@ -146,6 +156,11 @@ impl<'a> Reader<'a> {
             cols,
             prec: self.prec,
         })
+    }
+
+    /// A `rows x cols` matrix with one scale per row (int8).
+    pub fn mat(&mut self, rows: usize, cols: usize, section: Section) -> Result<Mat<'a>, Error> {
+        self.matrix(rows, cols, rows, section)
     }
 
     /// A linear layer with `rows` outputs of `cols` inputs each.
@@ -176,33 +191,16 @@ impl<'a> Reader<'a> {
     }
 
     /// A first layer stored input-major: `in_dim` rows of `out` weights, one
-    /// scale and one bias per output (column).
+    /// scale (int8) and one bias per output (column).
     pub fn lin_input_major(
         &mut self,
         in_dim: usize,
         out: usize,
         section: Section,
     ) -> Result<Lin<'a>, Error> {
-        let len = in_dim
-            .checked_mul(out)
-            .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
-        let data = self.tensor(len, section)?;
-        // Scales are per output channel (per column here): `out` of them.
-        let n_scales = if self.prec == Precision::Int8 { out } else { 0 };
-        let scales = self.f32s(n_scales, section)?;
-        if self.validate {
-            check_scales(scales, section)?;
-        }
+        let w = self.matrix(in_dim, out, out, section)?;
         let bias = self.f32s(out, section)?;
-        Ok(Lin {
-            w: Mat {
-                data,
-                scales,
-                cols: out,
-                prec: self.prec,
-            },
-            bias,
-        })
+        Ok(Lin { w, bias })
     }
 
     /// The output heads.
@@ -227,13 +225,12 @@ impl<'a> Reader<'a> {
 
 /// Checks that every f32 in `scales` is finite and > 0.
 pub(crate) fn check_scales(scales: &[u8], section: Section) -> Result<(), Error> {
-    for c in scales.chunks_exact(4) {
-        if let [a, b, c2, d] = *c {
-            let s = f32::from_le_bytes([a, b, c2, d]);
-            if !(s.is_finite() && s > 0.0) {
-                return Err(Error::BadScale { section });
-            }
-        }
+    let bad = |c: &[u8]| {
+        let s = f32::from_le_bytes(le(c));
+        !(s.is_finite() && s > 0.0)
+    };
+    if scales.chunks_exact(4).any(bad) {
+        return Err(Error::BadScale { section });
     }
     Ok(())
 }

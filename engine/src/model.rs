@@ -19,7 +19,7 @@ pub struct Model<'a> {
     pub(crate) tensors: &'a [u8],
     pub(crate) shape: Shape,
     pub(crate) plan: Plan<'a>,
-    scratch_len: usize,
+    pub(crate) scratch: ScratchLayout,
 }
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
@@ -62,33 +62,92 @@ fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
     }
 }
 
-/// Scratch words: `[logits C | gates B | f32 work | int8 work]`.
+/// Where `predict` keeps what, computed once by [`Model::from_bytes`]: in
+/// f32 words, `[logits C | gates B | vecs | acc | lanes]`.
 ///
-/// mlp: f32 work `2w` with `w = max(d, C)`; int8 adds `w` i32 accumulators
-/// and `w` i16 lanes (`ceil(w/2)` words). Frameless: f32 work `3d + 2C`
-/// (`u`, `h`, `e`, feature logits, band logits); int8 adds `d` i32
-/// accumulators and `2d` i16 lanes (`d` words).
-pub(crate) fn scratch_words(kind: ModelKind, prec: Precision, sh: &Shape) -> Option<usize> {
-    let int8 = prec == Precision::Int8;
-    let head = sh.c.checked_add(sh.b)?;
-    let work = match kind {
-        ModelKind::Mlp => {
-            let w = sh.d.max(sh.c);
-            let f = w.checked_mul(2)?;
-            let i = if int8 {
-                w.checked_add(w.div_ceil(2))?
-            } else {
-                0
-            };
-            f.checked_add(i)?
+/// mlp: two vectors of `w = max(d, C)` (layer input and output); int8 adds
+/// `w` i32 accumulators and `w` i16 lanes (`ceil(w/2)` words). Frameless:
+/// `u`, `h`, `e` of `d`, feature and band logits of `C`; int8 adds `d` i32
+/// accumulators and `2d` i16 lanes (`d` words: those of `u`, then of `e`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScratchLayout {
+    c: usize,
+    b: usize,
+    vecs: [usize; 5],
+    acc: usize,
+    lanes: usize,
+    /// Words in all.
+    len: usize,
+}
+
+/// A scratch cut as its [`ScratchLayout`] says (unused vectors are empty).
+pub(crate) struct Parts<'s> {
+    pub logits: &'s mut [f32],
+    pub gates: &'s mut [f32],
+    pub vecs: [&'s mut [f32]; 5],
+    pub acc: &'s mut [i32],
+    pub lanes: &'s mut [i16],
+}
+
+/// Splits the first `n` words off `rest` (fewer if it is shorter).
+fn words<'s>(rest: &mut &'s mut [f32], n: usize) -> &'s mut [f32] {
+    let s = core::mem::take(rest);
+    let (a, b) = s.split_at_mut(n.min(s.len()));
+    *rest = b;
+    a
+}
+
+impl ScratchLayout {
+    /// The layout for these dims, or `None` if its size overflows.
+    fn new(kind: ModelKind, prec: Precision, sh: &Shape) -> Option<Self> {
+        let (vecs, ints) = match kind {
+            ModelKind::Mlp => {
+                let w = sh.d.max(sh.c);
+                ([w, w, 0, 0, 0], (w, w))
+            }
+            ModelKind::FmlpS | ModelKind::FmlpO => {
+                ([sh.d, sh.d, sh.d, sh.c, sh.c], (sh.d, sh.d.checked_mul(2)?))
+            }
+        };
+        let (acc, lanes) = if prec == Precision::Int8 {
+            ints
+        } else {
+            (0, 0)
+        };
+        let mut len = sh.c.checked_add(sh.b)?;
+        for n in vecs.into_iter().chain([acc, lanes.div_ceil(2)]) {
+            len = len.checked_add(n)?;
         }
-        ModelKind::FmlpS | ModelKind::FmlpO => {
-            let f = sh.d.checked_mul(3)?.checked_add(sh.c.checked_mul(2)?)?;
-            let i = if int8 { sh.d.checked_mul(2)? } else { 0 };
-            f.checked_add(i)?
+        len.checked_mul(4)?;
+        let (c, b) = (sh.c, sh.b);
+        Some(ScratchLayout {
+            c,
+            b,
+            vecs,
+            acc,
+            lanes,
+            len,
+        })
+    }
+
+    /// Cuts `scratch` (at least `len` words) into its parts.
+    pub fn split<'s>(&self, mut scratch: &'s mut [f32]) -> Parts<'s> {
+        let rest = &mut scratch;
+        let logits = words(rest, self.c);
+        let gates = words(rest, self.b);
+        let vecs = self.vecs.map(|n| words(rest, n));
+        let acc = bytemuck::try_cast_slice_mut(words(rest, self.acc)).unwrap_or(&mut []);
+        let lanes: &mut [i16] =
+            bytemuck::try_cast_slice_mut(words(rest, self.lanes.div_ceil(2))).unwrap_or(&mut []);
+        let lanes = lanes.get_mut(..self.lanes).unwrap_or(&mut []);
+        Parts {
+            logits,
+            gates,
+            vecs,
+            acc,
+            lanes,
         }
-    };
-    head.checked_add(work)
+    }
 }
 
 /// An upper bound of [`Model::scratch_len`] over every kind and precision
@@ -186,16 +245,15 @@ impl<'a> Model<'a> {
                 section: Section::Body,
             });
         }
-        let scratch_len =
-            scratch_words(header.kind, header.precision, &shape).ok_or(Error::InvalidDims)?;
-        scratch_len.checked_mul(4).ok_or(Error::InvalidDims)?;
+        let scratch =
+            ScratchLayout::new(header.kind, header.precision, &shape).ok_or(Error::InvalidDims)?;
         Ok(Model {
             header,
             metadata,
             tensors,
             shape,
             plan,
-            scratch_len,
+            scratch,
         })
     }
 
@@ -226,12 +284,12 @@ impl<'a> Model<'a> {
 
     /// The exact number of f32 words [`Model::predict`] needs as scratch.
     pub fn scratch_len(&self) -> usize {
-        self.scratch_len
+        self.scratch.len
     }
 
     /// `4 * scratch_len()`: scratch size in bytes.
     pub fn scratch_bytes(&self) -> usize {
-        self.scratch_len.saturating_mul(4)
+        self.scratch.len.saturating_mul(4)
     }
 
     /// Multiply-accumulates of one `predict` whose input has `nnz` non-zero
