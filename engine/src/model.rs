@@ -71,12 +71,11 @@ fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
 /// accumulators and `2d` i16 lanes (`d` words: those of `u`, then of `e`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScratchLayout {
-    c: usize,
-    b: usize,
-    vecs: [usize; 5],
-    acc: usize,
+    /// Words of the logits, the gates, the five f32 vectors and the i32 accumulators.
+    words: [usize; 8],
+    /// i16 lanes after them.
     lanes: usize,
-    /// Words in all.
+    /// Words in all (`usize::MAX` if that overflows).
     len: usize,
 }
 
@@ -98,45 +97,36 @@ fn words<'s>(rest: &mut &'s mut [f32], n: usize) -> &'s mut [f32] {
 }
 
 impl ScratchLayout {
-    /// The layout for these dims, or `None` if its size overflows.
-    fn new(kind: ModelKind, prec: Precision, sh: &Shape) -> Option<Self> {
-        let (vecs, ints) = match kind {
-            ModelKind::Mlp => {
-                let w = sh.d.max(sh.c);
-                ([w, w, 0, 0, 0], (w, w))
-            }
-            ModelKind::FmlpS | ModelKind::FmlpO => {
-                ([sh.d, sh.d, sh.d, sh.c, sh.c], (sh.d, sh.d.checked_mul(2)?))
-            }
+    /// The layout of a `kind` model in `prec` with `d` hidden, `c` classes, `b` bands.
+    const fn new(kind: ModelKind, prec: Precision, d: usize, c: usize, b: usize) -> Self {
+        let w = if d > c { d } else { c };
+        let mlp = matches!(kind, ModelKind::Mlp);
+        let (acc, lanes) = match (prec, mlp) {
+            (Precision::Int8, true) => (w, w),
+            (Precision::Int8, false) => (d, d.saturating_mul(2)),
+            _ => (0, 0),
         };
-        let (acc, lanes) = if prec == Precision::Int8 {
-            ints
-        } else {
-            (0, 0)
+        let words = match mlp {
+            true => [c, b, w, w, 0, 0, 0, acc],
+            false => [c, b, d, d, d, c, c, acc],
         };
-        let mut len = sh.c.checked_add(sh.b)?;
-        for n in vecs.into_iter().chain([acc, lanes.div_ceil(2)]) {
-            len = len.checked_add(n)?;
+        let mut len = lanes.div_ceil(2);
+        let mut rest = words.as_slice();
+        while let [n, tail @ ..] = rest {
+            len = len.saturating_add(*n);
+            rest = tail;
         }
-        len.checked_mul(4)?;
-        let (c, b) = (sh.c, sh.b);
-        Some(ScratchLayout {
-            c,
-            b,
-            vecs,
-            acc,
-            lanes,
-            len,
-        })
+        ScratchLayout { words, lanes, len }
     }
 
     /// Cuts `scratch` (at least `len` words) into its parts.
     pub fn split<'s>(&self, mut scratch: &'s mut [f32]) -> Parts<'s> {
         let rest = &mut scratch;
-        let logits = words(rest, self.c);
-        let gates = words(rest, self.b);
-        let vecs = self.vecs.map(|n| words(rest, n));
-        let acc = bytemuck::try_cast_slice_mut(words(rest, self.acc)).unwrap_or(&mut []);
+        let [c, b, v0, v1, v2, v3, v4, acc] = self.words;
+        let logits = words(rest, c);
+        let gates = words(rest, b);
+        let vecs = [v0, v1, v2, v3, v4].map(|n| words(rest, n));
+        let acc = bytemuck::try_cast_slice_mut(words(rest, acc)).unwrap_or(&mut []);
         let lanes: &mut [i16] =
             bytemuck::try_cast_slice_mut(words(rest, self.lanes.div_ceil(2))).unwrap_or(&mut []);
         let lanes = lanes.get_mut(..self.lanes).unwrap_or(&mut []);
@@ -161,14 +151,18 @@ impl ScratchLayout {
 /// assert_eq!(scratch.len(), 7 + 2 + 3 * 64 + 2 * 7 + 2 * 64);
 /// ```
 pub const fn max_scratch_len(dims: &Dims) -> usize {
-    let d = dims.hidden as usize;
-    let c = dims.n_classes as usize;
-    let b = dims.n_bands as usize;
-    let w = if d > c { d } else { c };
-    let mlp = w.saturating_mul(3).saturating_add(w.div_ceil(2));
-    let fr = d.saturating_mul(5).saturating_add(c.saturating_mul(2));
-    let work = if mlp > fr { mlp } else { fr };
-    c.saturating_add(b).saturating_add(work)
+    let (d, c, b) = (
+        dims.hidden as usize,
+        dims.n_classes as usize,
+        dims.n_bands as usize,
+    );
+    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, d, c, b).len;
+    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, d, c, b).len;
+    if mlp > fr {
+        mlp
+    } else {
+        fr
+    }
 }
 
 impl<'a> Model<'a> {
@@ -245,8 +239,9 @@ impl<'a> Model<'a> {
                 section: Section::Body,
             });
         }
-        let scratch =
-            ScratchLayout::new(header.kind, header.precision, &shape).ok_or(Error::InvalidDims)?;
+        let (kind, prec) = (header.kind, header.precision);
+        let scratch = ScratchLayout::new(kind, prec, shape.d, shape.c, shape.b);
+        scratch.len.checked_mul(4).ok_or(Error::InvalidDims)?;
         Ok(Model {
             header,
             metadata,

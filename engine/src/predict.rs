@@ -103,40 +103,29 @@ impl Features<'_> {
 /// Non-zero features gathered per pass of the first layer.
 const CHUNK: usize = 32;
 
-/// A pass of the first layer over up to [`CHUNK`] non-zero features: their
-/// weight rows and coefficients, applied output block by output block.
-struct Chunk<'w, T> {
-    rows: [(&'w [u8], T); CHUNK],
-    len: usize,
-}
-
-impl<'w, T: Copy> Chunk<'w, T> {
-    /// Feeds `(row j of w, coef(x_j))` for every non-zero `x_j` whose
-    /// coefficient is `Some` to `apply`, [`CHUNK`] rows at a time.
-    fn each(
-        w: &Mat<'w>,
-        x: &Features,
-        zero: T,
-        coef: impl Fn(f32) -> Option<T>,
-        mut apply: impl FnMut(&[(&'w [u8], T)]),
-    ) {
-        let mut ch = Chunk {
-            rows: [(&[], zero); CHUNK],
-            len: 0,
-        };
-        x.for_each_nonzero(|j, v| {
-            let Some(c) = coef(v) else { return };
-            if let Some(r) = ch.rows.get_mut(ch.len) {
-                *r = (w.row(j), c);
-                ch.len = ch.len.saturating_add(1);
-            }
-            if ch.len >= CHUNK {
-                apply(&ch.rows);
-                ch.len = 0;
-            }
-        });
-        apply(ch.rows.get(..ch.len).unwrap_or(&[]));
-    }
+/// Feeds `(row j of w, coef(x_j))` for every non-zero `x_j` whose
+/// coefficient is `Some` to `apply`, up to [`CHUNK`] rows at a time.
+fn chunks<'w, T: Copy>(
+    w: &Mat<'w>,
+    x: &Features,
+    zero: T,
+    coef: impl Fn(f32) -> Option<T>,
+    mut apply: impl FnMut(&[(&'w [u8], T)]),
+) {
+    let mut rows = [(&[][..], zero); CHUNK];
+    let mut len = 0usize;
+    x.for_each_nonzero(|j, v| {
+        let Some(c) = coef(v) else { return };
+        if let Some(r) = rows.get_mut(len) {
+            *r = (w.row(j), c);
+            len = len.saturating_add(1);
+        }
+        if len >= CHUNK {
+            apply(&rows);
+            len = 0;
+        }
+    });
+    apply(rows.get(..len).unwrap_or(&[]));
 }
 
 /// First layer (input-major): `out = W x + b`, touching only non-zero features.
@@ -150,15 +139,15 @@ fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
         *v = lin.bias(o);
     }
     match w.prec {
-        Precision::F32 => Chunk::each(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
-        Precision::F16 => Chunk::each(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
+        Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
+        Precision::F16 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
         Precision::Int8 => {
             let xs = scale_i8(x.values());
             let qz = QuantI8::new(xs);
             let acc = acc.get_mut(..out.len()).unwrap_or(&mut []);
             acc.fill(0);
             let coef = |v| Some(i16::from(qz.quantize(v))).filter(|&q| q != 0);
-            Chunk::each(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
+            chunks(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
             for (o, (v, &a)) in out.iter_mut().zip(acc.iter()).enumerate() {
                 *v += a as f32 * w.scale(o) * xs;
             }
@@ -284,8 +273,15 @@ impl Model<'_> {
         match self.plan {
             Plan::Mlp { first, rest } => self.run_mlp(&first, reader(rest), &features, &mut p)?,
             Plan::Frameless { first, rest, head } => {
-                let mut ctx = StageCtx::new(self.shape, self.precision(), node as usize, &mut p);
-                ctx.run(&first, reader(rest), &head, &features)?;
+                let (sh, prec, node, x) = (self.shape, self.precision(), node as usize, &features);
+                let ctx = StageCtx {
+                    sh,
+                    prec,
+                    node,
+                    head,
+                    x,
+                };
+                ctx.run(&first, reader(rest), &mut p)?;
             }
         }
         let mut class = 0usize;
@@ -335,87 +331,50 @@ impl Model<'_> {
     }
 }
 
-/// What the frameless stages of one `predict` share: the model's shape and
-/// precision, the node, and the vectors cut from the scratch.
-struct StageCtx<'p> {
+/// What the frameless stages of one `predict` share, besides the scratch.
+struct StageCtx<'m, 'x> {
     sh: Shape,
     prec: Precision,
     node: usize,
-    /// The stage's encoded features.
-    u: &'p mut [f32],
-    /// The next stage's input, `sum_b (1 - alpha_b) e_b + alpha_b u`.
-    h: &'p mut [f32],
-    /// The band row `E_b[node]`.
-    e: &'p mut [f32],
-    /// Feature logits `C_x u + c_x`.
-    fx: &'p mut [f32],
-    /// Band logits `C_b e + c_b`.
-    tb: &'p mut [f32],
-    /// int8: the first layer's i32 accumulators, and the lanes of `u` and `e`.
-    acc: &'p mut [i32],
-    uq: &'p mut [i16],
-    eq: &'p mut [i16],
-    logits: &'p mut [f32],
-    gates: &'p mut [f32],
+    head: Head<'m>,
+    x: &'x Features<'x>,
 }
 
-impl<'p> StageCtx<'p> {
-    fn new(sh: Shape, prec: Precision, node: usize, p: &'p mut Parts) -> Self {
+impl StageCtx<'_, '_> {
+    /// Runs every stage; the scratch vectors are `u` (the stage's encoded
+    /// features), `h` (the next stage's input, `sum_b (1 - alpha_b) e_b +
+    /// alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb` (`C_b e + c_b`).
+    fn run(&self, first: &Stage, mut r: Reader, p: &mut Parts) -> Result<(), Error> {
+        let (sh, prec, d) = (self.sh, self.prec, self.sh.d);
         let [u, h, e, fx, tb] = &mut p.vecs;
-        let (uq, eq) = p.lanes.split_at_mut(sh.d.min(p.lanes.len()));
-        StageCtx {
-            sh,
-            prec,
-            node,
-            u,
-            h,
-            e,
-            fx,
-            tb,
-            acc: p.acc,
-            uq,
-            eq,
-            logits: p.logits,
-            gates: p.gates,
-        }
-    }
-
-    fn run(
-        &mut self,
-        first: &Stage,
-        mut r: Reader,
-        head: &Head,
-        x: &Features,
-    ) -> Result<(), Error> {
-        let (sh, prec) = (self.sh, self.prec);
-        let d = sh.d;
+        let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
         for s in 0..sh.s {
             let st = if s == 0 { *first } else { r.stage(&sh, s)? };
             let last = s.saturating_add(1) == sh.s;
             // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
             if s == 0 {
-                first_layer(&st.encoder, x, self.u, self.acc);
+                first_layer(&st.encoder, self.x, u, p.acc);
             } else {
-                matvec(&st.encoder, 0, act(prec, self.h, self.uq), self.u);
+                matvec(&st.encoder, 0, act(prec, h, uq), u);
             }
             if !last {
-                relu(self.u);
+                relu(u);
             }
-            let ua = act(prec, self.u, self.uq);
+            let ua = act(prec, u, uq);
             if last {
-                matvec(&head.features, 0, ua, self.fx);
-                self.logits.fill(0.0);
+                matvec(&self.head.features, 0, ua, fx);
+                p.logits.fill(0.0);
             } else {
-                self.h.fill(0.0);
+                h.fill(0.0);
             }
             for b in 0..sh.b {
                 // e = E_b[node]; the output stage of int8 needs only its lanes.
                 let row = b.saturating_mul(sh.n).saturating_add(self.node);
                 let es = st.tables.scale(row);
-                table_row(prec, st.tables.row(row), es, last, self.e, self.eq);
+                table_row(prec, st.tables.row(row), es, last, e, eq);
                 let ea = Act {
-                    x: self.e,
-                    q: self.eq,
+                    x: e,
+                    q: eq,
                     scale: es,
                 };
                 // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
@@ -425,19 +384,17 @@ impl<'p> StageCtx<'p> {
                 let z = st.gates.w.scale(b) * (dot(prec, ge, 1.0, ea) + dot(prec, gu, 1.0, ua));
                 let alpha = sigmoid(z + st.gates.bias(b));
                 if last {
-                    if let Some(g) = self.gates.get_mut(b) {
+                    if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;
                     }
                     // logits += (1 - alpha) (C_b e + c_b) + alpha (C_x u + c_x)
-                    matvec(&head.bands, b.saturating_mul(sh.c), ea, self.tb);
-                    let (tb, fx) = (self.tb.iter(), self.fx.iter());
-                    for ((l, &t), &f) in self.logits.iter_mut().zip(tb).zip(fx) {
+                    matvec(&self.head.bands, b.saturating_mul(sh.c), ea, tb);
+                    for ((l, &t), &f) in p.logits.iter_mut().zip(tb.iter()).zip(fx.iter()) {
                         *l += (1.0 - alpha) * t + alpha * f;
                     }
                 } else {
                     // h += (1 - alpha) e + alpha u
-                    let (e, u) = (self.e.iter(), self.u.iter());
-                    for ((hv, &ev), &uv) in self.h.iter_mut().zip(e).zip(u) {
+                    for ((hv, &ev), &uv) in h.iter_mut().zip(e.iter()).zip(u.iter()) {
                         *hv += (1.0 - alpha) * ev + alpha * uv;
                     }
                 }
