@@ -3,6 +3,7 @@
 use crate::blob::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
 use crate::{Error, Section};
+use core::cmp::Ordering;
 
 /// A model blob checked by [`Model::from_bytes`] and borrowed in place.
 ///
@@ -185,15 +186,11 @@ impl<'a> Model<'a> {
         }
         let (header, body): (Header, _) = take(bytes, Section::Header)?;
         let body_len = usize::try_from(header.body_len).map_err(|_| Error::InvalidDims)?;
-        if body.len() < body_len {
-            return Err(Error::Truncated {
-                section: Section::Body,
-            });
-        }
-        if body.len() > body_len {
-            return Err(Error::TrailingBytes {
-                section: Section::Body,
-            });
+        let section = Section::Body;
+        match body.len().cmp(&body_len) {
+            Ordering::Less => return Err(Error::Truncated { section }),
+            Ordering::Greater => return Err(Error::TrailingBytes { section }),
+            Ordering::Equal => {}
         }
         if crc32(body) != header.body_crc32 {
             return Err(Error::ChecksumMismatch);
@@ -235,9 +232,7 @@ impl<'a> Model<'a> {
             }
         };
         if !r.rest.is_empty() {
-            return Err(Error::TrailingBytes {
-                section: Section::Body,
-            });
+            return Err(Error::TrailingBytes { section });
         }
         let (kind, prec) = (header.kind, header.precision);
         let scratch = ScratchLayout::new(kind, prec, shape.d, shape.c, shape.b);

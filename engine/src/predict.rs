@@ -81,20 +81,16 @@ impl Features<'_> {
 
     /// Calls `f(j, x_j)` for every non-zero feature.
     fn for_each_nonzero(&self, mut f: impl FnMut(usize, f32)) {
-        match *self {
-            Features::Dense(x) => {
-                for (j, &v) in x.iter().enumerate() {
-                    if v != 0.0 {
-                        f(j, v);
-                    }
-                }
+        let mut nonzero = |j: usize, v: f32| {
+            if v != 0.0 {
+                f(j, v);
             }
+        };
+        match *self {
+            Features::Dense(x) => x.iter().enumerate().for_each(|(j, &v)| nonzero(j, v)),
             Features::Sparse { indices, values } => {
-                for (&j, &v) in indices.iter().zip(values) {
-                    if v != 0.0 {
-                        f(j as usize, v);
-                    }
-                }
+                let pairs = indices.iter().zip(values);
+                pairs.for_each(|(&j, &v)| nonzero(j as usize, v));
             }
         }
     }

@@ -5,7 +5,7 @@
 //! On Cortex-M4 the dot kernel reads activation lanes in word pairs, the
 //! `SMLAD` pattern: two 16x16 products of adjacent lanes per word, four lanes
 //! per iteration. No `unsafe`, no `asm`; `tests` check every path against
-//! [`super::reference`](mod@super::reference) bit for bit. Overflow cannot happen for the sizes a
+//! the plain oracle bit for bit. Overflow cannot happen for the sizes a
 //! blob can describe with |q| <= 127 (each product is at most 16129, so
 //! 133 000 products fit i32); wrapping arithmetic keeps even a hostile
 //! `-128` weight panic-free.

@@ -4,14 +4,13 @@
 //! [`f32::F32`](struct@f32::F32) and [`f16::F16`] weights meet f32
 //! activations and accumulate in f32; [`int8::I8`] weights meet int8
 //! activations widened to i16 lanes and accumulate in wrapping i32.
-//! Every kernel has a plain counterpart in [`reference`](mod@reference) that
-//! the tests use as an oracle (int8: bit exact; floats: within [`F32_TOL`]).
+//! The tests check every kernel against a plain oracle (`tests::reference`:
+//! int8 bit exact; floats within [`F32_TOL`]).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
 
 pub mod f16;
 pub mod f32;
 pub mod int8;
-pub mod reference;
 
 /// Relative tolerance of the float kernels against the f64 reference
 /// (they reassociate sums with several accumulators).
@@ -110,6 +109,46 @@ pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&
 #[cfg(test)]
 mod tests {
     use super::{f16::F16, f32::F32, int8::*, *};
+
+    mod reference {
+        //! Plain, obviously-correct kernels: the test oracle for every optimised one.
+        //! Float kernels sum in f64 in index order; int8 sums in i64.
+
+        use crate::Precision;
+
+        /// Decodes stored weight `i` of `w` in `prec` to f64 (int8: the raw integer).
+        pub fn weight(w: &[u8], i: usize, prec: Precision) -> Option<f64> {
+            let k = prec.weight_bytes();
+            let b = w.get(i.checked_mul(k)?..i.checked_mul(k)?.checked_add(k)?)?;
+            Some(match (prec, b) {
+                (Precision::F32, [a, b, c, d]) => f64::from(f32::from_le_bytes([*a, *b, *c, *d])),
+                (Precision::F16, [a, b]) => f64::from(half::f16::from_le_bytes([*a, *b]).to_f32()),
+                (Precision::Int8, [a]) => f64::from(*a as i8),
+                _ => return None,
+            })
+        }
+
+        /// `sum_i x[i] * w[i]` in f64, weights decoded per `prec`.
+        pub fn dot(x: &[f32], w: &[u8], prec: Precision) -> f64 {
+            let mut s = 0.0f64;
+            for (i, &xv) in x.iter().enumerate() {
+                match weight(w, i, prec) {
+                    Some(wv) => s += f64::from(xv) * wv,
+                    None => break,
+                }
+            }
+            s
+        }
+
+        /// `sum_i x[i] * w[i]` over int8 weights, exact (i64).
+        pub fn dot_i8(x: &[i16], w: &[u8]) -> i64 {
+            x.iter()
+                .zip(w)
+                .map(|(&a, &b)| i64::from(a) * i64::from(b as i8))
+                .sum()
+        }
+    }
+
     use crate::Precision;
     use proptest::prelude::*;
 
