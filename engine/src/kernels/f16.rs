@@ -1,6 +1,5 @@
 //! f16 kernels: weights are 2-byte little-endian IEEE halves, widened to f32.
 
-use super::Encoding;
 use crate::layout::le;
 
 /// Widens IEEE half bits to f32, exactly (zero, subnormals, Inf and NaN
@@ -23,27 +22,12 @@ pub fn f16_bits_to_f32(h: u16) -> f32 {
     f32::from_bits(o | (u32::from(h & 0x8000) << 16))
 }
 
-/// f16 weights widened to f32; f32 activations and sums.
-#[derive(Debug, Clone, Copy)]
-pub struct F16;
-
-impl Encoding for F16 {
-    type Lane = f32;
-    type Acc = f32;
-    const BYTES: usize = 2;
-    #[inline(always)]
-    fn mac(acc: f32, x: f32, w: &[u8]) -> f32 {
-        acc + x * Self::widen(w)
-    }
-    #[inline(always)]
-    fn add(a: f32, b: f32) -> f32 {
-        a + b
-    }
-    #[inline(always)]
-    fn widen(w: &[u8]) -> f32 {
-        f16_bits_to_f32(u16::from_le_bytes(le(w)))
-    }
-}
+float_encoding!(
+    /// f16 weights widened to f32; f32 activations and sums.
+    F16,
+    2,
+    |w: &[u8]| f16_bits_to_f32(u16::from_le_bytes(le(w)))
+);
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,6 @@ impl Encoding for I8 {
         let [w] = le::<1>(w);
         acc.wrapping_add(i32::from(x) * i32::from(w as i8))
     }
-    #[inline(always)]
     fn add(a: i32, b: i32) -> i32 {
         a.wrapping_add(b)
     }

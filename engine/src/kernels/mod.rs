@@ -8,6 +8,33 @@
 //! int8 bit exact; floats within [`F32_TOL`]).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
 
+/// Defines a float [`Encoding`]: f32 activations and sums, each weight
+/// widened to f32 by `$widen`.
+macro_rules! float_encoding {
+    ($(#[$doc:meta])* $name:ident, $bytes:literal, $widen:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+
+        impl super::Encoding for $name {
+            type Lane = f32;
+            type Acc = f32;
+            const BYTES: usize = $bytes;
+            #[inline(always)]
+            fn mac(acc: f32, x: f32, w: &[u8]) -> f32 {
+                acc + x * Self::widen(w)
+            }
+            fn add(a: f32, b: f32) -> f32 {
+                a + b
+            }
+            #[inline(always)]
+            fn widen(w: &[u8]) -> f32 {
+                $widen(w)
+            }
+        }
+    };
+}
+
 pub mod f16;
 pub mod f32;
 pub mod int8;
