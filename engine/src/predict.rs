@@ -6,7 +6,7 @@
 
 use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
-use crate::layout::{Head, Lin, Mat, Reader, Shape, Stage};
+use crate::layout::{le, Head, Lin, Mat, Reader, Shape, Stage};
 use crate::model::{Parts, Plan};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
@@ -131,8 +131,9 @@ fn chunks<'w, T: Copy>(
 /// output still sums its features in index order).
 fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
     let w = &lin.w;
-    for (o, v) in out.iter_mut().enumerate() {
-        *v = lin.bias(o);
+    let f32s = |b: &[u8]| f32::from_le_bytes(le(b));
+    for (v, b) in out.iter_mut().zip(lin.bias.chunks_exact(4)) {
+        *v = f32s(b);
     }
     match w.prec {
         Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
@@ -144,8 +145,8 @@ fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
             acc.fill(0);
             let coef = |v| Some(i16::from(qz.quantize(v))).filter(|&q| q != 0);
             chunks(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
-            for (o, (v, &a)) in out.iter_mut().zip(acc.iter()).enumerate() {
-                *v += a as f32 * w.scale(o) * xs;
+            for ((v, &a), s) in out.iter_mut().zip(acc.iter()).zip(w.scales.chunks_exact(4)) {
+                *v += a as f32 * f32s(s) * xs;
             }
         }
     }
