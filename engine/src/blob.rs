@@ -3,7 +3,7 @@
 //! A blob is `postcard(Header) ++ body`; the body is `postcard((kind, precision,
 //! dims)) ++ postcard(Metadata) ++ tensors`, each tensor a postcard byte string
 //! (varint length, then raw little-endian bytes). `docs/blob-format.md` is the
-//! full specification. The same structs are written by [`crate::writer`].
+//! full specification. The same structs are written by `crate::writer` (feature `std`).
 
 use core::fmt;
 use serde::{Deserialize, Serialize};

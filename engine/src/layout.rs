@@ -76,13 +76,21 @@ pub(crate) struct Head<'a> {
     pub features: Lin<'a>,
 }
 
+/// The first `N` bytes of `bytes` (zeros if it is shorter): the one
+/// little-endian decoder, `f32::from_le_bytes(le(b))` and friends.
+#[inline(always)]
+pub(crate) fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    bytes
+        .get(..N)
+        .and_then(|b| <[u8; N]>::try_from(b).ok())
+        .unwrap_or([0; N])
+}
+
 /// Reads the little-endian f32 at word index `i` of `bytes`.
 pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
     let start = i.checked_mul(4)?;
-    match *bytes.get(start..start.checked_add(4)?)? {
-        [a, b, c, d] => Some(f32::from_le_bytes([a, b, c, d])),
-        _ => None,
-    }
+    let b = bytes.get(start..start.checked_add(4)?)?;
+    Some(f32::from_le_bytes(le(b)))
 }
 
 /// Walks the tensors of a body in file order.
@@ -94,19 +102,15 @@ pub(crate) struct Reader<'a> {
     pub validate: bool,
 }
 
-fn map_postcard(e: postcard::Error, section: Section) -> Error {
-    match e {
-        postcard::Error::DeserializeUnexpectedEnd => Error::Truncated { section },
-        _ => Error::Malformed { section },
-    }
-}
-
 /// Decodes one postcard value from the front of `bytes`.
 pub(crate) fn take<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
     section: Section,
 ) -> Result<(T, &'a [u8]), Error> {
-    postcard::take_from_bytes(bytes).map_err(|e| map_postcard(e, section))
+    postcard::take_from_bytes(bytes).map_err(|e| match e {
+        postcard::Error::DeserializeUnexpectedEnd => Error::Truncated { section },
+        _ => Error::Malformed { section },
+    })
 }
 
 impl<'a> Reader<'a> {
@@ -125,49 +129,61 @@ impl<'a> Reader<'a> {
         self.tensor(n.checked_mul(4), section)
     }
 
-    /// A `rows x cols` matrix and its scales (present, finite and > 0 for int8; empty otherwise).
-    pub fn mat(&mut self, rows: usize, cols: usize, section: Section) -> Result<Mat<'a>, Error> {
+    /// A `rows x cols` matrix and, for int8, `n_scales` scales (finite and > 0).
+    fn matrix(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        n_scales: usize,
+        section: Section,
+    ) -> Result<Mat<'a>, Error> {
         let len = rows
             .checked_mul(cols)
             .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
         let data = self.tensor(len, section)?;
-        let n_scales = if self.prec == Precision::Int8 {
-            rows
-        } else {
-            0
+        let int8 = self.prec == Precision::Int8;
+        let scales = self.f32s(if int8 { n_scales } else { 0 }, section)?;
+        let bad = |c: &[u8]| {
+            let s = f32::from_le_bytes(le(c));
+            !(s.is_finite() && s > 0.0)
         };
-        let scales = self.f32s(n_scales, section)?;
-        if self.validate {
-            check_scales(scales, section)?;
+        if self.validate && scales.chunks_exact(4).any(bad) {
+            return Err(Error::BadScale { section });
         }
+        let prec = self.prec;
         Ok(Mat {
             data,
             scales,
             cols,
-            prec: self.prec,
+            prec,
         })
     }
 
-    /// A linear layer with `rows` outputs of `cols` inputs each.
-    pub fn lin(&mut self, rows: usize, cols: usize, section: Section) -> Result<Lin<'a>, Error> {
-        let w = self.mat(rows, cols, section)?;
-        let bias = self.f32s(rows, section)?;
+    /// A linear layer, `out` outputs of `inp` inputs, one scale (int8) and
+    /// one bias per output. `input_major` (a first layer, so that sparse
+    /// features touch only their rows) stores `inp` rows of `out` weights,
+    /// otherwise there are `out` rows of `inp`.
+    pub fn lin(
+        &mut self,
+        out: usize,
+        inp: usize,
+        input_major: bool,
+        section: Section,
+    ) -> Result<Lin<'a>, Error> {
+        let (rows, cols) = if input_major { (inp, out) } else { (out, inp) };
+        let w = self.matrix(rows, cols, out, section)?;
+        let bias = self.f32s(out, section)?;
         Ok(Lin { w, bias })
     }
 
-    /// Frameless stage `s` (0-based).
+    /// Frameless stage `s` (0-based); stage 1's encoder is input-major.
     pub fn stage(&mut self, sh: &Shape, s: usize) -> Result<Stage<'a>, Error> {
         let in_dim = if s == 0 { sh.f } else { sh.d };
-        // Stage 1 is stored input-major: in_dim rows of d.
-        let encoder = if s == 0 {
-            self.lin_input_major(in_dim, sh.d, Section::Encoder)?
-        } else {
-            self.lin(sh.d, in_dim, Section::Encoder)?
-        };
+        let encoder = self.lin(sh.d, in_dim, s == 0, Section::Encoder)?;
         let rows = sh.b.checked_mul(sh.n).ok_or(Error::InvalidDims)?;
-        let tables = self.mat(rows, sh.d, Section::Table)?;
+        let tables = self.matrix(rows, sh.d, rows, Section::Table)?;
         let two_d = sh.d.checked_mul(2).ok_or(Error::InvalidDims)?;
-        let gates = self.lin(sh.b, two_d, Section::Gate)?;
+        let gates = self.lin(sh.b, two_d, false, Section::Gate)?;
         Ok(Stage {
             encoder,
             tables,
@@ -175,65 +191,22 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A first layer stored input-major: `in_dim` rows of `out` weights, one
-    /// scale and one bias per output (column).
-    pub fn lin_input_major(
-        &mut self,
-        in_dim: usize,
-        out: usize,
-        section: Section,
-    ) -> Result<Lin<'a>, Error> {
-        let len = in_dim
-            .checked_mul(out)
-            .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
-        let data = self.tensor(len, section)?;
-        // Scales are per output channel (per column here): `out` of them.
-        let n_scales = if self.prec == Precision::Int8 { out } else { 0 };
-        let scales = self.f32s(n_scales, section)?;
-        if self.validate {
-            check_scales(scales, section)?;
-        }
-        let bias = self.f32s(out, section)?;
-        Ok(Lin {
-            w: Mat {
-                data,
-                scales,
-                cols: out,
-                prec: self.prec,
-            },
-            bias,
-        })
-    }
-
     /// The output heads.
     pub fn head(&mut self, sh: &Shape) -> Result<Head<'a>, Error> {
         let rows = sh.b.checked_mul(sh.c).ok_or(Error::InvalidDims)?;
-        let bands = self.lin(rows, sh.d, Section::BandClassifier)?;
-        let features = self.lin(sh.c, sh.d, Section::FeatureClassifier)?;
+        let bands = self.lin(rows, sh.d, false, Section::BandClassifier)?;
+        let features = self.lin(sh.c, sh.d, false, Section::FeatureClassifier)?;
         Ok(Head { bands, features })
     }
 
     /// mlp layer `k` (0-based) of `sh.s`; layer 0 is input-major.
     pub fn layer(&mut self, sh: &Shape, k: usize) -> Result<Lin<'a>, Error> {
-        let last = k.saturating_add(1) == sh.s;
-        let out = if last { sh.c } else { sh.d };
-        if k == 0 {
-            self.lin_input_major(sh.f, out, Section::Layer)
+        let out = if k.saturating_add(1) == sh.s {
+            sh.c
         } else {
-            self.lin(out, sh.d, Section::Layer)
-        }
+            sh.d
+        };
+        let in_dim = if k == 0 { sh.f } else { sh.d };
+        self.lin(out, in_dim, k == 0, Section::Layer)
     }
-}
-
-/// Checks that every f32 in `scales` is finite and > 0.
-pub(crate) fn check_scales(scales: &[u8], section: Section) -> Result<(), Error> {
-    for c in scales.chunks_exact(4) {
-        if let [a, b, c2, d] = *c {
-            let s = f32::from_le_bytes([a, b, c2, d]);
-            if !(s.is_finite() && s > 0.0) {
-                return Err(Error::BadScale { section });
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! frameless-engine: runs a distilled frameless student on microcontrollers.
 //!
 //! `no_std`, no allocator, no `unsafe`. A model blob (written by
-//! [`writer`] under feature `std`, specified in `docs/blob-format.md`) is
+//! `writer` under feature `std`, specified in `docs/blob-format.md`) is
 //! validated once by [`Model::from_bytes`] and then used in place, e.g.
 //! straight from flash; [`Model::predict`] classifies one node from its live
 //! features using a caller-provided scratch of [`Model::scratch_len`] words.

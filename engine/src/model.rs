@@ -3,6 +3,7 @@
 use crate::blob::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
 use crate::{Error, Section};
+use core::cmp::Ordering;
 
 /// A model blob checked by [`Model::from_bytes`] and borrowed in place.
 ///
@@ -19,7 +20,7 @@ pub struct Model<'a> {
     pub(crate) tensors: &'a [u8],
     pub(crate) shape: Shape,
     pub(crate) plan: Plan<'a>,
-    scratch_len: usize,
+    pub(crate) scratch: ScratchLayout,
 }
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
@@ -62,33 +63,82 @@ fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
     }
 }
 
-/// Scratch words: `[logits C | gates B | f32 work | int8 work]`.
+/// Where `predict` keeps what, computed once by [`Model::from_bytes`]: in
+/// f32 words, `[logits C | gates B | vecs | acc | lanes]`.
 ///
-/// mlp: f32 work `2w` with `w = max(d, C)`; int8 adds `w` i32 accumulators
-/// and `w` i16 lanes (`ceil(w/2)` words). Frameless: f32 work `3d + 2C`
-/// (`u`, `h`, `e`, feature logits, band logits); int8 adds `d` i32
-/// accumulators and `2d` i16 lanes (`d` words).
-pub(crate) fn scratch_words(kind: ModelKind, prec: Precision, sh: &Shape) -> Option<usize> {
-    let int8 = prec == Precision::Int8;
-    let head = sh.c.checked_add(sh.b)?;
-    let work = match kind {
-        ModelKind::Mlp => {
-            let w = sh.d.max(sh.c);
-            let f = w.checked_mul(2)?;
-            let i = if int8 {
-                w.checked_add(w.div_ceil(2))?
-            } else {
-                0
-            };
-            f.checked_add(i)?
+/// mlp: two vectors of `w = max(d, C)` (layer input and output); int8 adds
+/// `w` i32 accumulators and `w` i16 lanes (`ceil(w/2)` words). Frameless:
+/// `u`, `h`, `e` of `d`, feature and band logits of `C`; int8 adds `d` i32
+/// accumulators and `2d` i16 lanes (`d` words: those of `u`, then of `e`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScratchLayout {
+    /// Words of the logits, the gates, the five f32 vectors and the i32 accumulators.
+    words: [usize; 8],
+    /// i16 lanes after them.
+    lanes: usize,
+    /// Words in all (`usize::MAX` if that overflows).
+    len: usize,
+}
+
+/// A scratch cut as its [`ScratchLayout`] says (unused vectors are empty).
+pub(crate) struct Parts<'s> {
+    pub logits: &'s mut [f32],
+    pub gates: &'s mut [f32],
+    pub vecs: [&'s mut [f32]; 5],
+    pub acc: &'s mut [i32],
+    pub lanes: &'s mut [i16],
+}
+
+/// Splits the first `n` words off `rest` (fewer if it is shorter).
+fn words<'s>(rest: &mut &'s mut [f32], n: usize) -> &'s mut [f32] {
+    let s = core::mem::take(rest);
+    let (a, b) = s.split_at_mut(n.min(s.len()));
+    *rest = b;
+    a
+}
+
+impl ScratchLayout {
+    /// The layout of a `kind` model in `prec` with `d` hidden, `c` classes, `b` bands.
+    const fn new(kind: ModelKind, prec: Precision, d: usize, c: usize, b: usize) -> Self {
+        let w = if d > c { d } else { c };
+        let mlp = matches!(kind, ModelKind::Mlp);
+        let (acc, lanes) = match (prec, mlp) {
+            (Precision::Int8, true) => (w, w),
+            (Precision::Int8, false) => (d, d.saturating_mul(2)),
+            _ => (0, 0),
+        };
+        let words = match mlp {
+            true => [c, b, w, w, 0, 0, 0, acc],
+            false => [c, b, d, d, d, c, c, acc],
+        };
+        let mut len = lanes.div_ceil(2);
+        let mut rest = words.as_slice();
+        while let [n, tail @ ..] = rest {
+            len = len.saturating_add(*n);
+            rest = tail;
         }
-        ModelKind::FmlpS | ModelKind::FmlpO => {
-            let f = sh.d.checked_mul(3)?.checked_add(sh.c.checked_mul(2)?)?;
-            let i = if int8 { sh.d.checked_mul(2)? } else { 0 };
-            f.checked_add(i)?
+        ScratchLayout { words, lanes, len }
+    }
+
+    /// Cuts `scratch` (at least `len` words) into its parts.
+    pub fn split<'s>(&self, mut scratch: &'s mut [f32]) -> Parts<'s> {
+        let rest = &mut scratch;
+        let [c, b, v0, v1, v2, v3, v4, acc] = self.words;
+        let logits = words(rest, c);
+        let gates = words(rest, b);
+        let vecs = [v0, v1, v2, v3, v4].map(|n| words(rest, n));
+        let acc = bytemuck::try_cast_slice_mut(words(rest, acc)).unwrap_or(&mut []);
+        let lanes: &mut [i16] =
+            bytemuck::try_cast_slice_mut(words(rest, self.lanes.div_ceil(2))).unwrap_or(&mut []);
+        let lanes = lanes.get_mut(..self.lanes).unwrap_or(&mut []);
+        Parts {
+            logits,
+            gates,
+            vecs,
+            acc,
+            lanes,
         }
-    };
-    head.checked_add(work)
+    }
 }
 
 /// An upper bound of [`Model::scratch_len`] over every kind and precision
@@ -102,14 +152,18 @@ pub(crate) fn scratch_words(kind: ModelKind, prec: Precision, sh: &Shape) -> Opt
 /// assert_eq!(scratch.len(), 7 + 2 + 3 * 64 + 2 * 7 + 2 * 64);
 /// ```
 pub const fn max_scratch_len(dims: &Dims) -> usize {
-    let d = dims.hidden as usize;
-    let c = dims.n_classes as usize;
-    let b = dims.n_bands as usize;
-    let w = if d > c { d } else { c };
-    let mlp = w.saturating_mul(3).saturating_add(w.div_ceil(2));
-    let fr = d.saturating_mul(5).saturating_add(c.saturating_mul(2));
-    let work = if mlp > fr { mlp } else { fr };
-    c.saturating_add(b).saturating_add(work)
+    let (d, c, b) = (
+        dims.hidden as usize,
+        dims.n_classes as usize,
+        dims.n_bands as usize,
+    );
+    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, d, c, b).len;
+    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, d, c, b).len;
+    if mlp > fr {
+        mlp
+    } else {
+        fr
+    }
 }
 
 impl<'a> Model<'a> {
@@ -132,15 +186,11 @@ impl<'a> Model<'a> {
         }
         let (header, body): (Header, _) = take(bytes, Section::Header)?;
         let body_len = usize::try_from(header.body_len).map_err(|_| Error::InvalidDims)?;
-        if body.len() < body_len {
-            return Err(Error::Truncated {
-                section: Section::Body,
-            });
-        }
-        if body.len() > body_len {
-            return Err(Error::TrailingBytes {
-                section: Section::Body,
-            });
+        let section = Section::Body;
+        match body.len().cmp(&body_len) {
+            Ordering::Less => return Err(Error::Truncated { section }),
+            Ordering::Greater => return Err(Error::TrailingBytes { section }),
+            Ordering::Equal => {}
         }
         if crc32(body) != header.body_crc32 {
             return Err(Error::ChecksumMismatch);
@@ -182,20 +232,18 @@ impl<'a> Model<'a> {
             }
         };
         if !r.rest.is_empty() {
-            return Err(Error::TrailingBytes {
-                section: Section::Body,
-            });
+            return Err(Error::TrailingBytes { section });
         }
-        let scratch_len =
-            scratch_words(header.kind, header.precision, &shape).ok_or(Error::InvalidDims)?;
-        scratch_len.checked_mul(4).ok_or(Error::InvalidDims)?;
+        let (kind, prec) = (header.kind, header.precision);
+        let scratch = ScratchLayout::new(kind, prec, shape.d, shape.c, shape.b);
+        scratch.len.checked_mul(4).ok_or(Error::InvalidDims)?;
         Ok(Model {
             header,
             metadata,
             tensors,
             shape,
             plan,
-            scratch_len,
+            scratch,
         })
     }
 
@@ -226,12 +274,12 @@ impl<'a> Model<'a> {
 
     /// The exact number of f32 words [`Model::predict`] needs as scratch.
     pub fn scratch_len(&self) -> usize {
-        self.scratch_len
+        self.scratch.len
     }
 
     /// `4 * scratch_len()`: scratch size in bytes.
     pub fn scratch_bytes(&self) -> usize {
-        self.scratch_len.saturating_mul(4)
+        self.scratch.len.saturating_mul(4)
     }
 
     /// Multiply-accumulates of one `predict` whose input has `nnz` non-zero

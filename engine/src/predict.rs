@@ -1,12 +1,13 @@
 //! [`Model::predict`]: the forward pass for every kind and precision.
 //!
-//! Scratch layout (f32 words): `[logits C | gates B | f32 work | int8 lanes]`,
-//! see [`Model::scratch_len`]. The int8 region is viewed as `i32`
-//! accumulators and `i16` activation lanes through `bytemuck` (checked casts).
+//! The scratch is cut once per call as the model's scratch layout (computed
+//! by [`Model::from_bytes`]) says: `[logits C | gates B | f32 vectors | i32
+//! accumulators | i16 lanes]`, the int8 regions viewed through `bytemuck`.
 
-use crate::kernels::{f16::*, f32::*, int8::*};
-use crate::layout::{Head, Lin, Reader, Shape, Stage};
-use crate::model::Plan;
+use crate::kernels::int8::{BLOCK_I8, I8};
+use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
+use crate::layout::{le, Head, Lin, Mat, Reader, Shape, Stage};
+use crate::model::{Parts, Plan};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
 
@@ -33,10 +34,6 @@ pub struct Prediction<'s> {
     pub logits: &'s [f32],
     /// The B gates `alpha_b` of the output stage (empty for mlp).
     pub gates: &'s [f32],
-}
-
-const fn too_small(needed: usize, found: usize) -> Error {
-    Error::ScratchTooSmall { needed, found }
 }
 
 impl Features<'_> {
@@ -84,20 +81,16 @@ impl Features<'_> {
 
     /// Calls `f(j, x_j)` for every non-zero feature.
     fn for_each_nonzero(&self, mut f: impl FnMut(usize, f32)) {
-        match *self {
-            Features::Dense(x) => {
-                for (j, &v) in x.iter().enumerate() {
-                    if v != 0.0 {
-                        f(j, v);
-                    }
-                }
+        let mut nonzero = |j: usize, v: f32| {
+            if v != 0.0 {
+                f(j, v);
             }
+        };
+        match *self {
+            Features::Dense(x) => x.iter().enumerate().for_each(|(j, &v)| nonzero(j, v)),
             Features::Sparse { indices, values } => {
-                for (&j, &v) in indices.iter().zip(values) {
-                    if v != 0.0 {
-                        f(j as usize, v);
-                    }
-                }
+                let pairs = indices.iter().zip(values);
+                pairs.for_each(|(&j, &v)| nonzero(j as usize, v));
             }
         }
     }
@@ -106,33 +99,29 @@ impl Features<'_> {
 /// Non-zero features gathered per pass of the first layer.
 const CHUNK: usize = 32;
 
-/// A pass of the first layer over up to [`CHUNK`] non-zero features: their
-/// weight rows and coefficients, applied output block by output block.
-struct Chunk<'w, T> {
-    rows: [(&'w [u8], T); CHUNK],
-    len: usize,
-}
-
-impl<'w, T: Copy> Chunk<'w, T> {
-    fn new(zero: T) -> Self {
-        Chunk {
-            rows: [(&[], zero); CHUNK],
-            len: 0,
+/// Feeds `(row j of w, coef(x_j))` for every non-zero `x_j` whose
+/// coefficient is `Some` to `apply`, up to [`CHUNK`] rows at a time.
+fn chunks<'w, T: Copy>(
+    w: &Mat<'w>,
+    x: &Features,
+    zero: T,
+    coef: impl Fn(f32) -> Option<T>,
+    mut apply: impl FnMut(&[(&'w [u8], T)]),
+) {
+    let mut rows = [(&[][..], zero); CHUNK];
+    let mut len = 0usize;
+    x.for_each_nonzero(|j, v| {
+        let Some(c) = coef(v) else { return };
+        if let Some(r) = rows.get_mut(len) {
+            *r = (w.row(j), c);
+            len = len.saturating_add(1);
         }
-    }
-
-    /// Adds one feature; returns true when the chunk is full.
-    fn push(&mut self, row: &'w [u8], c: T) -> bool {
-        if let Some(r) = self.rows.get_mut(self.len) {
-            *r = (row, c);
-            self.len = self.len.saturating_add(1);
+        if len >= CHUNK {
+            apply(&rows);
+            len = 0;
         }
-        self.len >= CHUNK
-    }
-
-    fn rows(&self) -> &[(&'w [u8], T)] {
-        self.rows.get(..self.len).unwrap_or(&[])
-    }
+    });
+    apply(rows.get(..len).unwrap_or(&[]));
 }
 
 /// First layer (input-major): `out = W x + b`, touching only non-zero features.
@@ -142,71 +131,95 @@ impl<'w, T: Copy> Chunk<'w, T> {
 /// output still sums its features in index order).
 fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
     let w = &lin.w;
+    let f32s = |b: &[u8]| f32::from_le_bytes(le(b));
+    for (v, b) in out.iter_mut().zip(lin.bias.chunks_exact(4)) {
+        *v = f32s(b);
+    }
     match w.prec {
-        Precision::F32 | Precision::F16 => {
-            for (v, b) in out.iter_mut().zip(lin.bias.chunks_exact(4)) {
-                *v = w32(b);
-            }
-            let apply = |out: &mut [f32], ch: &Chunk<f32>| {
-                if w.prec == Precision::F16 {
-                    axpy_rows_f16(out, ch.rows());
-                } else {
-                    axpy_rows_f32(out, ch.rows());
-                }
-            };
-            let mut ch = Chunk::new(0.0f32);
-            x.for_each_nonzero(|j, v| {
-                if ch.push(w.row(j), v) {
-                    apply(out, &ch);
-                    ch.len = 0;
-                }
-            });
-            apply(out, &ch);
-        }
+        Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
+        Precision::F16 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
         Precision::Int8 => {
             let xs = scale_i8(x.values());
             let qz = QuantI8::new(xs);
             let acc = acc.get_mut(..out.len()).unwrap_or(&mut []);
             acc.fill(0);
-            let mut ch = Chunk::new(0i32);
-            x.for_each_nonzero(|j, v| {
-                let q = qz.quantize(v);
-                if q != 0 && ch.push(w.row(j), i32::from(q)) {
-                    axpy_rows_i8(acc, ch.rows());
-                    ch.len = 0;
-                }
-            });
-            axpy_rows_i8(acc, ch.rows());
-            let scales = w.scales.chunks_exact(4);
-            let bias = lin.bias.chunks_exact(4);
-            for (((v, &a), s), b) in out.iter_mut().zip(acc.iter()).zip(scales).zip(bias) {
-                *v = a as f32 * w32(s) * xs + w32(b);
+            let coef = |v| Some(i16::from(qz.quantize(v))).filter(|&q| q != 0);
+            chunks(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
+            for ((v, &a), s) in out.iter_mut().zip(acc.iter()).zip(w.scales.chunks_exact(4)) {
+                *v += a as f32 * f32s(s) * xs;
             }
         }
     }
 }
 
-/// `out[o] = W[row0 + o] . x + b[row0 + o]` for float precisions, or for int8
-/// with `x` already quantised into `q` with scale `xs`.
-fn matvec(lin: &Lin, row0: usize, x: &[f32], q: &[i16], xs: f32, out: &mut [f32]) {
-    let w = &lin.w;
-    for (o, v) in out.iter_mut().enumerate() {
-        let r = row0.saturating_add(o);
-        let dot = match w.prec {
-            Precision::F32 => dot_f32(x, w.row(r)),
-            Precision::F16 => dot_f16(x, w.row(r)),
-            Precision::Int8 => dot_i8(q, w.row(r)) as f32 * w.scale(r) * xs,
-        };
-        *v = dot + lin.bias(r);
-    }
+/// An activation vector entering a product: its f32 values and, for int8,
+/// its quantised lanes and their scale.
+#[derive(Clone, Copy)]
+struct Act<'v> {
+    x: &'v [f32],
+    q: &'v [i16],
+    scale: f32,
 }
 
-/// Quantises `x` into `q` for int8 (returns the scale; 1.0 and no work otherwise).
-fn prepare(prec: Precision, x: &[f32], q: &mut [i16]) -> f32 {
-    if prec == Precision::Int8 {
+/// `x` as it enters a product: int8 quantises it into `q` (otherwise no work).
+fn act<'v>(prec: Precision, x: &'v [f32], q: &'v mut [i16]) -> Act<'v> {
+    let scale = if prec == Precision::Int8 {
         quantize_to_i16(x, q)
     } else {
         1.0
+    };
+    Act { x, q, scale }
+}
+
+/// `a . w` for weights stored in `prec`; int8 is dequantised as
+/// `(acc * w_scale) * a.scale` (float weights ignore `w_scale`).
+fn dot(prec: Precision, w: &[u8], w_scale: f32, a: Act) -> f32 {
+    match prec {
+        Precision::F32 => F32::dot(a.x, w),
+        Precision::F16 => F16::dot(a.x, w),
+        Precision::Int8 => I8::dot(a.q, w) as f32 * w_scale * a.scale,
+    }
+}
+
+/// `out[o] = W[row0 + o] . a + b[row0 + o]`.
+fn matvec(lin: &Lin, row0: usize, a: Act, out: &mut [f32]) {
+    let w = &lin.w;
+    for (o, v) in out.iter_mut().enumerate() {
+        let r = row0.saturating_add(o);
+        *v = dot(w.prec, w.row(r), w.scale(r), a) + lin.bias(r);
+    }
+}
+
+/// Loads the table row `bytes` into `e` (int8: into the lanes `eq`, and
+/// dequantised into `e` unless only the lanes are needed).
+fn table_row(
+    prec: Precision,
+    bytes: &[u8],
+    es: f32,
+    lanes_only: bool,
+    e: &mut [f32],
+    eq: &mut [i16],
+) {
+    match prec {
+        Precision::F32 => widen::<F32>(e, bytes),
+        Precision::F16 => widen::<F16>(e, bytes),
+        Precision::Int8 => {
+            for (l, &c) in eq.iter_mut().zip(bytes) {
+                *l = i16::from(c as i8);
+            }
+            if !lanes_only {
+                for (v, &l) in e.iter_mut().zip(eq.iter()) {
+                    *v = f32::from(l) * es;
+                }
+            }
+        }
+    }
+}
+
+/// `out[i]` = stored weight `i` of `bytes`, widened to f32.
+fn widen<E: Encoding>(out: &mut [f32], bytes: &[u8]) {
+    for (v, c) in out.iter_mut().zip(bytes.chunks_exact(E::BYTES)) {
+        *v = E::widen(c);
     }
 }
 
@@ -224,17 +237,6 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + libm::expf(-z))
 }
 
-/// Splits `s` at `mid`, reporting a short scratch as an error.
-fn cut<T>(s: &mut [T], mid: usize, needed: usize) -> Result<(&mut [T], &mut [T]), Error> {
-    let found = s.len();
-    s.split_at_mut_checked(mid).ok_or(too_small(needed, found))
-}
-
-/// Views `words` f32 scratch words as `T` lanes.
-fn lanes<T: bytemuck::Pod>(words: &mut [f32]) -> &mut [T] {
-    bytemuck::try_cast_slice_mut(words).unwrap_or(&mut [])
-}
-
 impl Model<'_> {
     /// Classifies `node` from its live `features`, using `scratch` (at least
     /// [`Model::scratch_len`] words) for every intermediate value.
@@ -250,188 +252,144 @@ impl Model<'_> {
         features: Features<'_>,
         scratch: &'s mut [f32],
     ) -> Result<Prediction<'s>, Error> {
-        let sh = self.shape;
         let n_nodes = self.dims().n_nodes;
         if node >= n_nodes {
             return Err(Error::NodeOutOfRange { node, n_nodes });
         }
-        features.check(sh.f)?;
-        let needed = self.scratch_len();
-        if scratch.len() < needed {
-            return Err(too_small(needed, scratch.len()));
+        features.check(self.shape.f)?;
+        let (needed, found) = (self.scratch_len(), scratch.len());
+        if found < needed {
+            return Err(Error::ScratchTooSmall { needed, found });
         }
-        let scratch = scratch.get_mut(..needed).unwrap_or(&mut []);
-        let (head, work) = cut(scratch, sh.c.saturating_add(sh.b), needed)?;
-        let (logits, gates) = cut(head, sh.c, needed)?;
+        let mut p = self.scratch.split(scratch);
         let reader = |rest| Reader {
             rest,
             prec: self.precision(),
             validate: false,
         };
         match self.plan {
-            Plan::Mlp { first, rest } => {
-                run_mlp(&first, reader(rest), &sh, &features, logits, work, needed)?;
-            }
+            Plan::Mlp { first, rest } => self.run_mlp(&first, reader(rest), &features, &mut p)?,
             Plan::Frameless { first, rest, head } => {
-                let node = node as usize;
-                let (r, x) = (reader(rest), &features);
-                run_frameless(&first, r, &head, &sh, node, x, logits, gates, work, needed)?;
+                let (sh, prec, node, x) = (self.shape, self.precision(), node as usize, &features);
+                let ctx = StageCtx {
+                    sh,
+                    prec,
+                    node,
+                    head,
+                    x,
+                };
+                ctx.run(&first, reader(rest), &mut p)?;
             }
         }
         let mut class = 0usize;
         let mut best = f32::NEG_INFINITY;
-        for (i, &v) in logits.iter().enumerate() {
+        for (i, &v) in p.logits.iter().enumerate() {
             if v > best {
                 best = v;
                 class = i;
             }
         }
-        let class = u32::try_from(class).unwrap_or(0);
         Ok(Prediction {
-            class,
-            logits,
-            gates,
+            class: u32::try_from(class).unwrap_or(0),
+            logits: p.logits,
+            gates: p.gates,
         })
     }
-}
 
-fn run_mlp(
-    first: &Lin,
-    mut r: Reader,
-    sh: &Shape,
-    x: &Features,
-    logits: &mut [f32],
-    work: &mut [f32],
-    needed: usize,
-) -> Result<(), Error> {
-    let w = sh.d.max(sh.c);
-    let (mut cur, rest) = cut(work, w, needed)?;
-    let (mut nxt, ints) = cut(rest, w, needed)?;
-    let (acc, q) = cut(ints, if r.prec == Precision::Int8 { w } else { 0 }, needed)?;
-    let acc: &mut [i32] = lanes(acc);
-    let q: &mut [i16] = lanes(q);
-    for k in 0..sh.s {
-        let lin = if k == 0 { *first } else { r.layer(sh, k)? };
-        let last = k.saturating_add(1) == sh.s;
-        let out: &mut [f32] = if last {
-            &mut *logits
-        } else {
-            nxt.get_mut(..sh.d).unwrap_or(&mut [])
-        };
-        if k == 0 {
-            first_layer(&lin, x, out, acc);
-        } else {
-            let input = cur.get(..sh.d).unwrap_or(&[]);
-            let xs = prepare(r.prec, input, q);
-            matvec(&lin, 0, input, q, xs, out);
-        }
-        if !last {
-            relu(out);
-        }
-        core::mem::swap(&mut cur, &mut nxt);
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run_frameless(
-    first: &Stage,
-    mut r: Reader,
-    head: &Head,
-    sh: &Shape,
-    node: usize,
-    x: &Features,
-    logits: &mut [f32],
-    gates: &mut [f32],
-    work: &mut [f32],
-    needed: usize,
-) -> Result<(), Error> {
-    let int8 = r.prec == Precision::Int8;
-    let d = sh.d;
-    let (u, rest) = cut(work, d, needed)?;
-    let (h, rest) = cut(rest, d, needed)?;
-    let (e, rest) = cut(rest, d, needed)?;
-    let (fx, rest) = cut(rest, sh.c, needed)?;
-    let (tb, ints) = cut(rest, sh.c, needed)?;
-    let (acc, q) = cut(ints, if int8 { d } else { 0 }, needed)?;
-    let acc: &mut [i32] = lanes(acc);
-    let q: &mut [i16] = lanes(q);
-    let (uq, eq) = cut(q, if int8 { d } else { 0 }, needed)?;
-    let wb = r.prec.weight_bytes();
-    for s in 0..sh.s {
-        let st = if s == 0 { *first } else { r.stage(sh, s)? };
-        let last = s.saturating_add(1) == sh.s;
-        // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
-        if s == 0 {
-            first_layer(&st.encoder, x, u, acc);
-        } else {
-            let hs = prepare(r.prec, h, uq);
-            matvec(&st.encoder, 0, h, uq, hs, u);
-        }
-        if !last {
-            relu(u);
-        }
-        let us = prepare(r.prec, u, uq);
-        let head = if last {
-            matvec(&head.features, 0, u, uq, us, fx);
-            logits.fill(0.0);
-            Some(head)
-        } else {
-            h.fill(0.0);
-            None
-        };
-        for b in 0..sh.b {
-            // e = E_b[node], dequantised; int8 keeps the stored lanes in eq.
-            let row = b.saturating_mul(sh.n).saturating_add(node);
-            let bytes = st.tables.row(row);
-            let es = st.tables.scale(row);
-            match r.prec {
-                Precision::F32 => e
-                    .iter_mut()
-                    .zip(bytes.chunks_exact(4))
-                    .for_each(|(v, c)| *v = w32(c)),
-                Precision::F16 => e
-                    .iter_mut()
-                    .zip(bytes.chunks_exact(2))
-                    .for_each(|(v, c)| *v = w16(c)),
-                Precision::Int8 if last => {
-                    // The output stage uses only the int8 lanes (gate, head).
-                    for (l, &c) in eq.iter_mut().zip(bytes) {
-                        *l = i16::from(c as i8);
-                    }
-                }
-                Precision::Int8 => {
-                    for ((v, l), &c) in e.iter_mut().zip(eq.iter_mut()).zip(bytes) {
-                        *l = i16::from(c as i8);
-                        *v = f32::from(c as i8) * es;
-                    }
-                }
-            }
-            // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
-            let g = st.gates.w.row(b);
-            let (ge, gu) = g.split_at_checked(d.saturating_mul(wb)).unwrap_or((g, &[]));
-            let z = match r.prec {
-                Precision::F32 => dot_f32(e, ge) + dot_f32(u, gu),
-                Precision::F16 => dot_f16(e, ge) + dot_f16(u, gu),
-                Precision::Int8 => {
-                    let de = dot_i8(eq, ge) as f32 * es;
-                    let du = dot_i8(uq, gu) as f32 * us;
-                    st.gates.w.scale(b) * (de + du)
-                }
+    fn run_mlp(
+        &self,
+        first: &Lin,
+        mut r: Reader,
+        x: &Features,
+        p: &mut Parts,
+    ) -> Result<(), Error> {
+        let sh = self.shape;
+        let [cur, nxt, ..] = &mut p.vecs;
+        for k in 0..sh.s {
+            let lin = if k == 0 { *first } else { r.layer(&sh, k)? };
+            let last = k.saturating_add(1) == sh.s;
+            let out: &mut [f32] = if last {
+                &mut *p.logits
+            } else {
+                nxt.get_mut(..sh.d).unwrap_or(&mut [])
             };
-            let alpha = sigmoid(z + st.gates.bias(b));
-            match &head {
-                Some(head) => {
-                    if let Some(g) = gates.get_mut(b) {
+            if k == 0 {
+                first_layer(&lin, x, out, p.acc);
+            } else {
+                let input = cur.get(..sh.d).unwrap_or(&[]);
+                matvec(&lin, 0, act(r.prec, input, p.lanes), out);
+            }
+            if !last {
+                relu(out);
+            }
+            core::mem::swap(cur, nxt);
+        }
+        Ok(())
+    }
+}
+
+/// What the frameless stages of one `predict` share, besides the scratch.
+struct StageCtx<'m, 'x> {
+    sh: Shape,
+    prec: Precision,
+    node: usize,
+    head: Head<'m>,
+    x: &'x Features<'x>,
+}
+
+impl StageCtx<'_, '_> {
+    /// Runs every stage; the scratch vectors are `u` (the stage's encoded
+    /// features), `h` (the next stage's input, `sum_b (1 - alpha_b) e_b +
+    /// alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb` (`C_b e + c_b`).
+    fn run(&self, first: &Stage, mut r: Reader, p: &mut Parts) -> Result<(), Error> {
+        let (sh, prec, d) = (self.sh, self.prec, self.sh.d);
+        let [u, h, e, fx, tb] = &mut p.vecs;
+        let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
+        for s in 0..sh.s {
+            let st = if s == 0 { *first } else { r.stage(&sh, s)? };
+            let last = s.saturating_add(1) == sh.s;
+            // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
+            if s == 0 {
+                first_layer(&st.encoder, self.x, u, p.acc);
+            } else {
+                matvec(&st.encoder, 0, act(prec, h, uq), u);
+            }
+            if !last {
+                relu(u);
+            }
+            let ua = act(prec, u, uq);
+            if last {
+                matvec(&self.head.features, 0, ua, fx);
+                p.logits.fill(0.0);
+            } else {
+                h.fill(0.0);
+            }
+            for b in 0..sh.b {
+                // e = E_b[node]; the output stage of int8 needs only its lanes.
+                let row = b.saturating_mul(sh.n).saturating_add(self.node);
+                let es = st.tables.scale(row);
+                table_row(prec, st.tables.row(row), es, last, e, eq);
+                let ea = Act {
+                    x: e,
+                    q: eq,
+                    scale: es,
+                };
+                // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
+                let g = st.gates.w.row(b);
+                let split = d.saturating_mul(prec.weight_bytes());
+                let (ge, gu) = g.split_at_checked(split).unwrap_or((g, &[]));
+                let z = st.gates.w.scale(b) * (dot(prec, ge, 1.0, ea) + dot(prec, gu, 1.0, ua));
+                let alpha = sigmoid(z + st.gates.bias(b));
+                if last {
+                    if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;
                     }
                     // logits += (1 - alpha) (C_b e + c_b) + alpha (C_x u + c_x)
-                    matvec(&head.bands, b.saturating_mul(sh.c), e, eq, es, tb);
-                    for ((l, &t), &f) in logits.iter_mut().zip(tb.iter()).zip(fx.iter()) {
+                    matvec(&self.head.bands, b.saturating_mul(sh.c), ea, tb);
+                    for ((l, &t), &f) in p.logits.iter_mut().zip(tb.iter()).zip(fx.iter()) {
                         *l += (1.0 - alpha) * t + alpha * f;
                     }
-                }
-                None => {
+                } else {
                     // h += (1 - alpha) e + alpha u
                     for ((hv, &ev), &uv) in h.iter_mut().zip(e.iter()).zip(u.iter()) {
                         *hv += (1.0 - alpha) * ev + alpha * uv;
@@ -439,6 +397,6 @@ fn run_frameless(
                 }
             }
         }
+        Ok(())
     }
-    Ok(())
 }

@@ -21,10 +21,11 @@
 
 use crate::quant::quantize_symmetric_i8;
 use crate::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A linear layer `y = W x + b`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Linear {
     /// Input width.
     pub in_dim: usize,
@@ -37,7 +38,7 @@ pub struct Linear {
 }
 
 /// One band's gate: `alpha = sigmoid(weight[..d] . e_b + weight[d..] . u + bias)`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Gate {
     /// `2 * hidden`: `[0..d)` multiplies the band row `e_b`, `[d..2d)` the feature vector `u`.
     pub weight: Vec<f32>,
@@ -46,7 +47,11 @@ pub struct Gate {
 }
 
 /// One frameless stage.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// Serialised with the gates as two parallel lists (`gate_weights`, `gate_biases`), the
+/// layout the distiller's student files have always used.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(from = "StageRecord", into = "StageRecord")]
 pub struct Stage {
     /// Feature encoder (stage 1: F -> d; later: d -> d).
     pub encoder: Linear,
@@ -56,8 +61,40 @@ pub struct Stage {
     pub gates: Vec<Gate>,
 }
 
+/// The serde form of a [`Stage`]: `encoder`, `tables`, `gate_weights`, `gate_biases`.
+#[derive(Serialize, Deserialize)]
+struct StageRecord {
+    encoder: Linear,
+    tables: Vec<Vec<f32>>,
+    gate_weights: Vec<Vec<f32>>,
+    gate_biases: Vec<f32>,
+}
+
+impl From<StageRecord> for Stage {
+    fn from(r: StageRecord) -> Self {
+        let gates = r.gate_weights.into_iter().zip(r.gate_biases);
+        Stage {
+            encoder: r.encoder,
+            tables: r.tables,
+            gates: gates.map(|(weight, bias)| Gate { weight, bias }).collect(),
+        }
+    }
+}
+
+impl From<Stage> for StageRecord {
+    fn from(s: Stage) -> Self {
+        let (gate_weights, gate_biases) = s.gates.into_iter().map(|g| (g.weight, g.bias)).unzip();
+        StageRecord {
+            encoder: s.encoder,
+            tables: s.tables,
+            gate_weights,
+            gate_biases,
+        }
+    }
+}
+
 /// The student's architecture and weights.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Architecture {
     /// F -> d -> ... -> C, ReLU between layers.
     Mlp {
@@ -76,7 +113,7 @@ pub enum Architecture {
 }
 
 /// Metadata owned by the writer's caller.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OwnedMetadata {
     /// Dataset name.
     pub dataset: String,
@@ -87,7 +124,7 @@ pub struct OwnedMetadata {
 }
 
 /// Everything [`write_blob`] needs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelWeights {
     /// Architecture kind; must agree with `architecture`.
     pub kind: ModelKind,
@@ -378,6 +415,9 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
     blob.extend(body);
     Ok(blob)
 }
+
+#[path = "writer_reference.rs"]
+pub mod reference;
 
 #[cfg(test)]
 #[path = "writer_tests.rs"]

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use frameless_engine::writer::{Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage};
+use frameless_engine::writer::{Architecture, Linear, ModelWeights, OwnedMetadata, Stage};
 use serde::{Deserialize, Serialize};
 
 use super::{write_atomic, ExportError, ParityInputs};
@@ -17,32 +17,6 @@ use crate::student::{StudentConfig, StudentKind};
 
 /// Format tag of the student file.
 pub const STUDENT_FORMAT: &str = "frameless-student/1";
-
-/// A linear layer, `out × in` row-major.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SavedLinear {
-    /// Input width.
-    pub in_dim: usize,
-    /// Output width.
-    pub out_dim: usize,
-    /// `out × in`.
-    pub weight: Vec<f32>,
-    /// `out`.
-    pub bias: Vec<f32>,
-}
-
-/// One frameless stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SavedStage {
-    /// Feature encoder.
-    pub encoder: SavedLinear,
-    /// `E_b^s`, one `N × d` table per band.
-    pub tables: Vec<Vec<f32>>,
-    /// Gate vectors (`2d`) per band.
-    pub gate_weights: Vec<Vec<f32>>,
-    /// Gate biases per band.
-    pub gate_biases: Vec<f32>,
-}
 
 /// Sparse features in CSR form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,13 +53,13 @@ pub struct StudentFile {
     /// Nodes, features, classes.
     pub dims: [usize; 3],
     /// mlp: the layers; frameless: empty.
-    pub layers: Vec<SavedLinear>,
+    pub layers: Vec<Linear>,
     /// frameless: the stages; mlp: empty.
-    pub stages: Vec<SavedStage>,
+    pub stages: Vec<Stage>,
     /// frameless: band classifiers.
-    pub band_classifiers: Vec<SavedLinear>,
+    pub band_classifiers: Vec<Linear>,
     /// frameless: feature classifier.
-    pub feature_classifier: Option<SavedLinear>,
+    pub feature_classifier: Option<Linear>,
     /// Node features.
     pub features: SavedCsr,
     /// Labels (`< 0`: unlabelled).
@@ -98,24 +72,6 @@ pub struct StudentFile {
     pub test: Vec<u32>,
     /// The distiller's f32 logits, `N × C`.
     pub logits: Vec<f32>,
-}
-
-fn save_linear(l: &Linear) -> SavedLinear {
-    SavedLinear {
-        in_dim: l.in_dim,
-        out_dim: l.out_dim,
-        weight: l.weight.clone(),
-        bias: l.bias.clone(),
-    }
-}
-
-fn load_linear(l: &SavedLinear) -> Linear {
-    Linear {
-        in_dim: l.in_dim,
-        out_dim: l.out_dim,
-        weight: l.weight.clone(),
-        bias: l.bias.clone(),
-    }
 }
 
 /// The parts of a [`StudentFile`] that describe the run rather than the weights.
@@ -138,23 +94,15 @@ impl StudentFile {
         let (mut layers, mut stages, mut bands, mut fx) =
             (Vec::new(), Vec::new(), Vec::new(), None);
         match &w.architecture {
-            Architecture::Mlp { layers: l } => layers = l.iter().map(save_linear).collect(),
+            Architecture::Mlp { layers: l } => layers = l.clone(),
             Architecture::Frameless {
                 stages: s,
                 band_classifiers,
                 feature_classifier,
             } => {
-                stages = s
-                    .iter()
-                    .map(|st| SavedStage {
-                        encoder: save_linear(&st.encoder),
-                        tables: st.tables.clone(),
-                        gate_weights: st.gates.iter().map(|g| g.weight.clone()).collect(),
-                        gate_biases: st.gates.iter().map(|g| g.bias).collect(),
-                    })
-                    .collect();
-                bands = band_classifiers.iter().map(save_linear).collect();
-                fx = Some(save_linear(feature_classifier));
+                stages = s.clone();
+                bands = band_classifiers.clone();
+                fx = Some(feature_classifier.clone());
             }
         }
         let x = inputs.features;
@@ -190,32 +138,12 @@ impl StudentFile {
     pub fn weights(&self) -> ModelWeights {
         let architecture = match self.config.kind {
             StudentKind::Mlp => Architecture::Mlp {
-                layers: self.layers.iter().map(load_linear).collect(),
+                layers: self.layers.clone(),
             },
             _ => Architecture::Frameless {
-                stages: self
-                    .stages
-                    .iter()
-                    .map(|st| Stage {
-                        encoder: load_linear(&st.encoder),
-                        tables: st.tables.clone(),
-                        gates: st
-                            .gate_weights
-                            .iter()
-                            .zip(&st.gate_biases)
-                            .map(|(w, &b)| Gate {
-                                weight: w.clone(),
-                                bias: b,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-                band_classifiers: self.band_classifiers.iter().map(load_linear).collect(),
-                feature_classifier: self
-                    .feature_classifier
-                    .as_ref()
-                    .map(load_linear)
-                    .unwrap_or_default(),
+                stages: self.stages.clone(),
+                band_classifiers: self.band_classifiers.clone(),
+                feature_classifier: self.feature_classifier.clone().unwrap_or_default(),
             },
         };
         ModelWeights {

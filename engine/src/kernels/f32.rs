@@ -1,76 +1,10 @@
-//! f32 kernels: weights are 4-byte little-endian IEEE singles.
+//! f32 weights: 4-byte little-endian IEEE singles.
 
-#[inline(always)]
-pub(crate) fn w32(c: &[u8]) -> f32 {
-    match *c {
-        [a, b, c, d] => f32::from_le_bytes([a, b, c, d]),
-        _ => 0.0,
-    }
-}
+use crate::layout::le;
 
-/// Truncates `x` and `w` to a common length of `n` elements of `bytes` each.
-#[inline(always)]
-pub(crate) fn common<'x, 'w, T>(x: &'x [T], w: &'w [u8], bytes: usize) -> (&'x [T], &'w [u8]) {
-    let n = x.len().min(w.len() / bytes);
-    (x.get(..n).unwrap_or(&[]), w.get(..n * bytes).unwrap_or(&[]))
-}
-
-/// `sum_i x[i] * w[i]` with `w` as f32 little endian (4 accumulators).
-pub fn dot_f32(x: &[f32], w: &[u8]) -> f32 {
-    let (x, w) = common(x, w, 4);
-    let mut acc = [0.0f32; 4];
-    let xc = x.chunks_exact(4);
-    let wc = w.chunks_exact(16);
-    let (xr, wr) = (xc.remainder(), wc.remainder());
-    for (xs, ws) in xc.zip(wc) {
-        for ((a, &xv), wv) in acc.iter_mut().zip(xs).zip(ws.chunks_exact(4)) {
-            *a += xv * w32(wv);
-        }
-    }
-    let mut tail = 0.0f32;
-    for (&xv, wv) in xr.iter().zip(wr.chunks_exact(4)) {
-        tail += xv * w32(wv);
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
-}
-
-/// `acc[o] += a * w[o]` with `w` as f32 little endian.
-pub fn axpy_f32(acc: &mut [f32], a: f32, w: &[u8]) {
-    for (o, wv) in acc.iter_mut().zip(w.chunks_exact(4)) {
-        *o += a * w32(wv);
-    }
-}
-
-/// Outputs held in (FPU or core) registers per block by [`axpy_rows_f32`].
-const BLOCK: usize = 16;
-
-/// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, summing rows in order per output (so
-/// bit-identical to one [`axpy_f32`] per row), a block of outputs at a time
-/// kept in registers: the input-major first layer over a chunk of features.
-pub(crate) fn axpy_rows_f32(out: &mut [f32], rows: &[(&[u8], f32)]) {
-    let mut blocks = out.chunks_exact_mut(BLOCK);
-    let mut o0 = 0usize;
-    for blk in &mut blocks {
-        if let Ok(blk) = <&mut [f32; BLOCK]>::try_from(blk) {
-            let mut a = *blk;
-            let start = o0.wrapping_mul(4);
-            for &(row, ck) in rows {
-                let w = row.get(start..start.wrapping_add(BLOCK * 4));
-                if let Some(Ok(w)) = w.map(<&[u8; BLOCK * 4]>::try_from) {
-                    for (av, wv) in a.iter_mut().zip(w.chunks_exact(4)) {
-                        *av += ck * w32(wv);
-                    }
-                }
-            }
-            *blk = a;
-        }
-        o0 = o0.wrapping_add(BLOCK);
-    }
-    let tail = blocks.into_remainder();
-    if !tail.is_empty() {
-        let start = o0.wrapping_mul(4);
-        for &(row, ck) in rows {
-            axpy_f32(tail, ck, row.get(start..).unwrap_or(&[]));
-        }
-    }
-}
+float_encoding!(
+    /// f32 weights, f32 activations and sums.
+    F32,
+    4,
+    |w: &[u8]| f32::from_le_bytes(le(w))
+);

@@ -1,8 +1,8 @@
-//! Tiny models (N=4, F=3, d=2, C=2, B=2) and an independent f64 forward pass.
+//! Tiny models (N=4, F=3, d=2, C=2, B=2) and the f64 reference forward pass.
 #![allow(dead_code)]
 
 use frameless_engine::writer::*;
-use frameless_engine::ModelKind;
+use frameless_engine::{Features, ModelKind};
 
 pub const N: usize = 4;
 pub const F: usize = 3;
@@ -97,83 +97,10 @@ pub fn frameless(stages: usize) -> ModelWeights {
     }
 }
 
-fn lin64(l: &Linear, x: &[f64]) -> Vec<f64> {
-    (0..l.out_dim)
-        .map(|o| {
-            f64::from(l.bias[o])
-                + (0..l.in_dim)
-                    .map(|i| f64::from(l.weight[o * l.in_dim + i]) * x[i])
-                    .sum::<f64>()
-        })
-        .collect()
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// The contract's forward semantics in f64: (logits, gates).
+/// The contract's forward semantics in f64: (logits, gates), from the
+/// engine's reference forward.
 pub fn forward64(w: &ModelWeights, node: usize, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
-    let x: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-    match &w.architecture {
-        Architecture::Mlp { layers } => {
-            let mut h = x;
-            for (k, l) in layers.iter().enumerate() {
-                h = lin64(l, &h);
-                if k + 1 < layers.len() {
-                    h.iter_mut().for_each(|v| *v = v.max(0.0));
-                }
-            }
-            (h, vec![])
-        }
-        Architecture::Frameless {
-            stages,
-            band_classifiers,
-            feature_classifier,
-        } => {
-            let mut h = x;
-            let n_s = stages.len();
-            for (s, st) in stages.iter().enumerate() {
-                let mut u = lin64(&st.encoder, &h);
-                if s + 1 < n_s {
-                    u.iter_mut().for_each(|v| *v = v.max(0.0));
-                }
-                let d = u.len();
-                let mut next = vec![0.0; d];
-                let mut logits = vec![0.0; w.n_classes];
-                let mut gates = vec![];
-                let fx = lin64(feature_classifier, &u);
-                for (b, table) in st.tables.iter().enumerate() {
-                    let e: Vec<f64> = table[node * d..(node + 1) * d]
-                        .iter()
-                        .map(|&v| f64::from(v))
-                        .collect();
-                    let g = &st.gates[b].weight;
-                    let z: f64 = (0..d)
-                        .map(|i| f64::from(g[i]) * e[i] + f64::from(g[d + i]) * u[i])
-                        .sum::<f64>()
-                        + f64::from(st.gates[b].bias);
-                    let a = sigmoid(z);
-                    gates.push(a);
-                    if s + 1 < n_s {
-                        for i in 0..d {
-                            next[i] += (1.0 - a) * e[i] + a * u[i];
-                        }
-                    } else {
-                        let cb = lin64(&band_classifiers[b], &e);
-                        for c in 0..logits.len() {
-                            logits[c] += (1.0 - a) * cb[c] + a * fx[c];
-                        }
-                    }
-                }
-                if s + 1 == n_s {
-                    return (logits, gates);
-                }
-                h = next;
-            }
-            unreachable!("at least one stage")
-        }
-    }
+    reference::forward::<f64>(w, node, Features::Dense(x), |_| {})
 }
 
 /// Feature vectors used by the tests (with zeros, so sparse input differs).

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Lines of the engine's no_std part: for every engine/src/**/*.rs except the
+# std-only writer (writer*.rs), the lines before the file's first
+# `#[cfg(test)]` (the whole file if it has none). Fails at 1500 or more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+limit=1500
+total=0
+while IFS= read -r f; do
+    n=$(awk '/^[[:space:]]*#\[cfg\(test\)\]/ { exit } { n++ } END { print n + 0 }' "$f")
+    printf '%5d %s\n' "$n" "$f"
+    total=$((total + n))
+done < <(find engine/src -name '*.rs' ! -name 'writer*.rs' | sort)
+echo "engine no_std lines: $total (limit < $limit)"
+if [ "$total" -ge "$limit" ]; then
+    echo "error: the engine's no_std part has $total lines, must stay under $limit" >&2
+    exit 1
+fi
