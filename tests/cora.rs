@@ -61,7 +61,7 @@ fn cora_student_matches_teacher_and_int8_matches_f32() {
         "teacher {teacher_acc:.2} student {student_acc:.2}"
     );
     let weights = d.file.weights();
-    let features = d.file.features().unwrap();
+    let features = d.file.features.clone();
     let inputs = ParityInputs {
         weights: &weights,
         features: &features,

@@ -64,12 +64,9 @@ pub fn export_file(
     path: &Path,
 ) -> anyhow::Result<ParityReport> {
     let weights = file.weights();
-    let features = file
-        .features()
-        .map_err(|error| BadInput::StudentFile { error })?;
     let inputs = ParityInputs {
         weights: &weights,
-        features: &features,
+        features: &file.features,
         labels: &file.labels,
         test: &file.test,
         reference_logits: &file.logits,

@@ -18,21 +18,6 @@ use crate::student::{StudentConfig, StudentKind};
 /// Format tag of the student file.
 pub const STUDENT_FORMAT: &str = "frameless-student/1";
 
-/// Sparse features in CSR form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SavedCsr {
-    /// Rows.
-    pub n_rows: usize,
-    /// Columns.
-    pub n_cols: usize,
-    /// Row pointers.
-    pub indptr: Vec<usize>,
-    /// Column indices.
-    pub indices: Vec<u32>,
-    /// Values.
-    pub values: Vec<f32>,
-}
-
 /// A trained student and what it is checked against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudentFile {
@@ -61,7 +46,7 @@ pub struct StudentFile {
     /// frameless: feature classifier.
     pub feature_classifier: Option<Linear>,
     /// Node features.
-    pub features: SavedCsr,
+    pub features: Csr,
     /// Labels (`< 0`: unlabelled).
     pub labels: Vec<i64>,
     /// Training nodes.
@@ -119,13 +104,7 @@ impl StudentFile {
             stages,
             band_classifiers: bands,
             feature_classifier: fx,
-            features: SavedCsr {
-                n_rows: x.n_rows,
-                n_cols: x.n_cols,
-                indptr: x.indptr.clone(),
-                indices: x.indices.clone(),
-                values: x.values.clone(),
-            },
+            features: x.clone(),
             labels: inputs.labels.to_vec(),
             train: train.to_vec(),
             val: val.to_vec(),
@@ -160,32 +139,6 @@ impl StudentFile {
         }
     }
 
-    /// The features as a [`Csr`], checked.
-    ///
-    /// # Errors
-    /// [`ExportError::Input`] if the CSR arrays are inconsistent.
-    pub fn features(&self) -> Result<Csr, ExportError> {
-        let f = &self.features;
-        let ok = f.indptr.len() == f.n_rows + 1
-            && f.indptr.first() == Some(&0)
-            && f.indptr.windows(2).all(|w| w[0] <= w[1])
-            && f.indptr.last() == Some(&f.indices.len())
-            && f.indices.len() == f.values.len()
-            && f.indices.iter().all(|&c| (c as usize) < f.n_cols);
-        if !ok {
-            return Err(ExportError::Input(
-                "student file: malformed features".into(),
-            ));
-        }
-        Ok(Csr {
-            n_rows: f.n_rows,
-            n_cols: f.n_cols,
-            indptr: f.indptr.clone(),
-            indices: f.indices.clone(),
-            values: f.values.clone(),
-        })
-    }
-
     /// Writes the file as JSON, atomically.
     ///
     /// # Errors
@@ -217,6 +170,9 @@ impl StudentFile {
                 file.format
             )));
         }
+        file.features.check().map_err(|e| {
+            ExportError::Input(format!("{}: student file features: {e}", path.display()))
+        })?;
         let [n, f, c] = file.dims;
         if file.labels.len() != n
             || file.logits.len() != n * c

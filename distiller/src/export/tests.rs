@@ -124,7 +124,7 @@ fn student_file_round_trips_to_the_same_blob() {
             frameless_engine::writer::write_blob(&w0, precision).unwrap()
         );
     }
-    assert_eq!(back.features().unwrap(), t.features);
+    assert_eq!(back.features, t.features);
     std::fs::write(&path, b"{\"format\": 3}").unwrap();
     assert!(matches!(
         StudentFile::load(&path),

@@ -27,6 +27,12 @@ pub enum SparseError {
         /// Columns of the matrix.
         n_cols: usize,
     },
+    /// A matrix read from a file breaks a CSR invariant.
+    #[error("malformed sparse matrix: {what}")]
+    Malformed {
+        /// The invariant that does not hold.
+        what: &'static str,
+    },
     /// Two operands have incompatible shapes.
     #[error("shape mismatch: {left:?} vs {right:?}")]
     ShapeMismatch {
@@ -45,7 +51,10 @@ impl crate::error::Blamed for SparseError {
 }
 
 /// A sparse `n_rows × n_cols` matrix in CSR form with sorted, unique column indices per row.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It is serialised as is (the student file holds the features this way); a matrix that
+/// was deserialised must pass [`Csr::check`] before use.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Csr {
     /// Number of rows.
     pub n_rows: usize,
@@ -60,6 +69,36 @@ pub struct Csr {
 }
 
 impl Csr {
+    /// Checks the invariants a matrix read from a file may break: `indptr` has
+    /// `n_rows + 1` entries, starts at 0, never decreases and ends at the entry count,
+    /// and each row's columns are strictly increasing and below `n_cols`.
+    ///
+    /// # Errors
+    /// [`SparseError::Malformed`] naming the first invariant that does not hold.
+    pub fn check(&self) -> Result<(), SparseError> {
+        let malformed = |what| Err(SparseError::Malformed { what });
+        if self.indptr.len() != self.n_rows.saturating_add(1) || self.indptr.first() != Some(&0) {
+            return malformed("indptr must hold n_rows + 1 offsets starting at 0");
+        }
+        if self.indptr.last() != Some(&self.indices.len())
+            || self.values.len() != self.indices.len()
+        {
+            return malformed("indptr, indices and values disagree on the entry count");
+        }
+        for bounds in self.indptr.windows(2) {
+            let Some(row) = self.indices.get(bounds[0]..bounds[1]) else {
+                return malformed("indptr decreases or passes the entry count");
+            };
+            if row.windows(2).any(|pair| pair[0] >= pair[1]) {
+                return malformed("a row's columns are not strictly increasing");
+            }
+            if row.last().is_some_and(|&col| col as usize >= self.n_cols) {
+                return malformed("a column index is not below n_cols");
+            }
+        }
+        Ok(())
+    }
+
     /// Builds a matrix from `(row, col, value)` triplets; duplicates are summed.
     ///
     /// # Errors
@@ -334,5 +373,41 @@ impl Csr {
             }
         }
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Csr {
+        // [[1, 0, 2], [0, 0, 3]]
+        Csr {
+            n_rows: 2,
+            n_cols: 3,
+            indptr: vec![0, 2, 3],
+            indices: vec![0, 2, 2],
+            values: vec![1.0, 2.0, 3.0],
+        }
+    }
+
+    #[test]
+    fn check_accepts_a_valid_matrix_and_names_each_broken_invariant() {
+        assert_eq!(sample().check(), Ok(()));
+        let broken: [fn(&mut Csr); 5] = [
+            |m| m.indptr.insert(0, 0),                  // n_rows + 2 offsets
+            |m| m.values.pop().map(drop).unwrap_or(()), // count mismatch
+            |m| m.indptr[1] = 4,                        // decreasing (4 > 3)
+            |m| m.indices.swap(0, 1),                   // columns 2, 0
+            |m| m.indices[2] = 3,                       // column 3 of 3
+        ];
+        for (i, damage) in broken.iter().enumerate() {
+            let mut m = sample();
+            damage(&mut m);
+            assert!(
+                matches!(m.check(), Err(SparseError::Malformed { .. })),
+                "damage {i} passed"
+            );
+        }
     }
 }
