@@ -154,36 +154,97 @@ impl StudentFile {
     /// Reads and checks a student file.
     ///
     /// # Errors
-    /// [`ExportError::Io`] if unreadable, [`ExportError::Input`] if not a student file.
+    /// [`ExportError::Io`] if unreadable, [`ExportError::StudentFile`] if not a student
+    /// file or if any size, id or label disagrees with its dims.
     pub fn load(path: &Path) -> Result<Self, ExportError> {
         let bytes = std::fs::read(path).map_err(|source| ExportError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: Self = serde_json::from_slice(&bytes).map_err(|e| {
-            ExportError::Input(format!("{}: not a student file ({e})", path.display()))
-        })?;
-        if file.format != STUDENT_FORMAT {
-            return Err(ExportError::Input(format!(
-                "{}: format {:?}, expected {STUDENT_FORMAT:?}",
-                path.display(),
-                file.format
-            )));
-        }
-        file.features.check().map_err(|e| {
-            ExportError::Input(format!("{}: student file features: {e}", path.display()))
-        })?;
-        let [n, f, c] = file.dims;
-        if file.labels.len() != n
-            || file.logits.len() != n * c
-            || file.features.n_rows != n
-            || file.features.n_cols != f
-        {
-            return Err(ExportError::Input(format!(
-                "{}: sizes do not match its dims",
-                path.display()
-            )));
-        }
+        let refuse = |defect| ExportError::StudentFile {
+            path: path.to_path_buf(),
+            defect,
+        };
+        let file: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| refuse(StudentFileDefect::NotJson(e.to_string())))?;
+        file.check().map_err(refuse)?;
         Ok(file)
     }
+
+    /// Every size, id and label against the dims, and the CSR invariants, so that no
+    /// later step indexes out of range.
+    fn check(&self) -> Result<(), StudentFileDefect> {
+        if self.format != STUDENT_FORMAT {
+            return Err(StudentFileDefect::Format {
+                found: self.format.clone(),
+            });
+        }
+        self.features.check().map_err(StudentFileDefect::Features)?;
+        let [n, f, c] = self.dims;
+        let sizes_match = self.labels.len() == n
+            && Some(self.logits.len()) == n.checked_mul(c)
+            && self.features.n_rows == n
+            && self.features.n_cols == f;
+        if !sizes_match {
+            return Err(StudentFileDefect::Sizes);
+        }
+        for (list, nodes) in [
+            ("train", &self.train),
+            ("val", &self.val),
+            ("test", &self.test),
+        ] {
+            if let Some(&node) = nodes.iter().find(|&&i| i as usize >= n) {
+                return Err(StudentFileDefect::NodeOutOfRange { list, node });
+            }
+        }
+        let n_classes = i64::try_from(c).unwrap_or(i64::MAX);
+        let mut labels = self.labels.iter().copied().enumerate();
+        if let Some((node, label)) = labels.find(|&(_, y)| y >= n_classes) {
+            return Err(StudentFileDefect::LabelOutOfRange { node, label });
+        }
+        if self.logits.iter().any(|v| !v.is_finite()) {
+            return Err(StudentFileDefect::NonFiniteLogits);
+        }
+        Ok(())
+    }
+}
+
+/// Why a student file was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StudentFileDefect {
+    /// Not JSON of the student-file shape (serde_json's message).
+    #[error("not a student file ({0})")]
+    NotJson(String),
+    /// Another format tag.
+    #[error("format {found:?}, expected {STUDENT_FORMAT:?}")]
+    Format {
+        /// The tag found.
+        found: String,
+    },
+    /// The feature matrix breaks a CSR invariant.
+    #[error("student file features: {0}")]
+    Features(crate::sparse::SparseError),
+    /// Labels, logits or features do not match the dims.
+    #[error("sizes do not match its dims")]
+    Sizes,
+    /// A split lists a node id that is not below the node count.
+    #[error("{list} lists node {node}, which is out of range")]
+    NodeOutOfRange {
+        /// `train`, `val` or `test`.
+        list: &'static str,
+        /// The id.
+        node: u32,
+    },
+    /// A label is not below the class count.
+    #[error("node {node} has label {label}, which is not a class")]
+    LabelOutOfRange {
+        /// The node.
+        node: usize,
+        /// Its label.
+        label: i64,
+    },
+    /// A reference logit is NaN or infinite.
+    #[error("a reference logit is not finite")]
+    NonFiniteLogits,
 }

@@ -80,9 +80,14 @@ pub enum ExportError {
         /// Quantised test accuracy (engine).
         quantised: f64,
     },
-    /// A student file's contents are inconsistent (raised by [`artifact`]).
-    #[error("export: {0}")]
-    Input(String),
+    /// A student file that cannot be used (raised by [`artifact`]).
+    #[error("{}: {defect}", path.display())]
+    StudentFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        defect: artifact::StudentFileDefect,
+    },
     /// The parity inputs do not cover the model's nodes.
     #[error(
         "export: features, labels and reference logits must cover the model's {n_nodes} nodes"
@@ -107,7 +112,7 @@ impl crate::error::Blamed for ExportError {
         match self {
             // A file the user named: unreadable, not a student file, or an output path
             // that cannot be written.
-            Self::Input(_) | Self::Io { .. } => Blame::Input,
+            Self::StudentFile { .. } | Self::Io { .. } => Blame::Input,
             // Parity and the writer check our own results.
             Self::Write(_)
             | Self::Engine { .. }

@@ -125,10 +125,37 @@ fn student_file_round_trips_to_the_same_blob() {
         );
     }
     assert_eq!(back.features, t.features);
+    // Ids, labels and logits from a file are checked before anything indexes with them.
+    let n = file.dims[0] as u32;
+    type Damage = fn(&mut StudentFile, u32);
+    let damages: [(Damage, &str); 4] = [
+        (|f, n| f.test.push(n), "test lists node"),
+        (|f, _| f.train.push(99_999_999), "train lists node 99999999"),
+        (|f, _| f.labels[0] = f.dims[2] as i64, "has label"),
+        (
+            |f, _| *f.features.indices.last_mut().unwrap() = u32::MAX,
+            "column index",
+        ),
+    ];
+    for (damage, says) in damages {
+        let mut bad = file.clone();
+        damage(&mut bad, n);
+        bad.save(&path).unwrap();
+        let e = StudentFile::load(&path).unwrap_err();
+        assert!(matches!(e, ExportError::StudentFile { .. }), "{e}");
+        assert!(e.to_string().contains(says), "{e} does not say {says:?}");
+    }
+    // JSON has no NaN, but 1e39 overflows f32 to infinity on load.
+    let json = String::from_utf8(serde_json::to_vec(&file).unwrap()).unwrap();
+    let start = json.find("\"logits\":[").unwrap() + "\"logits\":[".len();
+    let end = start + json[start..].find(',').unwrap();
+    std::fs::write(&path, format!("{}1e39{}", &json[..start], &json[end..])).unwrap();
+    let e = StudentFile::load(&path).unwrap_err();
+    assert!(e.to_string().contains("logit is not finite"), "{e}");
     std::fs::write(&path, b"{\"format\": 3}").unwrap();
     assert!(matches!(
         StudentFile::load(&path),
-        Err(ExportError::Input(_))
+        Err(ExportError::StudentFile { .. })
     ));
     assert!(matches!(
         StudentFile::load(&dir.path().join("missing.json")),

@@ -82,7 +82,9 @@ impl SoftLabels {
         };
         let labels: Self = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         let outcome = &labels.outcome;
-        if outcome.n_classes == 0 || outcome.log_probs.len() != labels.n_nodes * outcome.n_classes {
+        // checked_mul: a huge n_nodes from the file must not wrap to a matching length.
+        let expected = labels.n_nodes.checked_mul(outcome.n_classes);
+        if outcome.n_classes == 0 || Some(outcome.log_probs.len()) != expected {
             return Err(bad(format!(
                 "log_probs has {} values, expected {} × {}",
                 outcome.log_probs.len(),
@@ -92,6 +94,14 @@ impl SoftLabels {
         }
         if outcome.log_probs.iter().any(|v| v.is_nan()) {
             return Err(bad("log_probs contains NaN".into()));
+        }
+        let split = &labels.split;
+        let ids = split.train.iter().chain(&split.val).chain(&split.test);
+        if let Some(node) = ids.copied().find(|&i| i as usize >= labels.n_nodes) {
+            return Err(bad(format!(
+                "the split lists node {node}, but the file has {} nodes",
+                labels.n_nodes
+            )));
         }
         Ok(labels)
     }
@@ -153,6 +163,17 @@ mod tests {
             SoftLabels::load(&path),
             Err(TeacherError::BadFile { .. })
         ));
+        // n_nodes * n_classes wraps to 6 (2^63 + 3) * 2 = 6 mod 2^64: refused, not accepted.
+        s.n_nodes = (1usize << 63) + 3;
+        s.save(&path).unwrap();
+        let e = SoftLabels::load(&path).unwrap_err();
+        assert!(e.to_string().contains("expected"), "{e}");
+        // A split id past the node count.
+        s.n_nodes = 3;
+        s.split.test = vec![2, 3];
+        s.save(&path).unwrap();
+        let e = SoftLabels::load(&path).unwrap_err();
+        assert!(e.to_string().contains("lists node 3"), "{e}");
         std::fs::write(&path, b"{not json").unwrap();
         assert!(matches!(
             SoftLabels::load(&path),

@@ -234,14 +234,18 @@ pub fn argmax_rows(logits: &Tensor) -> Result<Vec<u32>> {
     logits.argmax(1)?.to_vec1::<u32>()
 }
 
-/// Fraction of `nodes` whose prediction equals their label.
+/// Fraction of `nodes` whose prediction equals their label (a node without a
+/// prediction or a label counts as wrong).
 pub fn accuracy(predictions: &[u32], labels: &[i64], nodes: &[u32]) -> f64 {
     if nodes.is_empty() {
         return 0.0;
     }
     let correct = nodes
         .iter()
-        .filter(|&&i| i64::from(predictions[i as usize]) == labels[i as usize])
+        .filter(|&&i| {
+            let (p, y) = (predictions.get(i as usize), labels.get(i as usize));
+            p.zip(y).is_some_and(|(&p, &y)| i64::from(p) == y)
+        })
         .count();
     correct as f64 / nodes.len() as f64
 }
