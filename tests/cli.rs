@@ -172,6 +172,24 @@ fn bad_inputs_give_one_line_and_exit_1() {
             .args(["distill", "--teacher"])
             .arg(dir.join("student.json")),
     );
+    // A student file whose test list names a node that does not exist (it panicked).
+    let mut student: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("student.json")).unwrap()).unwrap();
+    student["test"]
+        .as_array_mut()
+        .unwrap()
+        .push(99_999_999.into());
+    let bad_student = work.path().join("bad-student.json");
+    std::fs::write(&bad_student, student.to_string()).unwrap();
+    let l = stderr_line(
+        frameless()
+            .args(["export", "--student"])
+            .arg(&bad_student)
+            .arg("-o")
+            .arg(work.path().join("never.fgkd")),
+    );
+    assert!(l.contains("test lists node 99999999"), "{l}");
+    assert!(!work.path().join("never.fgkd").exists());
     // Unknown node, NaN feature, bad feature text.
     let model = dir.join("model-f32.fgkd");
     let l = stderr_line(frameless().arg("predict").arg(&model).args([
