@@ -147,6 +147,28 @@ fn bad_inputs_give_one_line_and_exit_1() {
         "--features",
         "1:1",
     ]));
+    // Not regular files: a device that never ends and a FIFO that nobody writes (each
+    // read until memory ran out or blocked forever).
+    #[cfg(unix)]
+    {
+        let l = stderr_line(frameless().args(["inspect", "/dev/zero"]));
+        assert!(l.contains("not a regular file"), "{l}");
+        let fifo = work.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let l = stderr_line(frameless().arg("inspect").arg(&fifo));
+        assert!(l.contains("not a regular file"), "{l}");
+    }
+    // A blob with bytes after its declared end is read one byte past it and refused.
+    let mut padded = std::fs::read(dir.join("model-int8.fgkd")).unwrap();
+    padded.resize(padded.len() + 4096, 0);
+    let padded_path = work.path().join("padded.fgkd");
+    std::fs::write(&padded_path, &padded).unwrap();
+    let l = stderr_line(frameless().arg("inspect").arg(&padded_path));
+    assert!(l.contains("trailing bytes"), "{l}");
     // A corrupt blob: flip one body byte.
     let mut blob = std::fs::read(dir.join("model-int8.fgkd")).unwrap();
     let last = blob.len() - 1;

@@ -1,10 +1,10 @@
 //! `frameless inspect`: what a blob holds.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use frameless_engine::Model;
+use frameless_engine::{Header, Model};
 
 use crate::args::OutputArgs;
 use crate::BadInput;
@@ -26,15 +26,44 @@ pub struct InspectArgs {
     output: OutputArgs,
 }
 
+/// The longest postcard header a blob can have (magic, version, kind, precision, six
+/// dims, body length and CRC as varints come to at most 48 bytes).
+const HEADER_MAX_BYTES: u64 = 64;
+
 /// Reads and validates a blob, naming the file in the error.
 ///
+/// Only regular files are read (a FIFO would block, `/dev/zero` never ends), and no
+/// more than the header says the blob holds, plus one byte so the engine can report
+/// trailing bytes.
+///
 /// # Errors
-/// Unreadable file or invalid blob, as [`BadInput`].
+/// Unreadable file, not a regular file, or invalid blob, as [`BadInput`].
 pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|error| BadInput::Read {
+    let read_error = |error| BadInput::Read {
         path: path.clone(),
         error,
-    })?;
+    };
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(BadInput::NotAFile { path: path.clone() }.into());
+    }
+    let mut file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(HEADER_MAX_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    let header_len = match postcard::take_from_bytes::<Header>(&bytes) {
+        Ok((header, rest)) => (bytes.len() - rest.len()) as u64 + u64::from(header.body_len),
+        // Too short or not a header: the engine names the defect.
+        Err(_) => 0,
+    };
+    let rest = header_len
+        .saturating_add(1)
+        .saturating_sub(bytes.len() as u64);
+    file.take(rest)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
     parse_blob(&bytes, path)?;
     Ok(bytes)
 }

@@ -103,6 +103,12 @@ pub enum BadInput {
         /// Why.
         error: std::io::Error,
     },
+    /// A path that is not a regular file (a folder, FIFO or device).
+    #[error("{}: not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: std::path::PathBuf,
+    },
     /// A file that is not a valid blob.
     #[error("{}: invalid blob: {error}", path.display())]
     InvalidBlob {
