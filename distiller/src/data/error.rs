@@ -80,6 +80,30 @@ pub enum DataError {
         /// 1-based line.
         line: usize,
     },
+    /// A feature line names the same column twice (it would be summed silently).
+    #[error("{}:{line}: feature column {column} appears twice", file.display())]
+    DuplicateColumn {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The repeated column.
+        column: u32,
+    },
+    /// A node is in two parts of a split (e.g. training and validation).
+    #[error("{}:{line}: node {node} is in both {first} and {second}", file.display())]
+    OverlappingSplit {
+        /// The split file.
+        file: PathBuf,
+        /// 1-based line of the second part.
+        line: usize,
+        /// The node.
+        node: u32,
+        /// The part that listed it first.
+        first: &'static str,
+        /// The part that lists it again.
+        second: &'static str,
+    },
     /// A class has no labelled node.
     #[error("{}: class {class} has no labelled node", file.display())]
     EmptyClass {

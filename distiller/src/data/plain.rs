@@ -123,19 +123,30 @@ fn meta_key(
         .map_err(|_| DataError::parse(file, 0, format!("{key}={text} is not a count")))
 }
 
+/// Sorts one line's `(node, column, value)` entries by column and returns a column that
+/// appears twice, if any.
+fn repeated_column(line: &mut [(u32, u32, f32)]) -> Option<u32> {
+    line.sort_unstable_by_key(|&(_, col, _)| col);
+    line.windows(2)
+        .find(|pair| pair[0].1 == pair[1].1)
+        .map(|pair| pair[0].1)
+}
+
 /// Loads a split file: three lines `train|val|test<TAB>bits` with `n` bits each.
 pub(crate) fn load_split(file: &Path, n: usize) -> Result<Split, DataError> {
     let text = read(file)?;
     let mut split = Split::default();
     let mut seen = 0;
+    // The part that holds each node so far: the three parts must be disjoint.
+    let mut owner: Vec<Option<&'static str>> = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
         let (name, bits) = line
             .split_once('\t')
             .ok_or_else(|| DataError::parse(file, i + 1, "expected name<TAB>bits"))?;
-        let part = match name {
-            "train" => &mut split.train,
-            "val" => &mut split.val,
-            "test" => &mut split.test,
+        let (part_name, part) = match name {
+            "train" => ("train", &mut split.train),
+            "val" => ("val", &mut split.val),
+            "test" => ("test", &mut split.test),
             _ => {
                 return Err(DataError::parse(
                     file,
@@ -153,9 +164,22 @@ pub(crate) fn load_split(file: &Path, n: usize) -> Result<Split, DataError> {
                 found: bits.len(),
             });
         }
+        owner.resize(n, None);
         for (id, b) in bits.bytes().enumerate() {
             match b {
-                b'1' => part.push(id as u32),
+                b'1' => {
+                    let earlier = owner.get_mut(id).and_then(|o| o.replace(part_name));
+                    if let Some(first) = earlier {
+                        return Err(DataError::OverlappingSplit {
+                            file: file.into(),
+                            line: i + 1,
+                            node: id as u32,
+                            first,
+                            second: part_name,
+                        });
+                    }
+                    part.push(id as u32);
+                }
                 b'0' => {}
                 _ => return Err(DataError::parse(file, i + 1, "mask bits must be 0 or 1")),
             }
@@ -229,6 +253,7 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
                 format!("node {id} out of order"),
             ));
         }
+        let first_of_line = triplets.len();
         for item in rest.split_whitespace() {
             let (col, val) = item.split_once(':').ok_or_else(|| {
                 DataError::parse(&file, i + 1, format!("{item:?} is not col:val"))
@@ -244,6 +269,13 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
                 });
             }
             triplets.push((id, col as u32, value(&file, i + 1, val)?));
+        }
+        if let Some(column) = repeated_column(&mut triplets[first_of_line..]) {
+            return Err(DataError::DuplicateColumn {
+                file,
+                line: i + 1,
+                column,
+            });
         }
         rows += 1;
     }

@@ -47,7 +47,9 @@ fn line_of(e: &DataError) -> usize {
         | DataError::BadCount { line, .. }
         | DataError::IndexOutOfRange { line, .. }
         | DataError::MissingNode { line, .. }
-        | DataError::NonFinite { line, .. } => *line,
+        | DataError::NonFinite { line, .. }
+        | DataError::DuplicateColumn { line, .. }
+        | DataError::OverlappingSplit { line, .. } => *line,
         _ => 0,
     }
 }
@@ -64,16 +66,17 @@ fn valid_folder_loads() {
 
 #[test]
 fn each_defect_is_a_typed_error_with_file_and_line() {
-    let cases: [(&str, &str, usize); 9] = [
-        ("features.txt", "0\t0:1\n1\t\n2\t1:x\n3\t\n", 3), // not a number
-        ("features.txt", "0\t0:1\n1\t\n2\t7:1\n3\t\n", 3), // column out of range
-        ("features.txt", "0\t0:1\n1\t\n2\t\n", 3),         // too few rows
-        ("features.txt", "0\t0:1\n1\t0:NaN\n2\t\n3\t\n", 2), // NaN
-        ("labels.txt", "0\n1\n5\n0\n", 3),                 // class out of range
-        ("labels.txt", "0\n1\n", 2),                       // too few labels
-        ("edges.txt", "0\t1\n1\t9\n", 2),                  // missing node
-        ("edges.txt", "0\t1\n1\n", 2),                     // one field
-        ("meta.txt", "num_nodes=4\nnum_features=3\n", 0),  // missing key
+    let cases: [(&str, &str, usize); 10] = [
+        ("features.txt", "0\t0:1\n1\t2:1 0:1 2:3\n2\t\n3\t\n", 2), // column 2 twice
+        ("features.txt", "0\t0:1\n1\t\n2\t1:x\n3\t\n", 3),         // not a number
+        ("features.txt", "0\t0:1\n1\t\n2\t7:1\n3\t\n", 3),         // column out of range
+        ("features.txt", "0\t0:1\n1\t\n2\t\n", 3),                 // too few rows
+        ("features.txt", "0\t0:1\n1\t0:NaN\n2\t\n3\t\n", 2),       // NaN
+        ("labels.txt", "0\n1\n5\n0\n", 3),                         // class out of range
+        ("labels.txt", "0\n1\n", 2),                               // too few labels
+        ("edges.txt", "0\t1\n1\t9\n", 2),                          // missing node
+        ("edges.txt", "0\t1\n1\n", 2),                             // one field
+        ("meta.txt", "num_nodes=4\nnum_features=3\n", 0),          // missing key
     ];
     for (file, text, line) in cases {
         let (_d, result) = folder(&[(file, text)]);
@@ -142,6 +145,26 @@ fn fixed_splits_are_read_in_order_and_used_by_seed() {
         load_dir(dir.path()),
         Err(DataError::BadCount { line: 1, .. })
     ));
+    // Node 1 in both train and val: refused, naming the val line.
+    std::fs::write(
+        dir.path().join("splits/x_split_0.6_0.2_1.txt"),
+        "train\t0100\nval\t0110\ntest\t1001\n",
+    )
+    .unwrap();
+    let e = load_dir(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::OverlappingSplit {
+                line: 2,
+                node: 1,
+                first: "train",
+                second: "val",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
