@@ -146,12 +146,24 @@ pub fn canonical_edges(edges: &[(u32, u32)]) -> Vec<(u32, u32)> {
 }
 
 /// Checks what every loader promises: labels in range, no empty class, edges in range.
+///
+/// The class count comes from a file (`meta.txt`, or the largest geom-gcn label), so the
+/// empty class is found from the labels present, never from a table of `n_classes`
+/// entries: a count of 10^12 is refused without allocating for it.
 pub(crate) fn validate(dataset: &Dataset, labels_file: &Path) -> Result<(), DataError> {
-    let counts = dataset.class_counts();
-    if let Some(class) = counts.iter().position(|&c| c == 0) {
+    let mut present: Vec<i64> = dataset.labels.iter().copied().filter(|&y| y >= 0).collect();
+    present.sort_unstable();
+    present.dedup();
+    // The first class missing from 0, 1, 2, ...: a gap, or the first class past them.
+    let first_missing = present
+        .iter()
+        .zip(0i64..)
+        .find(|&(&y, class)| y != class)
+        .map_or(present.len(), |(_, class)| class as usize);
+    if first_missing < dataset.n_classes {
         return Err(DataError::EmptyClass {
             file: labels_file.to_path_buf(),
-            class,
+            class: first_missing,
         });
     }
     Ok(())

@@ -99,6 +99,33 @@ fn empty_class_is_an_error() {
         matches!(r, Err(DataError::EmptyClass { class: 1, .. })),
         "{r:?}"
     );
+    // A class count of 10^12 (it aborted, allocating a count per class): class 2 of
+    // the labels 0, 1 is the first empty one.
+    let (_d, r) = folder(&[(
+        "meta.txt",
+        "num_nodes=4\nnum_features=3\nnum_classes=1000000000000\n",
+    )]);
+    assert!(
+        matches!(r, Err(DataError::EmptyClass { class: 2, .. })),
+        "{r:?}"
+    );
+    // The same from one geom-gcn label of 10^12.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("out1_node_feature_label.txt"),
+        "node_id\tfeature\tlabel\n0\t1,0\t0\n1\t0,1\t1000000000000\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("out1_graph_edges.txt"),
+        "node_id\tnode_id\n0\t1\n",
+    )
+    .unwrap();
+    let r = load_dir(dir.path());
+    assert!(
+        matches!(r, Err(DataError::EmptyClass { class: 1, .. })),
+        "{r:?}"
+    );
 }
 
 #[test]
