@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 
 use frameless_distiller::progress::{Progress, ProgressEvent};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// A bar for one training run, hidden unless `visible` and stderr is a terminal.
 pub fn run_bar(visible: bool) -> ProgressBar {
@@ -12,8 +12,17 @@ pub fn run_bar(visible: bool) -> ProgressBar {
     if !visible || !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos:>3}/{len} {msg}")
+    // Epochs per second and the time left if training ran to `max_epochs` (early
+    // stopping usually ends it sooner, so the ETA is an upper bound).
+    let template = "{prefix:>20} [{bar:30}] {pos:>3}/{len} {epochs_per_sec} eta<={eta:<4} {msg}";
+    let style = ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "epochs_per_sec",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:>6.1} epochs/s", state.per_sec());
+            },
+        )
         .progress_chars("=> ");
     bar.set_style(style);
     bar
@@ -34,7 +43,8 @@ fn drive(bar: &ProgressBar, event: &ProgressEvent) {
         ProgressEvent::RunStarted { label, max_epochs } => {
             bar.set_prefix(label.clone());
             bar.set_length(*max_epochs as u64);
-            bar.set_position(0);
+            // A new run: position, rate and ETA start again.
+            bar.reset();
         }
         ProgressEvent::Epoch {
             epoch,
