@@ -2,46 +2,31 @@
 
 use core::fmt;
 
-/// A part of the model blob or of the `predict` inputs, named in errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Section {
-    /// The postcard-encoded header in front of the body.
-    Header,
-    /// The body as a whole (length, checksum, trailing bytes).
-    Body,
-    /// The copy of kind, precision and dims that opens the body.
-    Echo,
-    /// The metadata record (dataset name, class names, accuracy).
-    Metadata,
-    /// An mlp layer.
-    Layer,
-    /// A frameless stage's feature encoder.
-    Encoder,
-    /// A frameless stage's per-band `E` tables.
-    Table,
-    /// A frameless stage's per-band gate vectors and biases.
-    Gate,
-    /// The per-band classifiers of the output stage.
-    BandClassifier,
-    /// The feature classifier of the output stage.
-    FeatureClassifier,
-}
-
-impl fmt::Display for Section {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Section::Header => "header",
-            Section::Body => "body",
-            Section::Echo => "header echo",
-            Section::Metadata => "metadata",
-            Section::Layer => "mlp layer",
-            Section::Encoder => "encoder",
-            Section::Table => "band table",
-            Section::Gate => "gate",
-            Section::BandClassifier => "band classifier",
-            Section::FeatureClassifier => "feature classifier",
-        })
+named_enum! {
+    /// A part of the model blob or of the `predict` inputs, named in errors.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub enum Section {
+        /// The postcard-encoded header in front of the body.
+        Header => "header",
+        /// The body as a whole (length, checksum, trailing bytes).
+        Body => "body",
+        /// The copy of kind, precision and dims that opens the body.
+        Echo => "header echo",
+        /// The metadata record (dataset name, class names, accuracy).
+        Metadata => "metadata",
+        /// An mlp layer.
+        Layer => "mlp layer",
+        /// A frameless stage's feature encoder.
+        Encoder => "encoder",
+        /// A frameless stage's per-band `E` tables.
+        Table => "band table",
+        /// A frameless stage's per-band gate vectors and biases.
+        Gate => "gate",
+        /// The per-band classifiers of the output stage.
+        BandClassifier => "band classifier",
+        /// The feature classifier of the output stage.
+        FeatureClassifier => "feature classifier",
     }
 }
 
@@ -161,21 +146,17 @@ impl fmt::Display for Error {
             Error::FeatureLength { expected, found } => {
                 write!(f, "dense features have length {found}, expected {expected}")
             }
-            Error::SparseLengthMismatch { indices, values } => {
-                write!(
-                    f,
-                    "sparse features have {indices} indices but {values} values"
-                )
-            }
+            Error::SparseLengthMismatch { indices, values } => write!(
+                f,
+                "sparse features have {indices} indices but {values} values"
+            ),
             Error::FeatureIndexOutOfRange { index } => {
                 write!(f, "sparse feature index {index} out of range")
             }
-            Error::UnsortedIndices { position } => {
-                write!(
-                    f,
-                    "sparse indices not strictly increasing at position {position}"
-                )
-            }
+            Error::UnsortedIndices { position } => write!(
+                f,
+                "sparse indices not strictly increasing at position {position}"
+            ),
             Error::NonFiniteFeature { position } => {
                 write!(f, "non-finite feature value at position {position}")
             }

@@ -99,7 +99,7 @@ pub(crate) struct Reader<'a> {
     pub rest: &'a [u8],
     pub prec: Precision,
     /// Check scales (load time); skipped on the hot path of `predict`.
-    pub validate: bool,
+    pub check: bool,
 }
 
 /// Decodes one postcard value from the front of `bytes`.
@@ -147,7 +147,7 @@ impl<'a> Reader<'a> {
             let s = f32::from_le_bytes(le(c));
             !(s.is_finite() && s > 0.0)
         };
-        if self.validate && scales.chunks_exact(4).any(bad) {
+        if self.check && scales.chunks_exact(4).any(bad) {
             return Err(Error::BadScale { section });
         }
         let prec = self.prec;

@@ -35,6 +35,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Defines a fieldless `pub enum` whose `Display` writes each variant's name.
+macro_rules! named_enum {
+    ($(#[$m:meta])* pub enum $ty:ident { $($(#[$doc:meta])* $v:ident => $name:literal,)* }) => {
+        $(#[$m])*
+        pub enum $ty {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(match self {
+                    $($ty::$v => $name,)*
+                })
+            }
+        }
+    };
+}
+
 pub mod blob;
 pub mod error;
 pub mod kernels;

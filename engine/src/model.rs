@@ -15,9 +15,6 @@ use core::cmp::Ordering;
 pub struct Model<'a> {
     header: Header,
     metadata: Metadata<'a>,
-    /// All tensors (read by the writer's round-trip tests).
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) tensors: &'a [u8],
     pub(crate) shape: Shape,
     pub(crate) plan: Plan<'a>,
     pub(crate) scratch: ScratchLayout,
@@ -25,16 +22,17 @@ pub struct Model<'a> {
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
 /// re-walk the postcard layout. Later mlp layers / frameless stages (any
-/// number of them, and there is no allocator) are re-read from `rest`.
+/// number of them, and there is no allocator) are re-read by `rest`, a
+/// reader that skips the checks `from_bytes` already made.
 #[derive(Debug, Clone, Copy)]
 #[allow(clippy::large_enum_variant)] // no allocator to box with; one per Model
 pub(crate) enum Plan<'a> {
     /// mlp: layer 0 and the tensors of layers 1.. .
-    Mlp { first: Lin<'a>, rest: &'a [u8] },
+    Mlp { first: Lin<'a>, rest: Reader<'a> },
     /// Frameless: stage 0, the tensors of stages 1.. (the heads excluded) and the heads.
     Frameless {
         first: Stage<'a>,
-        rest: &'a [u8],
+        rest: Reader<'a>,
         head: Head<'a>,
     },
 }
@@ -210,12 +208,12 @@ impl<'a> Model<'a> {
         let mut r = Reader {
             rest: tensors,
             prec: header.precision,
-            validate: true,
+            check: true,
         };
         let plan = match header.kind {
             ModelKind::Mlp => {
                 let first = r.layer(&shape, 0)?;
-                let rest = r.rest;
+                let rest = Reader { check: false, ..r };
                 for k in 1..shape.s {
                     r.layer(&shape, k)?;
                 }
@@ -223,7 +221,7 @@ impl<'a> Model<'a> {
             }
             ModelKind::FmlpS | ModelKind::FmlpO => {
                 let first = r.stage(&shape, 0)?;
-                let rest = r.rest;
+                let rest = Reader { check: false, ..r };
                 for s in 1..shape.s {
                     r.stage(&shape, s)?;
                 }
@@ -240,7 +238,6 @@ impl<'a> Model<'a> {
         Ok(Model {
             header,
             metadata,
-            tensors,
             shape,
             plan,
             scratch,
@@ -287,26 +284,15 @@ impl<'a> Model<'a> {
     /// layers `in * out`, gates `2d` per band per stage, heads `(B + 1) * d * C`.
     pub fn mac_count(&self, nnz: usize) -> u64 {
         let sh = self.shape;
-        let w = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
-        let nnz = w(nnz.min(sh.f));
-        let (d, c, b, s) = (w(sh.d), w(sh.c), w(sh.b), w(sh.s));
-        match self.header.kind {
-            ModelKind::Mlp => {
-                let out0 = if s == 1 { c } else { d };
-                let mid = s.saturating_sub(2).saturating_mul(d.saturating_mul(d));
-                let last = if s >= 2 { d.saturating_mul(c) } else { 0 };
-                nnz.saturating_mul(out0)
-                    .saturating_add(mid)
-                    .saturating_add(last)
-            }
+        // u128: every dim is below 2^32, so no sum of these products overflows.
+        let [nnz, d, c, b, s] = [nnz.min(sh.f), sh.d, sh.c, sh.b, sh.s].map(|v| v as u128);
+        let macs = match self.header.kind {
+            ModelKind::Mlp if s == 1 => nnz * c,
+            ModelKind::Mlp => nnz * d + (s - 2) * d * d + d * c,
             ModelKind::FmlpS | ModelKind::FmlpO => {
-                let enc = nnz
-                    .saturating_mul(d)
-                    .saturating_add(s.saturating_sub(1).saturating_mul(d.saturating_mul(d)));
-                let gates = s.saturating_mul(b).saturating_mul(d.saturating_mul(2));
-                let heads = b.saturating_add(1).saturating_mul(d).saturating_mul(c);
-                enc.saturating_add(gates).saturating_add(heads)
+                nnz * d + (s - 1) * d * d + s * b * 2 * d + (b + 1) * d * c
             }
-        }
+        };
+        u64::try_from(macs).unwrap_or(u64::MAX)
     }
 }

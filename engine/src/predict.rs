@@ -6,7 +6,7 @@
 
 use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
-use crate::layout::{le, Head, Lin, Mat, Reader, Shape, Stage};
+use crate::layout::{le, Head, Lin, Mat, Reader, Stage};
 use crate::model::{Parts, Plan};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
@@ -71,14 +71,6 @@ impl Features<'_> {
         }
     }
 
-    /// The values (dense: all; sparse: the given ones).
-    fn values(&self) -> &[f32] {
-        match *self {
-            Features::Dense(x) => x,
-            Features::Sparse { values, .. } => values,
-        }
-    }
-
     /// Calls `f(j, x_j)` for every non-zero feature.
     fn for_each_nonzero(&self, mut f: impl FnMut(usize, f32)) {
         let mut nonzero = |j: usize, v: f32| {
@@ -139,7 +131,8 @@ fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
         Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
         Precision::F16 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
         Precision::Int8 => {
-            let xs = scale_i8(x.values());
+            let (Features::Dense(values) | Features::Sparse { values, .. }) = *x;
+            let xs = scale_i8(values);
             let qz = QuantI8::new(xs);
             let acc = acc.get_mut(..out.len()).unwrap_or(&mut []);
             acc.fill(0);
@@ -233,10 +226,6 @@ fn relu(v: &mut [f32]) {
     }
 }
 
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-z))
-}
-
 impl Model<'_> {
     /// Classifies `node` from its live `features`, using `scratch` (at least
     /// [`Model::scratch_len`] words) for every intermediate value.
@@ -262,33 +251,17 @@ impl Model<'_> {
             return Err(Error::ScratchTooSmall { needed, found });
         }
         let mut p = self.scratch.split(scratch);
-        let reader = |rest| Reader {
-            rest,
-            prec: self.precision(),
-            validate: false,
-        };
         match self.plan {
-            Plan::Mlp { first, rest } => self.run_mlp(&first, reader(rest), &features, &mut p)?,
+            Plan::Mlp { first, rest } => self.run_mlp(&first, rest, &features, &mut p)?,
             Plan::Frameless { first, rest, head } => {
-                let (sh, prec, node, x) = (self.shape, self.precision(), node as usize, &features);
-                let ctx = StageCtx {
-                    sh,
-                    prec,
-                    node,
-                    head,
-                    x,
-                };
-                ctx.run(&first, reader(rest), &mut p)?;
+                let node = node as usize;
+                self.run_frameless(&first, rest, &head, node, &features, &mut p)?;
             }
         }
-        let mut class = 0usize;
-        let mut best = f32::NEG_INFINITY;
-        for (i, &v) in p.logits.iter().enumerate() {
-            if v > best {
-                best = v;
-                class = i;
-            }
-        }
+        // The first maximum: a later logit must be strictly greater (NaN never is).
+        let first_max = |(c, m), (i, &v)| if v > m { (i, v) } else { (c, m) };
+        let logits = p.logits.iter().enumerate();
+        let (class, _) = logits.fold((0, f32::NEG_INFINITY), first_max);
         Ok(Prediction {
             class: u32::try_from(class).unwrap_or(0),
             logits: p.logits,
@@ -326,23 +299,21 @@ impl Model<'_> {
         }
         Ok(())
     }
-}
 
-/// What the frameless stages of one `predict` share, besides the scratch.
-struct StageCtx<'m, 'x> {
-    sh: Shape,
-    prec: Precision,
-    node: usize,
-    head: Head<'m>,
-    x: &'x Features<'x>,
-}
-
-impl StageCtx<'_, '_> {
-    /// Runs every stage; the scratch vectors are `u` (the stage's encoded
-    /// features), `h` (the next stage's input, `sum_b (1 - alpha_b) e_b +
-    /// alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb` (`C_b e + c_b`).
-    fn run(&self, first: &Stage, mut r: Reader, p: &mut Parts) -> Result<(), Error> {
-        let (sh, prec, d) = (self.sh, self.prec, self.sh.d);
+    /// Runs every frameless stage; the scratch vectors are `u` (the stage's
+    /// encoded features), `h` (the next stage's input, `sum_b (1 - alpha_b)
+    /// e_b + alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb`
+    /// (`C_b e + c_b`).
+    fn run_frameless(
+        &self,
+        first: &Stage,
+        mut r: Reader,
+        head: &Head,
+        node: usize,
+        x: &Features,
+        p: &mut Parts,
+    ) -> Result<(), Error> {
+        let (sh, prec, d) = (self.shape, self.precision(), self.shape.d);
         let [u, h, e, fx, tb] = &mut p.vecs;
         let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
         for s in 0..sh.s {
@@ -350,7 +321,7 @@ impl StageCtx<'_, '_> {
             let last = s.saturating_add(1) == sh.s;
             // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
             if s == 0 {
-                first_layer(&st.encoder, self.x, u, p.acc);
+                first_layer(&st.encoder, x, u, p.acc);
             } else {
                 matvec(&st.encoder, 0, act(prec, h, uq), u);
             }
@@ -359,14 +330,14 @@ impl StageCtx<'_, '_> {
             }
             let ua = act(prec, u, uq);
             if last {
-                matvec(&self.head.features, 0, ua, fx);
+                matvec(&head.features, 0, ua, fx);
                 p.logits.fill(0.0);
             } else {
                 h.fill(0.0);
             }
             for b in 0..sh.b {
                 // e = E_b[node]; the output stage of int8 needs only its lanes.
-                let row = b.saturating_mul(sh.n).saturating_add(self.node);
+                let row = b.saturating_mul(sh.n).saturating_add(node);
                 let es = st.tables.scale(row);
                 table_row(prec, st.tables.row(row), es, last, e, eq);
                 let ea = Act {
@@ -379,13 +350,13 @@ impl StageCtx<'_, '_> {
                 let split = d.saturating_mul(prec.weight_bytes());
                 let (ge, gu) = g.split_at_checked(split).unwrap_or((g, &[]));
                 let z = st.gates.w.scale(b) * (dot(prec, ge, 1.0, ea) + dot(prec, gu, 1.0, ua));
-                let alpha = sigmoid(z + st.gates.bias(b));
+                let alpha = 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b))));
                 if last {
                     if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;
                     }
                     // logits += (1 - alpha) (C_b e + c_b) + alpha (C_x u + c_x)
-                    matvec(&self.head.bands, b.saturating_mul(sh.c), ea, tb);
+                    matvec(&head.bands, b.saturating_mul(sh.c), ea, tb);
                     for ((l, &t), &f) in p.logits.iter_mut().zip(tb.iter()).zip(fx.iter()) {
                         *l += (1.0 - alpha) * t + alpha * f;
                     }

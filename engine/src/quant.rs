@@ -12,16 +12,19 @@
 //! **f16.** Weights and tables are rounded to IEEE half (round to nearest
 //! even, the `half` crate) and widened to f32 for compute.
 //!
+//! The writer's and the distiller's whole-tensor helpers need feature `std`.
+//!
 //! ```
-//! use frameless_engine::quant::{quantize_symmetric_i8, fake_quantize_i8};
-//! let mut q = [0i8; 3];
-//! let scale = quantize_symmetric_i8(&[127.0, -63.5, 2.2], &mut q);
-//! assert_eq!(scale, 1.0);
-//! assert_eq!(q, [127, -64, 2]); // -63.5 rounds away from zero
-//! let mut v = [2.0f32, 0.0, -1.0];
-//! fake_quantize_i8(&mut v);
-//! assert_eq!(v[0], 2.0);
+//! use frameless_engine::quant::{quantize_value_i8, scale_i8};
+//! assert_eq!(scale_i8(&[127.0, -63.5, 2.2]), 1.0);
+//! assert_eq!(quantize_value_i8(-63.5, 1.0), -64); // half rounds away from zero
 //! ```
+
+#[cfg(feature = "std")]
+#[path = "writer_quant.rs"]
+mod host;
+#[cfg(feature = "std")]
+pub use host::{fake_quantize_f16, fake_quantize_i8, quantize_symmetric_i8};
 
 /// Largest magnitude of a quantised int8 value.
 pub const I8_MAX: f32 = 127.0;
@@ -31,14 +34,9 @@ pub const I8_MAX: f32 = 127.0;
 pub fn scale_i8(values: &[f32]) -> f32 {
     // A comparison rather than `f32::max` (a libm call on soft-float
     // targets); NaN is skipped either way.
-    let m = values.iter().fold(0.0f32, |m, v| {
-        let a = v.abs();
-        if a > m {
-            a
-        } else {
-            m
-        }
-    });
+    let m = values
+        .iter()
+        .fold(0.0f32, |m, v| if v.abs() > m { v.abs() } else { m });
     if m > 0.0 && m.is_finite() {
         m / I8_MAX
     } else {
@@ -63,32 +61,6 @@ pub fn quantize_value_i8(v: f32, scale: f32) -> i8 {
         i
     };
     r.clamp(-127, 127) as i8
-}
-
-/// Quantises `values` into `out` (pairwise; extra entries of either are
-/// left alone) and returns the scale.
-pub fn quantize_symmetric_i8(values: &[f32], out: &mut [i8]) -> f32 {
-    let scale = scale_i8(values);
-    for (o, &v) in out.iter_mut().zip(values) {
-        *o = quantize_value_i8(v, scale);
-    }
-    scale
-}
-
-/// Quantises `values` to int8 and back in place (`q * scale`), simulating
-/// what the engine computes with.
-pub fn fake_quantize_i8(values: &mut [f32]) {
-    let scale = scale_i8(values);
-    for v in values.iter_mut() {
-        *v = f32::from(quantize_value_i8(*v, scale)) * scale;
-    }
-}
-
-/// Rounds `values` to IEEE half and back in place, as the f16 blob stores them.
-pub fn fake_quantize_f16(values: &mut [f32]) {
-    for v in values.iter_mut() {
-        *v = half::f16::from_f32(*v).to_f32();
-    }
 }
 
 /// [`quantize_value_i8`] for many values with one scale, computed with one
@@ -123,15 +95,9 @@ impl QuantI8 {
             let frac = t - i as f32; // exact
             let d = frac.abs() - 0.5;
             if d.abs() > 1.0 / 1024.0 {
-                let r = if d > 0.0 {
-                    if frac > 0.0 {
-                        i + 1
-                    } else {
-                        i - 1
-                    }
-                } else {
-                    i
-                };
+                // Past the tie band: away from zero above it, truncated below.
+                let away = if frac > 0.0 { i + 1 } else { i - 1 };
+                let r = if d > 0.0 { away } else { i };
                 return r.clamp(-127, 127) as i8;
             }
         }

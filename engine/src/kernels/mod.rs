@@ -5,7 +5,7 @@
 //! activations and accumulate in f32; [`int8::I8`] weights meet int8
 //! activations widened to i16 lanes and accumulate in wrapping i32.
 //! The tests check every kernel against a plain oracle (`tests::reference`:
-//! int8 bit exact; floats within [`F32_TOL`]).
+//! int8 bit exact; floats within a relative `1e-5`, as they reassociate sums).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
 
 /// Defines a float [`Encoding`]: f32 activations and sums, each weight
@@ -38,10 +38,6 @@ macro_rules! float_encoding {
 pub mod f16;
 pub mod f32;
 pub mod int8;
-
-/// Relative tolerance of the float kernels against the f64 reference
-/// (they reassociate sums with several accumulators).
-pub const F32_TOL: f64 = 1e-5;
 
 /// How one weight is stored and multiplied: its width in bytes, the
 /// activation lane it meets and the accumulator the products go into.
@@ -178,6 +174,10 @@ mod tests {
 
     use crate::Precision;
     use proptest::prelude::*;
+
+    /// Relative tolerance of the float kernels against the f64 reference
+    /// (they reassociate sums with several accumulators).
+    const F32_TOL: f64 = 1e-5;
 
     fn bytes_f32(w: &[f32]) -> Vec<u8> {
         w.iter().flat_map(|v| v.to_le_bytes()).collect()
