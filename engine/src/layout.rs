@@ -201,11 +201,7 @@ impl<'a> Reader<'a> {
 
     /// mlp layer `k` (0-based) of `sh.s`; layer 0 is input-major.
     pub fn layer(&mut self, sh: &Shape, k: usize) -> Result<Lin<'a>, Error> {
-        let out = if k.saturating_add(1) == sh.s {
-            sh.c
-        } else {
-            sh.d
-        };
+        let out = if k + 1 == sh.s { sh.c } else { sh.d }; // k < s: no overflow
         let in_dim = if k == 0 { sh.f } else { sh.d };
         self.lin(out, in_dim, k == 0, Section::Layer)
     }

@@ -54,11 +54,7 @@ fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
         ModelKind::FmlpS => sh.s == 1 && sh.d >= 1 && sh.b >= 1,
         ModelKind::FmlpO => sh.d >= 1 && sh.b >= 1,
     };
-    if common && ok {
-        Ok(sh)
-    } else {
-        Err(Error::InvalidDims)
-    }
+    (common && ok).then_some(sh).ok_or(Error::InvalidDims)
 }
 
 /// Where `predict` keeps what, computed once by [`Model::from_bytes`]: in
@@ -174,8 +170,7 @@ impl<'a> Model<'a> {
     /// # Errors
     /// Any defect of the blob, as the matching [`Error`] variant; never panics.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-        let prefix = bytes.get(..4).unwrap_or(bytes);
-        if MAGIC.get(..prefix.len()) != Some(prefix) {
+        if !MAGIC.starts_with(bytes.get(..4).unwrap_or(bytes)) {
             return Err(Error::BadMagic);
         }
         let ((_, version), _): (([u8; 4], u16), _) = take(bytes, Section::Header)?;
@@ -214,17 +209,13 @@ impl<'a> Model<'a> {
             ModelKind::Mlp => {
                 let first = r.layer(&shape, 0)?;
                 let rest = Reader { check: false, ..r };
-                for k in 1..shape.s {
-                    r.layer(&shape, k)?;
-                }
+                (1..shape.s).try_for_each(|k| r.layer(&shape, k).map(drop))?;
                 Plan::Mlp { first, rest }
             }
             ModelKind::FmlpS | ModelKind::FmlpO => {
                 let first = r.stage(&shape, 0)?;
                 let rest = Reader { check: false, ..r };
-                for s in 1..shape.s {
-                    r.stage(&shape, s)?;
-                }
+                (1..shape.s).try_for_each(|s| r.stage(&shape, s).map(drop))?;
                 let head = r.head(&shape)?;
                 Plan::Frameless { first, rest, head }
             }

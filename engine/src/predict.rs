@@ -183,30 +183,25 @@ fn matvec(lin: &Lin, row0: usize, a: Act, out: &mut [f32]) {
     }
 }
 
-/// Loads the table row `bytes` into `e` (int8: into the lanes `eq`, and
-/// dequantised into `e` unless only the lanes are needed).
-fn table_row(
-    prec: Precision,
-    bytes: &[u8],
-    es: f32,
-    lanes_only: bool,
-    e: &mut [f32],
-    eq: &mut [i16],
-) {
-    match prec {
+/// Loads row `r` of `t` into `e` (int8: into the lanes `q`, and
+/// dequantised into `e` unless `only_q`) as an [`Act`].
+fn table_row<'v>(t: &Mat, r: usize, only_q: bool, e: &'v mut [f32], q: &'v mut [i16]) -> Act<'v> {
+    let (bytes, scale) = (t.row(r), t.scale(r));
+    match t.prec {
         Precision::F32 => widen::<F32>(e, bytes),
         Precision::F16 => widen::<F16>(e, bytes),
         Precision::Int8 => {
-            for (l, &c) in eq.iter_mut().zip(bytes) {
+            for (l, &c) in q.iter_mut().zip(bytes) {
                 *l = i16::from(c as i8);
             }
-            if !lanes_only {
-                for (v, &l) in e.iter_mut().zip(eq.iter()) {
-                    *v = f32::from(l) * es;
+            if !only_q {
+                for (v, &l) in e.iter_mut().zip(q.iter()) {
+                    *v = f32::from(l) * scale;
                 }
             }
         }
     }
+    Act { x: e, q, scale }
 }
 
 /// `out[i]` = stored weight `i` of `bytes`, widened to f32.
@@ -338,13 +333,7 @@ impl Model<'_> {
             for b in 0..sh.b {
                 // e = E_b[node]; the output stage of int8 needs only its lanes.
                 let row = b.saturating_mul(sh.n).saturating_add(node);
-                let es = st.tables.scale(row);
-                table_row(prec, st.tables.row(row), es, last, e, eq);
-                let ea = Act {
-                    x: e,
-                    q: eq,
-                    scale: es,
-                };
+                let ea = table_row(&st.tables, row, last, e, eq);
                 // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
                 let g = st.gates.w.row(b);
                 let split = d.saturating_mul(prec.weight_bytes());
@@ -362,7 +351,7 @@ impl Model<'_> {
                     }
                 } else {
                     // h += (1 - alpha) e + alpha u
-                    for ((hv, &ev), &uv) in h.iter_mut().zip(e.iter()).zip(u.iter()) {
+                    for ((hv, &ev), &uv) in h.iter_mut().zip(ea.x).zip(u.iter()) {
                         *hv += (1.0 - alpha) * ev + alpha * uv;
                     }
                 }
