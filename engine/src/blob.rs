@@ -13,7 +13,7 @@ pub const MAGIC: [u8; 4] = *b"FGKD";
 /// The blob format version this engine reads and writes.
 pub const FORMAT_VERSION: u16 = 1;
 
-named_enum! {
+display_enum! {
     /// Which student architecture a blob holds.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum ModelKind {
@@ -26,7 +26,7 @@ named_enum! {
     }
 }
 
-named_enum! {
+display_enum! {
     /// How weights and tables are stored.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
     pub enum Precision {

@@ -35,19 +35,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// Defines a fieldless `pub enum` whose `Display` writes each variant's name.
-macro_rules! named_enum {
-    ($(#[$m:meta])* pub enum $ty:ident { $($(#[$doc:meta])* $v:ident => $name:literal,)* }) => {
+/// Defines a `pub enum` and its `Display`: each variant with its docs, its
+/// fields and its message, a format string over those fields.
+macro_rules! display_enum {
+    ($(#[$m:meta])* pub enum $ty:ident {
+        $($(#[$doc:meta])* $v:ident $({ $($(#[$fdoc:meta])* $field:ident: $fty:ty,)* })? => $msg:literal,)*
+    }) => {
         $(#[$m])*
         pub enum $ty {
-            $($(#[$doc])* $v,)*
+            $($(#[$doc])* $v $({ $($(#[$fdoc])* $field: $fty,)* })?,)*
         }
 
         impl core::fmt::Display for $ty {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str(match self {
-                    $($ty::$v => $name,)*
-                })
+                match self {
+                    $($ty::$v $({ $($field),* })? => write!(f, $msg),)*
+                }
             }
         }
     };
