@@ -31,9 +31,8 @@ impl<'a> Mat<'a> {
     pub fn row(&self, r: usize) -> &'a [u8] {
         let len = self.cols.saturating_mul(self.prec.weight_bytes());
         let start = r.saturating_mul(len);
-        self.data
-            .get(start..start.saturating_add(len))
-            .unwrap_or(&[])
+        let end = start.saturating_add(len);
+        self.data.get(start..end).unwrap_or(&[])
     }
 
     /// The int8 scale of row `r` (1.0 for float precisions).

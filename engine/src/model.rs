@@ -92,8 +92,10 @@ fn words<'s>(rest: &mut &'s mut [f32], n: usize) -> &'s mut [f32] {
 }
 
 impl ScratchLayout {
-    /// The layout of a `kind` model in `prec` with `d` hidden, `c` classes, `b` bands.
-    const fn new(kind: ModelKind, prec: Precision, d: usize, c: usize, b: usize) -> Self {
+    /// The layout of a `kind` model in `prec` with `dims` (which fit `usize`).
+    const fn new(kind: ModelKind, prec: Precision, dims: &Dims) -> Self {
+        let (d, c) = (dims.hidden as usize, dims.n_classes as usize);
+        let b = dims.n_bands as usize;
         let w = if d > c { d } else { c };
         let mlp = matches!(kind, ModelKind::Mlp);
         let (acc, lanes) = match (prec, mlp) {
@@ -146,13 +148,8 @@ impl ScratchLayout {
 /// assert_eq!(scratch.len(), 7 + 2 + 3 * 64 + 2 * 7 + 2 * 64);
 /// ```
 pub const fn max_scratch_len(dims: &Dims) -> usize {
-    let (d, c, b) = (
-        dims.hidden as usize,
-        dims.n_classes as usize,
-        dims.n_bands as usize,
-    );
-    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, d, c, b).len;
-    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, d, c, b).len;
+    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, dims).len;
+    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, dims).len;
     if mlp > fr {
         mlp
     } else {
@@ -223,8 +220,7 @@ impl<'a> Model<'a> {
         if !r.rest.is_empty() {
             return Err(Error::TrailingBytes { section });
         }
-        let (kind, prec) = (header.kind, header.precision);
-        let scratch = ScratchLayout::new(kind, prec, shape.d, shape.c, shape.b);
+        let scratch = ScratchLayout::new(header.kind, header.precision, &header.dims);
         scratch.len.checked_mul(4).ok_or(Error::InvalidDims)?;
         Ok(Model {
             header,

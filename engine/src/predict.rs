@@ -1,12 +1,9 @@
-//! [`Model::predict`]: the forward pass for every kind and precision.
-//!
-//! The scratch is cut once per call as the model's scratch layout (computed
-//! by [`Model::from_bytes`]) says: `[logits C | gates B | f32 vectors | i32
-//! accumulators | i16 lanes]`, the int8 regions viewed through `bytemuck`.
+//! [`Model::predict`]: the forward pass for every kind and precision, in a
+//! scratch cut once per call as the layout [`Model::from_bytes`] computed.
 
 use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
-use crate::layout::{le, Head, Lin, Mat, Reader, Stage};
+use crate::layout::{le, Lin, Mat};
 use crate::model::{Parts, Plan};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
@@ -214,10 +211,8 @@ fn widen<E: Encoding>(out: &mut [f32], bytes: &[u8]) {
 fn relu(v: &mut [f32]) {
     // A comparison, not `f32::max` (a libm call on soft-float targets); like
     // `max(x, 0.0)` it maps NaN to 0.
-    for x in v.iter_mut() {
-        if *x < 0.0 || x.is_nan() {
-            *x = 0.0;
-        }
+    for x in v.iter_mut().filter(|x| **x < 0.0 || x.is_nan()) {
+        *x = 0.0;
     }
 }
 
@@ -247,11 +242,8 @@ impl Model<'_> {
         }
         let mut p = self.scratch.split(scratch);
         match self.plan {
-            Plan::Mlp { first, rest } => self.run_mlp(&first, rest, &features, &mut p)?,
-            Plan::Frameless { first, rest, head } => {
-                let node = node as usize;
-                self.run_frameless(&first, rest, &head, node, &features, &mut p)?;
-            }
+            Plan::Mlp { .. } => self.run_mlp(&features, &mut p)?,
+            Plan::Frameless { .. } => self.run_frameless(node as usize, &features, &mut p)?,
         }
         // The first maximum: a later logit must be strictly greater (NaN never is).
         let first_max = |(c, m), (i, &v)| if v > m { (i, v) } else { (c, m) };
@@ -264,17 +256,16 @@ impl Model<'_> {
         })
     }
 
-    fn run_mlp(
-        &self,
-        first: &Lin,
-        mut r: Reader,
-        x: &Features,
-        p: &mut Parts,
-    ) -> Result<(), Error> {
+    /// Runs every mlp layer: layer k reads `cur` and writes `nxt` (the
+    /// logits for the last), then the two swap.
+    fn run_mlp(&self, x: &Features, p: &mut Parts) -> Result<(), Error> {
+        let Plan::Mlp { first, mut rest } = self.plan else {
+            return Ok(());
+        };
         let sh = self.shape;
         let [cur, nxt, ..] = &mut p.vecs;
         for k in 0..sh.s {
-            let lin = if k == 0 { *first } else { r.layer(&sh, k)? };
+            let lin = if k == 0 { first } else { rest.layer(&sh, k)? };
             let last = k.saturating_add(1) == sh.s;
             let out: &mut [f32] = if last {
                 &mut *p.logits
@@ -285,7 +276,7 @@ impl Model<'_> {
                 first_layer(&lin, x, out, p.acc);
             } else {
                 let input = cur.get(..sh.d).unwrap_or(&[]);
-                matvec(&lin, 0, act(r.prec, input, p.lanes), out);
+                matvec(&lin, 0, act(rest.prec, input, p.lanes), out);
             }
             if !last {
                 relu(out);
@@ -299,20 +290,16 @@ impl Model<'_> {
     /// encoded features), `h` (the next stage's input, `sum_b (1 - alpha_b)
     /// e_b + alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb`
     /// (`C_b e + c_b`).
-    fn run_frameless(
-        &self,
-        first: &Stage,
-        mut r: Reader,
-        head: &Head,
-        node: usize,
-        x: &Features,
-        p: &mut Parts,
-    ) -> Result<(), Error> {
+    fn run_frameless(&self, node: usize, x: &Features, p: &mut Parts) -> Result<(), Error> {
+        let Plan::Frameless { first, rest, head } = self.plan else {
+            return Ok(());
+        };
+        let mut rest = rest;
         let (sh, prec, d) = (self.shape, self.precision(), self.shape.d);
         let [u, h, e, fx, tb] = &mut p.vecs;
         let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
         for s in 0..sh.s {
-            let st = if s == 0 { *first } else { r.stage(&sh, s)? };
+            let st = if s == 0 { first } else { rest.stage(&sh, s)? };
             let last = s.saturating_add(1) == sh.s;
             // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
             if s == 0 {
