@@ -142,11 +142,8 @@ impl<'a> Reader<'a> {
         let data = self.tensor(len, section)?;
         let int8 = self.prec == Precision::Int8;
         let scales = self.f32s(if int8 { n_scales } else { 0 }, section)?;
-        let bad = |c: &[u8]| {
-            let s = f32::from_le_bytes(le(c));
-            !(s.is_finite() && s > 0.0)
-        };
-        if self.check && scales.chunks_exact(4).any(bad) {
+        let ok = |c: &[u8]| matches!(f32::from_le_bytes(le(c)), s if s.is_finite() && s > 0.0);
+        if self.check && !scales.chunks_exact(4).all(ok) {
             return Err(Error::BadScale { section });
         }
         let prec = self.prec;

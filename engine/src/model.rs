@@ -120,8 +120,7 @@ impl ScratchLayout {
     pub fn split<'s>(&self, mut scratch: &'s mut [f32]) -> Parts<'s> {
         let rest = &mut scratch;
         let [c, b, v0, v1, v2, v3, v4, acc] = self.words;
-        let logits = words(rest, c);
-        let gates = words(rest, b);
+        let (logits, gates) = (words(rest, c), words(rest, b));
         let vecs = [v0, v1, v2, v3, v4].map(|n| words(rest, n));
         let acc = bytemuck::try_cast_slice_mut(words(rest, acc)).unwrap_or(&mut []);
         let lanes: &mut [i16] =

@@ -48,10 +48,8 @@ impl Features<'_> {
             Features::Dense(x) => finite(x),
             Features::Sparse { indices, values } => {
                 if indices.len() != values.len() {
-                    return Err(Error::SparseLengthMismatch {
-                        indices: indices.len(),
-                        values: values.len(),
-                    });
+                    let (indices, values) = (indices.len(), values.len());
+                    return Err(Error::SparseLengthMismatch { indices, values });
                 }
                 let mut prev: Option<u32> = None;
                 for (position, &index) in indices.iter().enumerate() {
@@ -64,22 +62,6 @@ impl Features<'_> {
                     prev = Some(index);
                 }
                 finite(values)
-            }
-        }
-    }
-
-    /// Calls `f(j, x_j)` for every non-zero feature.
-    fn for_each_nonzero(&self, mut f: impl FnMut(usize, f32)) {
-        let mut nonzero = |j: usize, v: f32| {
-            if v != 0.0 {
-                f(j, v);
-            }
-        };
-        match *self {
-            Features::Dense(x) => x.iter().enumerate().for_each(|(j, &v)| nonzero(j, v)),
-            Features::Sparse { indices, values } => {
-                let pairs = indices.iter().zip(values);
-                pairs.for_each(|(&j, &v)| nonzero(j as usize, v));
             }
         }
     }
@@ -99,8 +81,10 @@ fn chunks<'w, T: Copy>(
 ) {
     let mut rows = [(&[][..], zero); CHUNK];
     let mut len = 0usize;
-    x.for_each_nonzero(|j, v| {
-        let Some(c) = coef(v) else { return };
+    let mut push = |j: usize, v: f32| {
+        // Zeros are skipped before `coef` (for int8 a quantisation) runs.
+        let c = if v != 0.0 { coef(v) } else { None };
+        let Some(c) = c else { return };
         if let Some(r) = rows.get_mut(len) {
             *r = (w.row(j), c);
             len = len.saturating_add(1);
@@ -109,7 +93,14 @@ fn chunks<'w, T: Copy>(
             apply(&rows);
             len = 0;
         }
-    });
+    };
+    match *x {
+        Features::Dense(x) => x.iter().enumerate().for_each(|(j, &v)| push(j, v)),
+        Features::Sparse { indices, values } => {
+            let pairs = indices.iter().zip(values);
+            pairs.for_each(|(&j, &v)| push(j as usize, v));
+        }
+    }
     apply(rows.get(..len).unwrap_or(&[]));
 }
 

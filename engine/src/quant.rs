@@ -53,14 +53,8 @@ pub fn quantize_value_i8(v: f32, scale: f32) -> i8 {
     // zero (saturating, NaN -> 0) and `t - trunc(t)` is exact in f32.
     let i = t as i32;
     let frac = t - i as f32;
-    let r = if frac >= 0.5 {
-        i.saturating_add(1)
-    } else if frac <= -0.5 {
-        i.saturating_sub(1)
-    } else {
-        i
-    };
-    r.clamp(-127, 127) as i8
+    let step = i32::from(frac >= 0.5) - i32::from(frac <= -0.5);
+    i.saturating_add(step).clamp(-127, 127) as i8
 }
 
 /// [`quantize_value_i8`] for many values with one scale, computed with one

@@ -41,7 +41,7 @@ pub mod int8;
 
 /// How one weight is stored and multiplied: its width in bytes, the
 /// activation lane it meets and the accumulator the products go into.
-pub trait Encoding {
+pub trait Encoding: Sized {
     /// Activation lane: `f32`, or an int8 value widened to `i16`.
     type Lane: Copy;
     /// Accumulator: `f32`, or wrapping `i32` for int8.
@@ -56,10 +56,7 @@ pub trait Encoding {
     fn widen(w: &[u8]) -> f32;
     /// `sum_i x[i] * w[i]`: [`dot`] unless the target has a better kernel.
     #[inline(always)]
-    fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc
-    where
-        Self: Sized,
-    {
+    fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc {
         dot::<Self>(x, w)
     }
 }
