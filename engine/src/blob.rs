@@ -97,20 +97,6 @@ pub struct Metadata<'a> {
     pub test_accuracy: Option<f32>,
 }
 
-impl<'a> Metadata<'a> {
-    /// The name of class `class`, if class names were exported.
-    ///
-    /// ```
-    /// let m = frameless_engine::Metadata { dataset: "cora", class_names: "a\nb", test_accuracy: None };
-    /// assert_eq!(m.class_name(1), Some("b"));
-    /// assert_eq!(m.class_name(2), None);
-    /// ```
-    pub fn class_name(&self, class: u32) -> Option<&'a str> {
-        let names = Some(self.class_names).filter(|n| !n.is_empty())?;
-        names.split('\n').nth(usize::try_from(class).ok()?)
-    }
-}
-
 /// The table of the reflected CRC-32 polynomial 0xEDB88320, built at compile time.
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];

@@ -5,12 +5,9 @@ use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
 use crate::{Error, Section};
 use core::cmp::Ordering;
 
-/// A model blob checked by [`Model::from_bytes`] and borrowed in place.
-///
-/// It holds only the header, the metadata and slices of the blob (the
-/// tensor views of the first layer/stage and the heads are parsed once, here,
-/// not on every `predict`), so it is `Copy` and costs a few dozen words of
-/// RAM; weights stay in flash.
+/// A model blob checked by [`Model::from_bytes`] and borrowed in place: the
+/// header, the metadata and tensor views (parsed once, not per `predict`),
+/// so it is `Copy` and costs a few dozen words of RAM; weights stay in flash.
 #[derive(Debug, Clone, Copy)]
 pub struct Model<'a> {
     header: Header,
@@ -21,9 +18,8 @@ pub struct Model<'a> {
 }
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
-/// re-walk the postcard layout. Later mlp layers / frameless stages (any
-/// number of them, and there is no allocator) are re-read by `rest`, a
-/// reader that skips the checks `from_bytes` already made.
+/// re-walk the postcard layout. Later layers / stages (any number, and no
+/// allocator) are re-read by `rest`, which skips the checks already made.
 #[derive(Debug, Clone, Copy)]
 #[allow(clippy::large_enum_variant)] // no allocator to box with; one per Model
 pub(crate) enum Plan<'a> {

@@ -3,7 +3,7 @@
 
 use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
-use crate::layout::{le, Lin, Mat};
+use crate::layout::{Lin, Mat};
 use crate::model::{Parts, Plan};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
@@ -51,15 +51,14 @@ impl Features<'_> {
                     let (indices, values) = (indices.len(), values.len());
                     return Err(Error::SparseLengthMismatch { indices, values });
                 }
-                let mut prev: Option<u32> = None;
                 for (position, &index) in indices.iter().enumerate() {
                     if usize::try_from(index).map_or(true, |i| i >= f) {
                         return Err(Error::FeatureIndexOutOfRange { index });
                     }
-                    if prev.is_some_and(|p| index <= p) {
+                    let prev = position.checked_sub(1).and_then(|p| indices.get(p));
+                    if prev.is_some_and(|&p| index <= p) {
                         return Err(Error::UnsortedIndices { position });
                     }
-                    prev = Some(index);
                 }
                 finite(values)
             }
@@ -111,10 +110,7 @@ fn chunks<'w, T: Copy>(
 /// output still sums its features in index order).
 fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
     let w = &lin.w;
-    let f32s = |b: &[u8]| f32::from_le_bytes(le(b));
-    for (v, b) in out.iter_mut().zip(lin.bias.chunks_exact(4)) {
-        *v = f32s(b);
-    }
+    widen::<F32>(out, lin.bias);
     match w.prec {
         Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
         Precision::F16 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
@@ -127,7 +123,7 @@ fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
             let coef = |v| Some(i16::from(qz.quantize(v))).filter(|&q| q != 0);
             chunks(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
             for ((v, &a), s) in out.iter_mut().zip(acc.iter()).zip(w.scales.chunks_exact(4)) {
-                *v += a as f32 * f32s(s) * xs;
+                *v += a as f32 * F32::widen(s) * xs;
             }
         }
     }
@@ -144,10 +140,9 @@ struct Act<'v> {
 
 /// `x` as it enters a product: int8 quantises it into `q` (otherwise no work).
 fn act<'v>(prec: Precision, x: &'v [f32], q: &'v mut [i16]) -> Act<'v> {
-    let scale = if prec == Precision::Int8 {
-        quantize_to_i16(x, q)
-    } else {
-        1.0
+    let scale = match prec {
+        Precision::Int8 => quantize_to_i16(x, q),
+        Precision::F32 | Precision::F16 => 1.0,
     };
     Act { x, q, scale }
 }

@@ -34,9 +34,8 @@ pub const I8_MAX: f32 = 127.0;
 pub fn scale_i8(values: &[f32]) -> f32 {
     // A comparison rather than `f32::max` (a libm call on soft-float
     // targets); NaN is skipped either way.
-    let m = values
-        .iter()
-        .fold(0.0f32, |m, v| if v.abs() > m { v.abs() } else { m });
+    let max = |m: f32, v: &f32| if v.abs() > m { v.abs() } else { m };
+    let m = values.iter().fold(0.0f32, max);
     if m > 0.0 && m.is_finite() {
         m / I8_MAX
     } else {
@@ -73,10 +72,8 @@ impl QuantI8 {
     /// Prepares quantisation with `scale`.
     #[inline]
     pub(crate) fn new(scale: f32) -> Self {
-        QuantI8 {
-            scale,
-            inv: 1.0 / scale,
-        }
+        let inv = 1.0 / scale;
+        QuantI8 { scale, inv }
     }
 
     /// Exactly `quantize_value_i8(v, self.scale)`.
