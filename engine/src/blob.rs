@@ -97,7 +97,8 @@ pub struct Metadata<'a> {
     pub test_accuracy: Option<f32>,
 }
 
-/// The table of the reflected CRC-32 polynomial 0xEDB88320, built at compile time.
+/// The table of the reflected CRC-32 polynomial 0xEDB88320 (xored in while
+/// shifting whenever the low bit is set), built at compile time.
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -105,7 +106,6 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            // Shift right, xoring in the polynomial when bit 0 was set.
             c = (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg());
             k += 1;
         }

@@ -79,10 +79,8 @@ pub(crate) struct Head<'a> {
 /// little-endian decoder, `f32::from_le_bytes(le(b))` and friends.
 #[inline(always)]
 pub(crate) fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    bytes
-        .get(..N)
-        .and_then(|b| <[u8; N]>::try_from(b).ok())
-        .unwrap_or([0; N])
+    let b = bytes.get(..N).unwrap_or(&[]);
+    <[u8; N]>::try_from(b).unwrap_or([0; N])
 }
 
 /// Reads the little-endian f32 at word index `i` of `bytes`.
@@ -136,9 +134,8 @@ impl<'a> Reader<'a> {
         n_scales: usize,
         section: Section,
     ) -> Result<Mat<'a>, Error> {
-        let len = rows
-            .checked_mul(cols)
-            .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
+        let width = self.prec.weight_bytes();
+        let len = rows.checked_mul(cols).and_then(|n| n.checked_mul(width));
         let data = self.tensor(len, section)?;
         let int8 = self.prec == Precision::Int8;
         let scales = self.f32s(if int8 { n_scales } else { 0 }, section)?;
@@ -155,10 +152,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A linear layer, `out` outputs of `inp` inputs, one scale (int8) and
-    /// one bias per output. `input_major` (a first layer, so that sparse
-    /// features touch only their rows) stores `inp` rows of `out` weights,
-    /// otherwise there are `out` rows of `inp`.
+    /// A linear layer, `out` outputs of `inp` inputs, one scale (int8) and one
+    /// bias per output: `inp` rows of `out` weights if `input_major` (a first
+    /// layer: sparse features touch only their rows), else `out` rows of `inp`.
     pub fn lin(
         &mut self,
         out: usize,

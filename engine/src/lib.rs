@@ -45,7 +45,6 @@ macro_rules! display_enum {
         pub enum $ty {
             $($(#[$doc])* $v $({ $($(#[$fdoc])* $field: $fty,)* })?,)*
         }
-
         impl core::fmt::Display for $ty {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
                 match self {

@@ -56,12 +56,11 @@ pub fn quantize_value_i8(v: f32, scale: f32) -> i8 {
     i.saturating_add(step).clamp(-127, 127) as i8
 }
 
-/// [`quantize_value_i8`] for many values with one scale, computed with one
-/// reciprocal and a multiply per value instead of a divide, and bit-identical
-/// to it: `v * (1/scale)` is within a few ulps of `v / scale`, so only a
-/// value whose scaled fraction lies within `2^-10` of `±0.5` (where rounding
-/// could differ), or a scale whose reciprocal or product is out of the safe
-/// range, falls back to the exact divide.
+/// [`quantize_value_i8`] for many values with one scale, bit-identical but
+/// with one reciprocal and a multiply per value instead of a divide:
+/// `v * (1/scale)` is within a few ulps of `v / scale`, so only a value whose
+/// scaled fraction lies within `2^-10` of `±0.5` (where rounding could
+/// differ), or a reciprocal or product out of the safe range, divides.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuantI8 {
     scale: f32,

@@ -96,10 +96,9 @@ pub fn axpy<E: Encoding>(acc: &mut [E::Acc], a: E::Lane, w: &[u8]) {
     }
 }
 
-/// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, summing
-/// rows in order per output (so bit-identical to one [`axpy`] per row),
-/// `BLOCK` outputs at a time kept in registers: the input-major first layer
-/// over a chunk of features.
+/// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, rows in
+/// order per output (bit-identical to one [`axpy`] per row), `BLOCK` outputs
+/// at a time in registers: the input-major first layer over a feature chunk.
 pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
     let mut blocks = out.chunks_exact_mut(BLOCK);
     let mut start = 0usize;
