@@ -35,8 +35,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-/// Defines a `pub enum` and its `Display`: each variant with its docs, its
-/// fields and its message, a format string over those fields.
+/// Defines a `pub enum` and its `Display`, each variant with its fields and message.
 macro_rules! display_enum {
     ($(#[$m:meta])* pub enum $ty:ident {
         $($(#[$doc:meta])* $v:ident $({ $($(#[$fdoc:meta])* $field:ident: $fty:ty,)* })? => $msg:literal,)*

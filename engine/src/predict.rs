@@ -242,8 +242,7 @@ impl Model<'_> {
         })
     }
 
-    /// Runs every mlp layer: layer k reads `cur` and writes `nxt` (the
-    /// logits for the last), then the two swap.
+    /// Runs every mlp layer: `cur` in, `nxt` (the logits for the last) out, then swap.
     fn run_mlp(&self, x: &Features, p: &mut Parts) -> Result<(), Error> {
         let Plan::Mlp { first, mut rest } = self.plan else {
             return Ok(());
@@ -277,15 +276,15 @@ impl Model<'_> {
     /// e_b + alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb`
     /// (`C_b e + c_b`).
     fn run_frameless(&self, node: usize, x: &Features, p: &mut Parts) -> Result<(), Error> {
-        let Plan::Frameless { first, rest, head } = self.plan else {
+        let Plan::Frameless { first, rest, head } = &self.plan else {
             return Ok(());
         };
-        let mut rest = rest;
+        let mut rest = *rest;
         let (sh, prec, d) = (self.shape, self.precision(), self.shape.d);
         let [u, h, e, fx, tb] = &mut p.vecs;
         let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
         for s in 0..sh.s {
-            let st = if s == 0 { first } else { rest.stage(&sh, s)? };
+            let st = if s == 0 { *first } else { rest.stage(&sh, s)? };
             let last = s.saturating_add(1) == sh.s;
             // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
             if s == 0 {

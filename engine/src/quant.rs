@@ -85,9 +85,15 @@ impl QuantI8 {
             let frac = t - i as f32; // exact
             let d = frac.abs() - 0.5;
             if d.abs() > 1.0 / 1024.0 {
-                // Past the tie band: away from zero above it, truncated below.
-                let away = if frac > 0.0 { i + 1 } else { i - 1 };
-                let r = if d > 0.0 { away } else { i };
+                let r = if d > 0.0 {
+                    if frac > 0.0 {
+                        i + 1
+                    } else {
+                        i - 1
+                    }
+                } else {
+                    i
+                };
                 return r.clamp(-127, 127) as i8;
             }
         }
