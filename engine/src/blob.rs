@@ -5,7 +5,6 @@
 //! (varint length, then raw little-endian bytes). `docs/blob-format.md` is the
 //! full specification. The same structs are written by `crate::writer` (feature `std`).
 
-use core::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The four bytes every blob starts with.
@@ -14,36 +13,30 @@ pub const MAGIC: [u8; 4] = *b"FGKD";
 /// The blob format version this engine reads and writes.
 pub const FORMAT_VERSION: u16 = 1;
 
-/// Which student architecture a blob holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ModelKind {
-    /// A plain MLP on the node features (GLNN baseline).
-    Mlp,
-    /// Single-stage frameless student (FMLP-S).
-    FmlpS,
-    /// Multi-stage frameless student (FMLP-O).
-    FmlpO,
-}
-
-impl fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ModelKind::Mlp => "mlp",
-            ModelKind::FmlpS => "fmlp-s",
-            ModelKind::FmlpO => "fmlp-o",
-        })
+display_enum! {
+    /// Which student architecture a blob holds.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ModelKind {
+        /// A plain MLP on the node features (GLNN baseline).
+        Mlp => "mlp",
+        /// Single-stage frameless student (FMLP-S).
+        FmlpS => "fmlp-s",
+        /// Multi-stage frameless student (FMLP-O).
+        FmlpO => "fmlp-o",
     }
 }
 
-/// How weights and tables are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Precision {
-    /// IEEE single precision, 4 bytes little endian.
-    F32,
-    /// IEEE half precision, 2 bytes little endian, widened to f32.
-    F16,
-    /// Symmetric int8 with an f32 scale per output channel (or per table row).
-    Int8,
+display_enum! {
+    /// How weights and tables are stored.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum Precision {
+        /// IEEE single precision, 4 bytes little endian.
+        F32 => "f32",
+        /// IEEE half precision, 2 bytes little endian, widened to f32.
+        F16 => "f16",
+        /// Symmetric int8 with an f32 scale per output channel (or per table row).
+        Int8 => "int8",
+    }
 }
 
 impl Precision {
@@ -54,16 +47,6 @@ impl Precision {
             Precision::F16 => 2,
             Precision::Int8 => 1,
         }
-    }
-}
-
-impl fmt::Display for Precision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Precision::F32 => "f32",
-            Precision::F16 => "f16",
-            Precision::Int8 => "int8",
-        })
     }
 }
 
@@ -114,25 +97,8 @@ pub struct Metadata<'a> {
     pub test_accuracy: Option<f32>,
 }
 
-impl<'a> Metadata<'a> {
-    /// The name of class `class`, if class names were exported.
-    ///
-    /// ```
-    /// let m = frameless_engine::Metadata { dataset: "cora", class_names: "a\nb", test_accuracy: None };
-    /// assert_eq!(m.class_name(1), Some("b"));
-    /// assert_eq!(m.class_name(2), None);
-    /// ```
-    pub fn class_name(&self, class: u32) -> Option<&'a str> {
-        if self.class_names.is_empty() {
-            return None;
-        }
-        self.class_names
-            .split('\n')
-            .nth(usize::try_from(class).ok()?)
-    }
-}
-
-/// The table of the reflected CRC-32 polynomial 0xEDB88320, built at compile time.
+/// The table of the reflected CRC-32 polynomial 0xEDB88320 (xored in while
+/// shifting whenever the low bit is set), built at compile time.
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -140,11 +106,7 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
+            c = (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg());
             k += 1;
         }
         table[i] = c;

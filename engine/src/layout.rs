@@ -31,9 +31,8 @@ impl<'a> Mat<'a> {
     pub fn row(&self, r: usize) -> &'a [u8] {
         let len = self.cols.saturating_mul(self.prec.weight_bytes());
         let start = r.saturating_mul(len);
-        self.data
-            .get(start..start.saturating_add(len))
-            .unwrap_or(&[])
+        let end = start.saturating_add(len);
+        self.data.get(start..end).unwrap_or(&[])
     }
 
     /// The int8 scale of row `r` (1.0 for float precisions).
@@ -80,10 +79,8 @@ pub(crate) struct Head<'a> {
 /// little-endian decoder, `f32::from_le_bytes(le(b))` and friends.
 #[inline(always)]
 pub(crate) fn le<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    bytes
-        .get(..N)
-        .and_then(|b| <[u8; N]>::try_from(b).ok())
-        .unwrap_or([0; N])
+    let b = bytes.get(..N).unwrap_or(&[]);
+    <[u8; N]>::try_from(b).unwrap_or([0; N])
 }
 
 /// Reads the little-endian f32 at word index `i` of `bytes`.
@@ -99,7 +96,7 @@ pub(crate) struct Reader<'a> {
     pub rest: &'a [u8],
     pub prec: Precision,
     /// Check scales (load time); skipped on the hot path of `predict`.
-    pub validate: bool,
+    pub check: bool,
 }
 
 /// Decodes one postcard value from the front of `bytes`.
@@ -137,17 +134,13 @@ impl<'a> Reader<'a> {
         n_scales: usize,
         section: Section,
     ) -> Result<Mat<'a>, Error> {
-        let len = rows
-            .checked_mul(cols)
-            .and_then(|n| n.checked_mul(self.prec.weight_bytes()));
+        let width = self.prec.weight_bytes();
+        let len = rows.checked_mul(cols).and_then(|n| n.checked_mul(width));
         let data = self.tensor(len, section)?;
         let int8 = self.prec == Precision::Int8;
         let scales = self.f32s(if int8 { n_scales } else { 0 }, section)?;
-        let bad = |c: &[u8]| {
-            let s = f32::from_le_bytes(le(c));
-            !(s.is_finite() && s > 0.0)
-        };
-        if self.validate && scales.chunks_exact(4).any(bad) {
+        let ok = |c: &[u8]| matches!(f32::from_le_bytes(le(c)), s if s.is_finite() && s > 0.0);
+        if self.check && !scales.chunks_exact(4).all(ok) {
             return Err(Error::BadScale { section });
         }
         let prec = self.prec;
@@ -159,10 +152,9 @@ impl<'a> Reader<'a> {
         })
     }
 
-    /// A linear layer, `out` outputs of `inp` inputs, one scale (int8) and
-    /// one bias per output. `input_major` (a first layer, so that sparse
-    /// features touch only their rows) stores `inp` rows of `out` weights,
-    /// otherwise there are `out` rows of `inp`.
+    /// A linear layer, `out` outputs of `inp` inputs, one scale (int8) and one
+    /// bias per output: `inp` rows of `out` weights if `input_major` (a first
+    /// layer: sparse features touch only their rows), else `out` rows of `inp`.
     pub fn lin(
         &mut self,
         out: usize,
@@ -201,11 +193,7 @@ impl<'a> Reader<'a> {
 
     /// mlp layer `k` (0-based) of `sh.s`; layer 0 is input-major.
     pub fn layer(&mut self, sh: &Shape, k: usize) -> Result<Lin<'a>, Error> {
-        let out = if k.saturating_add(1) == sh.s {
-            sh.c
-        } else {
-            sh.d
-        };
+        let out = if k + 1 == sh.s { sh.c } else { sh.d }; // k < s: no overflow
         let in_dim = if k == 0 { sh.f } else { sh.d };
         self.lin(out, in_dim, k == 0, Section::Layer)
     }

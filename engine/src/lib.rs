@@ -35,6 +35,25 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Defines a `pub enum` and its `Display`, each variant with its fields and message.
+macro_rules! display_enum {
+    ($(#[$m:meta])* pub enum $ty:ident {
+        $($(#[$doc:meta])* $v:ident $({ $($(#[$fdoc:meta])* $field:ident: $fty:ty,)* })? => $msg:literal,)*
+    }) => {
+        $(#[$m])*
+        pub enum $ty {
+            $($(#[$doc])* $v $({ $($(#[$fdoc])* $field: $fty,)* })?,)*
+        }
+        impl core::fmt::Display for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                match self {
+                    $($ty::$v $({ $($field),* })? => write!(f, $msg),)*
+                }
+            }
+        }
+    };
+}
+
 pub mod blob;
 pub mod error;
 pub mod kernels;

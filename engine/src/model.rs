@@ -5,36 +5,30 @@ use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
 use crate::{Error, Section};
 use core::cmp::Ordering;
 
-/// A model blob checked by [`Model::from_bytes`] and borrowed in place.
-///
-/// It holds only the header, the metadata and slices of the blob (the
-/// tensor views of the first layer/stage and the heads are parsed once, here,
-/// not on every `predict`), so it is `Copy` and costs a few dozen words of
-/// RAM; weights stay in flash.
+/// A model blob checked by [`Model::from_bytes`] and borrowed in place: the
+/// header, the metadata and tensor views (parsed once, not per `predict`),
+/// so it is `Copy` and costs a few dozen words of RAM; weights stay in flash.
 #[derive(Debug, Clone, Copy)]
 pub struct Model<'a> {
     header: Header,
     metadata: Metadata<'a>,
-    /// All tensors (read by the writer's round-trip tests).
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) tensors: &'a [u8],
     pub(crate) shape: Shape,
     pub(crate) plan: Plan<'a>,
     pub(crate) scratch: ScratchLayout,
 }
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
-/// re-walk the postcard layout. Later mlp layers / frameless stages (any
-/// number of them, and there is no allocator) are re-read from `rest`.
+/// re-walk the postcard layout. Later layers / stages (any number, and no
+/// allocator) are re-read by `rest`, which skips the checks already made.
 #[derive(Debug, Clone, Copy)]
 #[allow(clippy::large_enum_variant)] // no allocator to box with; one per Model
 pub(crate) enum Plan<'a> {
     /// mlp: layer 0 and the tensors of layers 1.. .
-    Mlp { first: Lin<'a>, rest: &'a [u8] },
+    Mlp { first: Lin<'a>, rest: Reader<'a> },
     /// Frameless: stage 0, the tensors of stages 1.. (the heads excluded) and the heads.
     Frameless {
         first: Stage<'a>,
-        rest: &'a [u8],
+        rest: Reader<'a>,
         head: Head<'a>,
     },
 }
@@ -56,11 +50,7 @@ fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
         ModelKind::FmlpS => sh.s == 1 && sh.d >= 1 && sh.b >= 1,
         ModelKind::FmlpO => sh.d >= 1 && sh.b >= 1,
     };
-    if common && ok {
-        Ok(sh)
-    } else {
-        Err(Error::InvalidDims)
-    }
+    (common && ok).then_some(sh).ok_or(Error::InvalidDims)
 }
 
 /// Where `predict` keeps what, computed once by [`Model::from_bytes`]: in
@@ -98,8 +88,10 @@ fn words<'s>(rest: &mut &'s mut [f32], n: usize) -> &'s mut [f32] {
 }
 
 impl ScratchLayout {
-    /// The layout of a `kind` model in `prec` with `d` hidden, `c` classes, `b` bands.
-    const fn new(kind: ModelKind, prec: Precision, d: usize, c: usize, b: usize) -> Self {
+    /// The layout of a `kind` model in `prec` with `dims` (which fit `usize`).
+    const fn new(kind: ModelKind, prec: Precision, dims: &Dims) -> Self {
+        let (d, c) = (dims.hidden as usize, dims.n_classes as usize);
+        let b = dims.n_bands as usize;
         let w = if d > c { d } else { c };
         let mlp = matches!(kind, ModelKind::Mlp);
         let (acc, lanes) = match (prec, mlp) {
@@ -124,8 +116,7 @@ impl ScratchLayout {
     pub fn split<'s>(&self, mut scratch: &'s mut [f32]) -> Parts<'s> {
         let rest = &mut scratch;
         let [c, b, v0, v1, v2, v3, v4, acc] = self.words;
-        let logits = words(rest, c);
-        let gates = words(rest, b);
+        let (logits, gates) = (words(rest, c), words(rest, b));
         let vecs = [v0, v1, v2, v3, v4].map(|n| words(rest, n));
         let acc = bytemuck::try_cast_slice_mut(words(rest, acc)).unwrap_or(&mut []);
         let lanes: &mut [i16] =
@@ -152,13 +143,8 @@ impl ScratchLayout {
 /// assert_eq!(scratch.len(), 7 + 2 + 3 * 64 + 2 * 7 + 2 * 64);
 /// ```
 pub const fn max_scratch_len(dims: &Dims) -> usize {
-    let (d, c, b) = (
-        dims.hidden as usize,
-        dims.n_classes as usize,
-        dims.n_bands as usize,
-    );
-    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, d, c, b).len;
-    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, d, c, b).len;
+    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, dims).len;
+    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, dims).len;
     if mlp > fr {
         mlp
     } else {
@@ -176,8 +162,7 @@ impl<'a> Model<'a> {
     /// # Errors
     /// Any defect of the blob, as the matching [`Error`] variant; never panics.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, Error> {
-        let prefix = bytes.get(..4).unwrap_or(bytes);
-        if MAGIC.get(..prefix.len()) != Some(prefix) {
+        if !MAGIC.starts_with(bytes.get(..4).unwrap_or(bytes)) {
             return Err(Error::BadMagic);
         }
         let ((_, version), _): (([u8; 4], u16), _) = take(bytes, Section::Header)?;
@@ -210,23 +195,19 @@ impl<'a> Model<'a> {
         let mut r = Reader {
             rest: tensors,
             prec: header.precision,
-            validate: true,
+            check: true,
         };
         let plan = match header.kind {
             ModelKind::Mlp => {
                 let first = r.layer(&shape, 0)?;
-                let rest = r.rest;
-                for k in 1..shape.s {
-                    r.layer(&shape, k)?;
-                }
+                let rest = Reader { check: false, ..r };
+                (1..shape.s).try_for_each(|k| r.layer(&shape, k).map(drop))?;
                 Plan::Mlp { first, rest }
             }
             ModelKind::FmlpS | ModelKind::FmlpO => {
                 let first = r.stage(&shape, 0)?;
-                let rest = r.rest;
-                for s in 1..shape.s {
-                    r.stage(&shape, s)?;
-                }
+                let rest = Reader { check: false, ..r };
+                (1..shape.s).try_for_each(|s| r.stage(&shape, s).map(drop))?;
                 let head = r.head(&shape)?;
                 Plan::Frameless { first, rest, head }
             }
@@ -234,13 +215,11 @@ impl<'a> Model<'a> {
         if !r.rest.is_empty() {
             return Err(Error::TrailingBytes { section });
         }
-        let (kind, prec) = (header.kind, header.precision);
-        let scratch = ScratchLayout::new(kind, prec, shape.d, shape.c, shape.b);
+        let scratch = ScratchLayout::new(header.kind, header.precision, &header.dims);
         scratch.len.checked_mul(4).ok_or(Error::InvalidDims)?;
         Ok(Model {
             header,
             metadata,
-            tensors,
             shape,
             plan,
             scratch,
@@ -287,26 +266,15 @@ impl<'a> Model<'a> {
     /// layers `in * out`, gates `2d` per band per stage, heads `(B + 1) * d * C`.
     pub fn mac_count(&self, nnz: usize) -> u64 {
         let sh = self.shape;
-        let w = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
-        let nnz = w(nnz.min(sh.f));
-        let (d, c, b, s) = (w(sh.d), w(sh.c), w(sh.b), w(sh.s));
-        match self.header.kind {
-            ModelKind::Mlp => {
-                let out0 = if s == 1 { c } else { d };
-                let mid = s.saturating_sub(2).saturating_mul(d.saturating_mul(d));
-                let last = if s >= 2 { d.saturating_mul(c) } else { 0 };
-                nnz.saturating_mul(out0)
-                    .saturating_add(mid)
-                    .saturating_add(last)
-            }
+        // u128: every dim is below 2^32, so no sum of these products overflows.
+        let [nnz, d, c, b, s] = [nnz.min(sh.f), sh.d, sh.c, sh.b, sh.s].map(|v| v as u128);
+        let macs = match self.header.kind {
+            ModelKind::Mlp if s == 1 => nnz * c,
+            ModelKind::Mlp => nnz * d + (s - 2) * d * d + d * c,
             ModelKind::FmlpS | ModelKind::FmlpO => {
-                let enc = nnz
-                    .saturating_mul(d)
-                    .saturating_add(s.saturating_sub(1).saturating_mul(d.saturating_mul(d)));
-                let gates = s.saturating_mul(b).saturating_mul(d.saturating_mul(2));
-                let heads = b.saturating_add(1).saturating_mul(d).saturating_mul(c);
-                enc.saturating_add(gates).saturating_add(heads)
+                nnz * d + (s - 1) * d * d + s * b * 2 * d + (b + 1) * d * c
             }
-        }
+        };
+        u64::try_from(macs).unwrap_or(u64::MAX)
     }
 }

@@ -1,12 +1,9 @@
-//! [`Model::predict`]: the forward pass for every kind and precision.
-//!
-//! The scratch is cut once per call as the model's scratch layout (computed
-//! by [`Model::from_bytes`]) says: `[logits C | gates B | f32 vectors | i32
-//! accumulators | i16 lanes]`, the int8 regions viewed through `bytemuck`.
+//! [`Model::predict`]: the forward pass for every kind and precision, in a
+//! scratch cut once per call as the layout [`Model::from_bytes`] computed.
 
 use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
-use crate::layout::{le, Head, Lin, Mat, Reader, Shape, Stage};
+use crate::layout::{Lin, Mat};
 use crate::model::{Parts, Plan};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
@@ -51,46 +48,19 @@ impl Features<'_> {
             Features::Dense(x) => finite(x),
             Features::Sparse { indices, values } => {
                 if indices.len() != values.len() {
-                    return Err(Error::SparseLengthMismatch {
-                        indices: indices.len(),
-                        values: values.len(),
-                    });
+                    let (indices, values) = (indices.len(), values.len());
+                    return Err(Error::SparseLengthMismatch { indices, values });
                 }
-                let mut prev: Option<u32> = None;
                 for (position, &index) in indices.iter().enumerate() {
                     if usize::try_from(index).map_or(true, |i| i >= f) {
                         return Err(Error::FeatureIndexOutOfRange { index });
                     }
-                    if prev.is_some_and(|p| index <= p) {
+                    let prev = position.checked_sub(1).and_then(|p| indices.get(p));
+                    if prev.is_some_and(|&p| index <= p) {
                         return Err(Error::UnsortedIndices { position });
                     }
-                    prev = Some(index);
                 }
                 finite(values)
-            }
-        }
-    }
-
-    /// The values (dense: all; sparse: the given ones).
-    fn values(&self) -> &[f32] {
-        match *self {
-            Features::Dense(x) => x,
-            Features::Sparse { values, .. } => values,
-        }
-    }
-
-    /// Calls `f(j, x_j)` for every non-zero feature.
-    fn for_each_nonzero(&self, mut f: impl FnMut(usize, f32)) {
-        let mut nonzero = |j: usize, v: f32| {
-            if v != 0.0 {
-                f(j, v);
-            }
-        };
-        match *self {
-            Features::Dense(x) => x.iter().enumerate().for_each(|(j, &v)| nonzero(j, v)),
-            Features::Sparse { indices, values } => {
-                let pairs = indices.iter().zip(values);
-                pairs.for_each(|(&j, &v)| nonzero(j as usize, v));
             }
         }
     }
@@ -110,8 +80,10 @@ fn chunks<'w, T: Copy>(
 ) {
     let mut rows = [(&[][..], zero); CHUNK];
     let mut len = 0usize;
-    x.for_each_nonzero(|j, v| {
-        let Some(c) = coef(v) else { return };
+    let mut push = |j: usize, v: f32| {
+        // Zeros are skipped before `coef` (for int8 a quantisation) runs.
+        let c = if v != 0.0 { coef(v) } else { None };
+        let Some(c) = c else { return };
         if let Some(r) = rows.get_mut(len) {
             *r = (w.row(j), c);
             len = len.saturating_add(1);
@@ -120,7 +92,14 @@ fn chunks<'w, T: Copy>(
             apply(&rows);
             len = 0;
         }
-    });
+    };
+    match *x {
+        Features::Dense(x) => x.iter().enumerate().for_each(|(j, &v)| push(j, v)),
+        Features::Sparse { indices, values } => {
+            let pairs = indices.iter().zip(values);
+            pairs.for_each(|(&j, &v)| push(j as usize, v));
+        }
+    }
     apply(rows.get(..len).unwrap_or(&[]));
 }
 
@@ -131,22 +110,20 @@ fn chunks<'w, T: Copy>(
 /// output still sums its features in index order).
 fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
     let w = &lin.w;
-    let f32s = |b: &[u8]| f32::from_le_bytes(le(b));
-    for (v, b) in out.iter_mut().zip(lin.bias.chunks_exact(4)) {
-        *v = f32s(b);
-    }
+    widen::<F32>(out, lin.bias);
     match w.prec {
         Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
         Precision::F16 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
         Precision::Int8 => {
-            let xs = scale_i8(x.values());
+            let (Features::Dense(values) | Features::Sparse { values, .. }) = *x;
+            let xs = scale_i8(values);
             let qz = QuantI8::new(xs);
             let acc = acc.get_mut(..out.len()).unwrap_or(&mut []);
             acc.fill(0);
             let coef = |v| Some(i16::from(qz.quantize(v))).filter(|&q| q != 0);
             chunks(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
             for ((v, &a), s) in out.iter_mut().zip(acc.iter()).zip(w.scales.chunks_exact(4)) {
-                *v += a as f32 * f32s(s) * xs;
+                *v += a as f32 * F32::widen(s) * xs;
             }
         }
     }
@@ -163,10 +140,9 @@ struct Act<'v> {
 
 /// `x` as it enters a product: int8 quantises it into `q` (otherwise no work).
 fn act<'v>(prec: Precision, x: &'v [f32], q: &'v mut [i16]) -> Act<'v> {
-    let scale = if prec == Precision::Int8 {
-        quantize_to_i16(x, q)
-    } else {
-        1.0
+    let scale = match prec {
+        Precision::Int8 => quantize_to_i16(x, q),
+        Precision::F32 | Precision::F16 => 1.0,
     };
     Act { x, q, scale }
 }
@@ -190,30 +166,25 @@ fn matvec(lin: &Lin, row0: usize, a: Act, out: &mut [f32]) {
     }
 }
 
-/// Loads the table row `bytes` into `e` (int8: into the lanes `eq`, and
-/// dequantised into `e` unless only the lanes are needed).
-fn table_row(
-    prec: Precision,
-    bytes: &[u8],
-    es: f32,
-    lanes_only: bool,
-    e: &mut [f32],
-    eq: &mut [i16],
-) {
-    match prec {
+/// Loads row `r` of `t` into `e` (int8: into the lanes `q`, and
+/// dequantised into `e` unless `only_q`) as an [`Act`].
+fn table_row<'v>(t: &Mat, r: usize, only_q: bool, e: &'v mut [f32], q: &'v mut [i16]) -> Act<'v> {
+    let (bytes, scale) = (t.row(r), t.scale(r));
+    match t.prec {
         Precision::F32 => widen::<F32>(e, bytes),
         Precision::F16 => widen::<F16>(e, bytes),
         Precision::Int8 => {
-            for (l, &c) in eq.iter_mut().zip(bytes) {
+            for (l, &c) in q.iter_mut().zip(bytes) {
                 *l = i16::from(c as i8);
             }
-            if !lanes_only {
-                for (v, &l) in e.iter_mut().zip(eq.iter()) {
-                    *v = f32::from(l) * es;
+            if !only_q {
+                for (v, &l) in e.iter_mut().zip(q.iter()) {
+                    *v = f32::from(l) * scale;
                 }
             }
         }
     }
+    Act { x: e, q, scale }
 }
 
 /// `out[i]` = stored weight `i` of `bytes`, widened to f32.
@@ -226,15 +197,9 @@ fn widen<E: Encoding>(out: &mut [f32], bytes: &[u8]) {
 fn relu(v: &mut [f32]) {
     // A comparison, not `f32::max` (a libm call on soft-float targets); like
     // `max(x, 0.0)` it maps NaN to 0.
-    for x in v.iter_mut() {
-        if *x < 0.0 || x.is_nan() {
-            *x = 0.0;
-        }
+    for x in v.iter_mut().filter(|x| **x < 0.0 || x.is_nan()) {
+        *x = 0.0;
     }
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-z))
 }
 
 impl Model<'_> {
@@ -262,33 +227,14 @@ impl Model<'_> {
             return Err(Error::ScratchTooSmall { needed, found });
         }
         let mut p = self.scratch.split(scratch);
-        let reader = |rest| Reader {
-            rest,
-            prec: self.precision(),
-            validate: false,
-        };
         match self.plan {
-            Plan::Mlp { first, rest } => self.run_mlp(&first, reader(rest), &features, &mut p)?,
-            Plan::Frameless { first, rest, head } => {
-                let (sh, prec, node, x) = (self.shape, self.precision(), node as usize, &features);
-                let ctx = StageCtx {
-                    sh,
-                    prec,
-                    node,
-                    head,
-                    x,
-                };
-                ctx.run(&first, reader(rest), &mut p)?;
-            }
+            Plan::Mlp { .. } => self.run_mlp(&features, &mut p)?,
+            Plan::Frameless { .. } => self.run_frameless(node as usize, &features, &mut p)?,
         }
-        let mut class = 0usize;
-        let mut best = f32::NEG_INFINITY;
-        for (i, &v) in p.logits.iter().enumerate() {
-            if v > best {
-                best = v;
-                class = i;
-            }
-        }
+        // The first maximum: a later logit must be strictly greater (NaN never is).
+        let first_max = |(c, m), (i, &v)| if v > m { (i, v) } else { (c, m) };
+        let logits = p.logits.iter().enumerate();
+        let (class, _) = logits.fold((0, f32::NEG_INFINITY), first_max);
         Ok(Prediction {
             class: u32::try_from(class).unwrap_or(0),
             logits: p.logits,
@@ -296,17 +242,15 @@ impl Model<'_> {
         })
     }
 
-    fn run_mlp(
-        &self,
-        first: &Lin,
-        mut r: Reader,
-        x: &Features,
-        p: &mut Parts,
-    ) -> Result<(), Error> {
+    /// Runs every mlp layer: `cur` in, `nxt` (the logits for the last) out, then swap.
+    fn run_mlp(&self, x: &Features, p: &mut Parts) -> Result<(), Error> {
+        let Plan::Mlp { first, mut rest } = self.plan else {
+            return Ok(());
+        };
         let sh = self.shape;
         let [cur, nxt, ..] = &mut p.vecs;
         for k in 0..sh.s {
-            let lin = if k == 0 { *first } else { r.layer(&sh, k)? };
+            let lin = if k == 0 { first } else { rest.layer(&sh, k)? };
             let last = k.saturating_add(1) == sh.s;
             let out: &mut [f32] = if last {
                 &mut *p.logits
@@ -317,7 +261,7 @@ impl Model<'_> {
                 first_layer(&lin, x, out, p.acc);
             } else {
                 let input = cur.get(..sh.d).unwrap_or(&[]);
-                matvec(&lin, 0, act(r.prec, input, p.lanes), out);
+                matvec(&lin, 0, act(rest.prec, input, p.lanes), out);
             }
             if !last {
                 relu(out);
@@ -326,31 +270,25 @@ impl Model<'_> {
         }
         Ok(())
     }
-}
 
-/// What the frameless stages of one `predict` share, besides the scratch.
-struct StageCtx<'m, 'x> {
-    sh: Shape,
-    prec: Precision,
-    node: usize,
-    head: Head<'m>,
-    x: &'x Features<'x>,
-}
-
-impl StageCtx<'_, '_> {
-    /// Runs every stage; the scratch vectors are `u` (the stage's encoded
-    /// features), `h` (the next stage's input, `sum_b (1 - alpha_b) e_b +
-    /// alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb` (`C_b e + c_b`).
-    fn run(&self, first: &Stage, mut r: Reader, p: &mut Parts) -> Result<(), Error> {
-        let (sh, prec, d) = (self.sh, self.prec, self.sh.d);
+    /// Runs every frameless stage; the scratch vectors are `u` (the stage's
+    /// encoded features), `h` (the next stage's input, `sum_b (1 - alpha_b)
+    /// e_b + alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb`
+    /// (`C_b e + c_b`).
+    fn run_frameless(&self, node: usize, x: &Features, p: &mut Parts) -> Result<(), Error> {
+        let Plan::Frameless { first, rest, head } = &self.plan else {
+            return Ok(());
+        };
+        let mut rest = *rest;
+        let (sh, prec, d) = (self.shape, self.precision(), self.shape.d);
         let [u, h, e, fx, tb] = &mut p.vecs;
         let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
         for s in 0..sh.s {
-            let st = if s == 0 { *first } else { r.stage(&sh, s)? };
+            let st = if s == 0 { *first } else { rest.stage(&sh, s)? };
             let last = s.saturating_add(1) == sh.s;
             // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
             if s == 0 {
-                first_layer(&st.encoder, self.x, u, p.acc);
+                first_layer(&st.encoder, x, u, p.acc);
             } else {
                 matvec(&st.encoder, 0, act(prec, h, uq), u);
             }
@@ -359,39 +297,33 @@ impl StageCtx<'_, '_> {
             }
             let ua = act(prec, u, uq);
             if last {
-                matvec(&self.head.features, 0, ua, fx);
+                matvec(&head.features, 0, ua, fx);
                 p.logits.fill(0.0);
             } else {
                 h.fill(0.0);
             }
             for b in 0..sh.b {
                 // e = E_b[node]; the output stage of int8 needs only its lanes.
-                let row = b.saturating_mul(sh.n).saturating_add(self.node);
-                let es = st.tables.scale(row);
-                table_row(prec, st.tables.row(row), es, last, e, eq);
-                let ea = Act {
-                    x: e,
-                    q: eq,
-                    scale: es,
-                };
+                let row = b.saturating_mul(sh.n).saturating_add(node);
+                let ea = table_row(&st.tables, row, last, e, eq);
                 // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
                 let g = st.gates.w.row(b);
                 let split = d.saturating_mul(prec.weight_bytes());
                 let (ge, gu) = g.split_at_checked(split).unwrap_or((g, &[]));
                 let z = st.gates.w.scale(b) * (dot(prec, ge, 1.0, ea) + dot(prec, gu, 1.0, ua));
-                let alpha = sigmoid(z + st.gates.bias(b));
+                let alpha = 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b))));
                 if last {
                     if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;
                     }
                     // logits += (1 - alpha) (C_b e + c_b) + alpha (C_x u + c_x)
-                    matvec(&self.head.bands, b.saturating_mul(sh.c), ea, tb);
+                    matvec(&head.bands, b.saturating_mul(sh.c), ea, tb);
                     for ((l, &t), &f) in p.logits.iter_mut().zip(tb.iter()).zip(fx.iter()) {
                         *l += (1.0 - alpha) * t + alpha * f;
                     }
                 } else {
                     // h += (1 - alpha) e + alpha u
-                    for ((hv, &ev), &uv) in h.iter_mut().zip(e.iter()).zip(u.iter()) {
+                    for ((hv, &ev), &uv) in h.iter_mut().zip(ea.x).zip(u.iter()) {
                         *hv += (1.0 - alpha) * ev + alpha * uv;
                     }
                 }

@@ -12,16 +12,19 @@
 //! **f16.** Weights and tables are rounded to IEEE half (round to nearest
 //! even, the `half` crate) and widened to f32 for compute.
 //!
+//! The writer's and the distiller's whole-tensor helpers need feature `std`.
+//!
 //! ```
-//! use frameless_engine::quant::{quantize_symmetric_i8, fake_quantize_i8};
-//! let mut q = [0i8; 3];
-//! let scale = quantize_symmetric_i8(&[127.0, -63.5, 2.2], &mut q);
-//! assert_eq!(scale, 1.0);
-//! assert_eq!(q, [127, -64, 2]); // -63.5 rounds away from zero
-//! let mut v = [2.0f32, 0.0, -1.0];
-//! fake_quantize_i8(&mut v);
-//! assert_eq!(v[0], 2.0);
+//! use frameless_engine::quant::{quantize_value_i8, scale_i8};
+//! assert_eq!(scale_i8(&[127.0, -63.5, 2.2]), 1.0);
+//! assert_eq!(quantize_value_i8(-63.5, 1.0), -64); // half rounds away from zero
 //! ```
+
+#[cfg(feature = "std")]
+#[path = "writer_quant.rs"]
+mod host;
+#[cfg(feature = "std")]
+pub use host::{fake_quantize_f16, fake_quantize_i8, quantize_symmetric_i8};
 
 /// Largest magnitude of a quantised int8 value.
 pub const I8_MAX: f32 = 127.0;
@@ -31,14 +34,8 @@ pub const I8_MAX: f32 = 127.0;
 pub fn scale_i8(values: &[f32]) -> f32 {
     // A comparison rather than `f32::max` (a libm call on soft-float
     // targets); NaN is skipped either way.
-    let m = values.iter().fold(0.0f32, |m, v| {
-        let a = v.abs();
-        if a > m {
-            a
-        } else {
-            m
-        }
-    });
+    let max = |m: f32, v: &f32| if v.abs() > m { v.abs() } else { m };
+    let m = values.iter().fold(0.0f32, max);
     if m > 0.0 && m.is_finite() {
         m / I8_MAX
     } else {
@@ -55,48 +52,15 @@ pub fn quantize_value_i8(v: f32, scale: f32) -> i8 {
     // zero (saturating, NaN -> 0) and `t - trunc(t)` is exact in f32.
     let i = t as i32;
     let frac = t - i as f32;
-    let r = if frac >= 0.5 {
-        i.saturating_add(1)
-    } else if frac <= -0.5 {
-        i.saturating_sub(1)
-    } else {
-        i
-    };
-    r.clamp(-127, 127) as i8
+    let step = i32::from(frac >= 0.5) - i32::from(frac <= -0.5);
+    i.saturating_add(step).clamp(-127, 127) as i8
 }
 
-/// Quantises `values` into `out` (pairwise; extra entries of either are
-/// left alone) and returns the scale.
-pub fn quantize_symmetric_i8(values: &[f32], out: &mut [i8]) -> f32 {
-    let scale = scale_i8(values);
-    for (o, &v) in out.iter_mut().zip(values) {
-        *o = quantize_value_i8(v, scale);
-    }
-    scale
-}
-
-/// Quantises `values` to int8 and back in place (`q * scale`), simulating
-/// what the engine computes with.
-pub fn fake_quantize_i8(values: &mut [f32]) {
-    let scale = scale_i8(values);
-    for v in values.iter_mut() {
-        *v = f32::from(quantize_value_i8(*v, scale)) * scale;
-    }
-}
-
-/// Rounds `values` to IEEE half and back in place, as the f16 blob stores them.
-pub fn fake_quantize_f16(values: &mut [f32]) {
-    for v in values.iter_mut() {
-        *v = half::f16::from_f32(*v).to_f32();
-    }
-}
-
-/// [`quantize_value_i8`] for many values with one scale, computed with one
-/// reciprocal and a multiply per value instead of a divide, and bit-identical
-/// to it: `v * (1/scale)` is within a few ulps of `v / scale`, so only a
-/// value whose scaled fraction lies within `2^-10` of `±0.5` (where rounding
-/// could differ), or a scale whose reciprocal or product is out of the safe
-/// range, falls back to the exact divide.
+/// [`quantize_value_i8`] for many values with one scale, bit-identical but
+/// with one reciprocal and a multiply per value instead of a divide:
+/// `v * (1/scale)` is within a few ulps of `v / scale`, so only a value whose
+/// scaled fraction lies within `2^-10` of `±0.5` (where rounding could
+/// differ), or a reciprocal or product out of the safe range, divides.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QuantI8 {
     scale: f32,
@@ -107,10 +71,8 @@ impl QuantI8 {
     /// Prepares quantisation with `scale`.
     #[inline]
     pub(crate) fn new(scale: f32) -> Self {
-        QuantI8 {
-            scale,
-            inv: 1.0 / scale,
-        }
+        let inv = 1.0 / scale;
+        QuantI8 { scale, inv }
     }
 
     /// Exactly `quantize_value_i8(v, self.scale)`.

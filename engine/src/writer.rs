@@ -419,6 +419,9 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
 #[path = "writer_reference.rs"]
 pub mod reference;
 
+#[path = "writer_metadata.rs"]
+mod metadata;
+
 #[cfg(test)]
 #[path = "writer_tests.rs"]
 mod tests;

@@ -22,12 +22,10 @@ pub fn f16_bits_to_f32(h: u16) -> f32 {
     f32::from_bits(o | (u32::from(h & 0x8000) << 16))
 }
 
-float_encoding!(
+float_encoding! {
     /// f16 weights widened to f32; f32 activations and sums.
-    F16,
-    2,
-    |w: &[u8]| f16_bits_to_f32(u16::from_le_bytes(le(w)))
-);
+    F16, 2, |w: &[u8]| f16_bits_to_f32(u16::from_le_bytes(le(w)))
+}
 
 #[cfg(test)]
 mod tests {

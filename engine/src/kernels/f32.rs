@@ -2,9 +2,7 @@
 
 use crate::layout::le;
 
-float_encoding!(
+float_encoding! {
     /// f32 weights, f32 activations and sums.
-    F32,
-    4,
-    |w: &[u8]| f32::from_le_bytes(le(w))
-);
+    F32, 4, |w: &[u8]| f32::from_le_bytes(le(w))
+}

@@ -2,13 +2,11 @@
 //! and widened to `i16` (once per vector, by the caller), products
 //! accumulate in wrapping `i32`.
 //!
-//! On Cortex-M4 the dot kernel reads activation lanes in word pairs, the
-//! `SMLAD` pattern: two 16x16 products of adjacent lanes per word, four lanes
-//! per iteration. No `unsafe`, no `asm`; `tests` check every path against
-//! the plain oracle bit for bit. Overflow cannot happen for the sizes a
-//! blob can describe with |q| <= 127 (each product is at most 16129, so
-//! 133 000 products fit i32); wrapping arithmetic keeps even a hostile
-//! `-128` weight panic-free.
+//! On Cortex-M4 the dot kernel reads activation lanes in word pairs (the
+//! `SMLAD` pattern), safe Rust checked bit for bit against the oracle.
+//! Overflow cannot happen for blobs with |q| <= 127 (a product is at most
+//! 16129, so 133 000 products fit i32); wrapping arithmetic keeps even a
+//! hostile `-128` weight panic-free.
 
 use super::{common, Encoding};
 use crate::layout::le;

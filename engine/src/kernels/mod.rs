@@ -5,7 +5,7 @@
 //! activations and accumulate in f32; [`int8::I8`] weights meet int8
 //! activations widened to i16 lanes and accumulate in wrapping i32.
 //! The tests check every kernel against a plain oracle (`tests::reference`:
-//! int8 bit exact; floats within [`F32_TOL`]).
+//! int8 bit exact; floats within a relative `1e-5`, as they reassociate sums).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
 
 /// Defines a float [`Encoding`]: f32 activations and sums, each weight
@@ -39,13 +39,9 @@ pub mod f16;
 pub mod f32;
 pub mod int8;
 
-/// Relative tolerance of the float kernels against the f64 reference
-/// (they reassociate sums with several accumulators).
-pub const F32_TOL: f64 = 1e-5;
-
 /// How one weight is stored and multiplied: its width in bytes, the
 /// activation lane it meets and the accumulator the products go into.
-pub trait Encoding {
+pub trait Encoding: Sized {
     /// Activation lane: `f32`, or an int8 value widened to `i16`.
     type Lane: Copy;
     /// Accumulator: `f32`, or wrapping `i32` for int8.
@@ -60,10 +56,7 @@ pub trait Encoding {
     fn widen(w: &[u8]) -> f32;
     /// `sum_i x[i] * w[i]`: [`dot`] unless the target has a better kernel.
     #[inline(always)]
-    fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc
-    where
-        Self: Sized,
-    {
+    fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc {
         dot::<Self>(x, w)
     }
 }
@@ -103,10 +96,9 @@ pub fn axpy<E: Encoding>(acc: &mut [E::Acc], a: E::Lane, w: &[u8]) {
     }
 }
 
-/// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, summing
-/// rows in order per output (so bit-identical to one [`axpy`] per row),
-/// `BLOCK` outputs at a time kept in registers: the input-major first layer
-/// over a chunk of features.
+/// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, rows in
+/// order per output (bit-identical to one [`axpy`] per row), `BLOCK` outputs
+/// at a time in registers: the input-major first layer over a feature chunk.
 pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
     let mut blocks = out.chunks_exact_mut(BLOCK);
     let mut start = 0usize;
@@ -178,6 +170,10 @@ mod tests {
 
     use crate::Precision;
     use proptest::prelude::*;
+
+    /// Relative tolerance of the float kernels against the f64 reference
+    /// (they reassociate sums with several accumulators).
+    const F32_TOL: f64 = 1e-5;
 
     fn bytes_f32(w: &[f32]) -> Vec<u8> {
         w.iter().flat_map(|v| v.to_le_bytes()).collect()
