@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use frameless_engine::writer::{write_blob, ModelWeights, WriteError};
-use frameless_engine::{Features, Model, Precision};
+use frameless_engine::{Model, Precision};
 use serde::{Deserialize, Serialize};
 
 use crate::quantize::{agreement, argmax, simulate};
@@ -165,14 +165,6 @@ pub struct ParityReport {
     pub scratch_bytes: usize,
 }
 
-fn node_features(x: &Csr, i: usize) -> Features<'_> {
-    let span = x.indptr[i]..x.indptr[i + 1];
-    Features::Sparse {
-        indices: &x.indices[span.clone()],
-        values: &x.values[span],
-    }
-}
-
 /// Runs every node of `features` through `model`; returns logits `N × C`.
 ///
 /// # Errors
@@ -182,7 +174,7 @@ pub fn engine_logits(model: &Model, features: &Csr) -> Result<Vec<f32>, ExportEr
     let mut out = Vec::with_capacity(features.n_rows * model.dims().n_classes as usize);
     for i in 0..features.n_rows {
         let p = model
-            .predict(i as u32, node_features(features, i), &mut scratch)
+            .predict(i as u32, features.row_features(i), &mut scratch)
             .map_err(|error| ExportError::Engine {
                 node: Some(i as u32),
                 error,
@@ -200,7 +192,7 @@ pub fn engine_ns_per_node(model: &Model, features: &Csr, min_ms: f64) -> f64 {
     let mut sink = 0u32;
     while calls == 0 || start.elapsed().as_secs_f64() * 1e3 < min_ms {
         for i in 0..features.n_rows {
-            if let Ok(p) = model.predict(i as u32, node_features(features, i), &mut scratch) {
+            if let Ok(p) = model.predict(i as u32, features.row_features(i), &mut scratch) {
                 sink = sink.wrapping_add(p.class);
             }
             calls += 1;

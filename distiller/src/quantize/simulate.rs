@@ -15,7 +15,7 @@
 
 use frameless_engine::quant::{fake_quantize_f16, fake_quantize_i8};
 use frameless_engine::writer::{reference::forward, Architecture, Linear, ModelWeights};
-use frameless_engine::{Features, Precision};
+use frameless_engine::Precision;
 
 use crate::sparse::Csr;
 
@@ -73,12 +73,7 @@ pub fn simulate(
     let n = features.n_rows.min(weights.n_nodes);
     let (mut logits, mut gates) = (Vec::new(), Vec::new());
     for i in 0..n {
-        let span = features.indptr[i]..features.indptr[i + 1];
-        let x = Features::Sparse {
-            indices: &features.indices[span.clone()],
-            values: &features.values[span],
-        };
-        let (l, g) = forward::<f32>(&w, i, x, activation);
+        let (l, g) = forward::<f32>(&w, i, features.row_features(i), activation);
         logits.extend(l);
         gates.extend(g);
     }

@@ -177,6 +177,15 @@ impl Csr {
         self.indices.len()
     }
 
+    /// Row `i` as the engine's sparse features (its column indices and values).
+    pub fn row_features(&self, i: usize) -> frameless_engine::Features<'_> {
+        let span = self.indptr[i]..self.indptr[i + 1];
+        frameless_engine::Features::Sparse {
+            indices: &self.indices[span.clone()],
+            values: &self.values[span],
+        }
+    }
+
     /// The `(column, value)` pairs of row `i`.
     pub fn row(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + '_ {
         let span = self.indptr[i]..self.indptr[i + 1];
