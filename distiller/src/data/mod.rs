@@ -27,7 +27,7 @@ use std::path::Path;
 
 pub use error::DataError;
 pub use source::DatasetSource;
-pub use split::{random_split, Split, SplitRates};
+pub use split::{first_node_out_of_range, random_split, Split, SplitRates};
 pub use synthetic::SyntheticConfig;
 pub use write::write_dataset;
 

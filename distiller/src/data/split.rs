@@ -15,6 +15,37 @@ pub struct Split {
     pub test: Vec<u32>,
 }
 
+/// The first node id in `parts` (named lists of ids) that is not below `n_nodes`, with
+/// the name of its list: splits read from files are checked with it before any id
+/// indexes a node table.
+///
+/// ```
+/// use frameless_distiller::data::first_node_out_of_range;
+/// let parts = [("train", &[0u32, 1][..]), ("test", &[2, 7][..])];
+/// assert_eq!(first_node_out_of_range(parts, 5), Some(("test", 7)));
+/// assert_eq!(first_node_out_of_range(parts, 8), None);
+/// ```
+pub fn first_node_out_of_range<'a>(
+    parts: impl IntoIterator<Item = (&'static str, &'a [u32])>,
+    n_nodes: usize,
+) -> Option<(&'static str, u32)> {
+    parts.into_iter().find_map(|(name, ids)| {
+        let node = ids.iter().copied().find(|&i| i as usize >= n_nodes)?;
+        Some((name, node))
+    })
+}
+
+impl Split {
+    /// The three parts with their names: `train`, `val`, `test`.
+    pub fn parts(&self) -> [(&'static str, &[u32]); 3] {
+        [
+            ("train", &self.train),
+            ("val", &self.val),
+            ("test", &self.test),
+        ]
+    }
+}
+
 /// Fractions of `N / C` used per class for training and validation in a random split.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SplitRates {

@@ -11,6 +11,7 @@ use frameless_engine::writer::{Architecture, Linear, ModelWeights, OwnedMetadata
 use serde::{Deserialize, Serialize};
 
 use super::{write_atomic, ExportError, ParityInputs};
+use crate::data::first_node_out_of_range;
 use crate::distill::{DistillConfig, DistillReport};
 use crate::sparse::Csr;
 use crate::student::{StudentConfig, StudentKind};
@@ -188,14 +189,14 @@ impl StudentFile {
         if !sizes_match {
             return Err(StudentFileDefect::Sizes);
         }
-        for (list, nodes) in [
+        let parts = [
             ("train", &self.train),
             ("val", &self.val),
             ("test", &self.test),
-        ] {
-            if let Some(&node) = nodes.iter().find(|&&i| i as usize >= n) {
-                return Err(StudentFileDefect::NodeOutOfRange { list, node });
-            }
+        ];
+        let parts = parts.map(|(name, ids)| (name, ids.as_slice()));
+        if let Some((list, node)) = first_node_out_of_range(parts, n) {
+            return Err(StudentFileDefect::NodeOutOfRange { list, node });
         }
         let n_classes = i64::try_from(c).unwrap_or(i64::MAX);
         let mut labels = self.labels.iter().copied().enumerate();

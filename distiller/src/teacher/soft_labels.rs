@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{TeacherConfig, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
-use crate::data::Split;
+use crate::data::{first_node_out_of_range, Split};
 use crate::surgery::SdrfConfig;
 
 /// A teacher's per-node log-probabilities with everything needed to reproduce them.
@@ -95,11 +95,9 @@ impl SoftLabels {
         if outcome.log_probs.iter().any(|v| v.is_nan()) {
             return Err(bad("log_probs contains NaN".into()));
         }
-        let split = &labels.split;
-        let ids = split.train.iter().chain(&split.val).chain(&split.test);
-        if let Some(node) = ids.copied().find(|&i| i as usize >= labels.n_nodes) {
+        if let Some((part, node)) = first_node_out_of_range(labels.split.parts(), labels.n_nodes) {
             return Err(bad(format!(
-                "the split lists node {node}, but the file has {} nodes",
+                "the {part} split lists node {node}, but the file has {} nodes",
                 labels.n_nodes
             )));
         }
@@ -173,7 +171,7 @@ mod tests {
         s.split.test = vec![2, 3];
         s.save(&path).unwrap();
         let e = SoftLabels::load(&path).unwrap_err();
-        assert!(e.to_string().contains("lists node 3"), "{e}");
+        assert!(e.to_string().contains("test split lists node 3"), "{e}");
         std::fs::write(&path, b"{not json").unwrap();
         assert!(matches!(
             SoftLabels::load(&path),
