@@ -30,14 +30,14 @@ pub struct InspectArgs {
 /// dims, body length and CRC as varints come to at most 48 bytes).
 const HEADER_MAX_BYTES: u64 = 64;
 
-/// Reads and validates a blob, naming the file in the error.
+/// Reads a blob's bytes for [`parse_blob`], naming the file in the error.
 ///
 /// Only regular files are read (a FIFO would block, `/dev/zero` never ends), and no
 /// more than the header says the blob holds, plus one byte so the engine can report
 /// trailing bytes.
 ///
 /// # Errors
-/// Unreadable file, not a regular file, or invalid blob, as [`BadInput`].
+/// Unreadable file or not a regular file, as [`BadInput`].
 pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
     let read_error = |error| BadInput::Read {
         path: path.clone(),
@@ -53,18 +53,17 @@ pub fn read_blob(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
         .take(HEADER_MAX_BYTES)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    let header_len = match postcard::take_from_bytes::<Header>(&bytes) {
+    let blob_len = match postcard::take_from_bytes::<Header>(&bytes) {
         Ok((header, rest)) => (bytes.len() - rest.len()) as u64 + u64::from(header.body_len),
         // Too short or not a header: the engine names the defect.
         Err(_) => 0,
     };
-    let rest = header_len
+    let rest = blob_len
         .saturating_add(1)
         .saturating_sub(bytes.len() as u64);
     file.take(rest)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    parse_blob(&bytes, path)?;
     Ok(bytes)
 }
 
