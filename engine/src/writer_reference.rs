@@ -72,8 +72,7 @@ fn real<T: Real>(v: &[f32]) -> Vec<T> {
 /// `W x + b`, each output summed in input order.
 fn linear<T: Real>(l: &Linear, x: &[T]) -> Vec<T> {
     let rows = l.weight.chunks(l.in_dim.max(1)).zip(&l.bias);
-    let dot = |w: &[f32]| w.iter().zip(x).map(|(&a, &c)| T::from(a) * c).sum::<T>();
-    rows.map(|(w, &b)| dot(w) + T::from(b)).collect()
+    rows.map(|(w, &b)| dot(w, x) + T::from(b)).collect()
 }
 
 /// The first layer on the live features, `round`ed as they enter it.

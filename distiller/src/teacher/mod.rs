@@ -31,7 +31,6 @@ mod soft_labels;
 mod training;
 
 pub use soft_labels::SoftLabels;
-
 pub use training::{train, Trainer};
 
 use crate::data::{DataError, Split};
