@@ -8,6 +8,7 @@ mod cmd_demo;
 mod cmd_distill;
 mod cmd_experiment;
 mod cmd_export;
+mod cmd_fit;
 mod cmd_inspect;
 mod cmd_predict;
 mod cmd_surgery;
@@ -95,6 +96,14 @@ pub enum BadInput {
         /// The failed check.
         error: frameless_distiller::export::ExportError,
     },
+    /// A recipe file (`fit --config`) that is not a recipe.
+    #[error("{}: not a fit recipe: {message}", path.display())]
+    Recipe {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A file that cannot be read.
     #[error("{}: {error}", path.display())]
     Read {
@@ -167,6 +176,7 @@ enum Command {
     Demo(cmd_demo::DemoArgs),
     Surgery(cmd_surgery::SurgeryArgs),
     Experiment(cmd_experiment::ExperimentArgs),
+    Fit(cmd_fit::FitArgs),
 }
 
 /// Who is to blame for `error`: the first cause in its chain that knows (a [`BadInput`],
@@ -209,6 +219,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Teacher(args) => cmd_teacher::run(args),
         Command::Distill(args) => cmd_distill::run(args),
+        Command::Fit(args) => cmd_fit::run(args),
         Command::Export(args) => cmd_export::run(args),
         Command::Inspect(args) => cmd_inspect::run(args),
         Command::Predict(args) => cmd_predict::run(args),

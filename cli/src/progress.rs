@@ -62,3 +62,19 @@ fn drive(bar: &ProgressBar, event: &ProgressEvent) {
         ProgressEvent::RunFinished { .. } => bar.finish_and_clear(),
     }
 }
+
+/// One bar over a whole `fit` search: trials done of trials planned, with the mean over
+/// seeds of the best validation accuracy so far; hidden like [`run_bar`].
+pub fn search_bar(visible: bool) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if !visible || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let template = "{prefix:>6} [{bar:30}] {pos:>3}/{len} trials {elapsed_precise} {msg}";
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix("fit");
+    bar
+}

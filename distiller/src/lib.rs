@@ -26,6 +26,7 @@
 //! distill    knowledge distillation of a teacher's soft labels into a student
 //! quantize   the engine's weights at f32/f16/int8 and their simulated accuracy
 //! export     the engine blob, the student file and their parity checks
+//! fit        the search that chooses teacher, student, λ, τ on validation accuracy only
 //! pipeline   end-to-end runs (demo, distill from soft labels); blame_of for any error here
 //! END
 //! ```
@@ -35,6 +36,7 @@ pub mod distill;
 pub mod error;
 pub mod export;
 pub mod files;
+pub mod fit;
 pub mod framelet;
 pub mod graph;
 pub mod pipeline;

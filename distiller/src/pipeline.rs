@@ -107,6 +107,7 @@ pub fn blame_of(error: &(dyn std::error::Error + 'static)) -> Option<Blame> {
     }
     first_of!(
         PipelineError,
+        crate::fit::FitError,
         crate::export::ExportError,
         crate::quantize::QuantizeError,
         crate::distill::DistillError,
@@ -120,22 +121,6 @@ pub fn blame_of(error: &(dyn std::error::Error + 'static)) -> Option<Blame> {
         candle_core::Error,
     );
     None
-}
-
-/// The student's view of a dataset: sparse features and the framelet bands.
-///
-/// # Errors
-/// [`StudentError::BandShape`] if the operators do not match the dataset.
-pub fn student_graph(
-    dataset: &Dataset,
-    ops: &FrameletOperators,
-) -> Result<StudentGraph, StudentError> {
-    let bands = ops
-        .bands
-        .iter()
-        .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
-        .collect();
-    StudentGraph::new(dataset.features.clone(), bands)
 }
 
 /// A distilled student with everything measured about it.
@@ -185,7 +170,7 @@ pub fn distill_from_soft_labels(
     progress: &mut Progress,
 ) -> Result<Distilled, PipelineError> {
     let (dataset, ops) = loaded;
-    let graph = student_graph(dataset, ops)?.on(device.clone());
+    let graph = StudentGraph::from_framelets(dataset.features.clone(), ops)?.on(device.clone());
     let targets = Targets {
         teacher_log_probs: &soft.outcome.log_probs,
         labels: &dataset.labels,

@@ -105,6 +105,7 @@ pub fn homophily_figures(rows: &[AggregateRow], family: &str) -> Vec<Figure> {
                 x_label: "homophily level h".into(),
                 y_label: "test accuracy".into(),
                 series: accuracy,
+                points_only: false,
             },
         },
         Figure {
@@ -115,6 +116,7 @@ pub fn homophily_figures(rows: &[AggregateRow], family: &str) -> Vec<Figure> {
                 x_label: "homophily level h".into(),
                 y_label: "mean gate α".into(),
                 series: gates,
+                points_only: false,
             },
         },
     ]
@@ -151,6 +153,7 @@ pub fn oversquashing_figure(rows: &[AggregateRow], dataset: &str) -> Figure {
             x_label: "teacher depth (layers)".into(),
             y_label: "test accuracy".into(),
             series,
+            points_only: false,
         },
     }
 }

@@ -15,6 +15,7 @@
 pub mod aggregate;
 pub mod energy;
 pub mod figures;
+pub mod fit_report;
 pub mod grid;
 mod hidden;
 pub mod plot;

@@ -10,6 +10,7 @@
 //!     x_label: "edge homophily h".into(),
 //!     y_label: "test accuracy".into(),
 //!     series: vec![Series { label: "teacher".into(), points: vec![(0.0, 0.4, 0.02), (1.0, 0.9, 0.01)] }],
+//!     points_only: false,
 //! };
 //! let svg = chart.to_svg()?;
 //! assert!(svg.contains("<svg") && svg.contains("edge homophily h"));
@@ -43,6 +44,8 @@ pub struct LineChart {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// Draw markers only, no connecting lines (a scatter plot).
+    pub points_only: bool,
 }
 
 /// Eight colours that stay distinguishable in print (Okabe–Ito, black first).
@@ -161,13 +164,20 @@ impl LineChart {
                 .filter(|p| p.0.is_finite() && p.1.is_finite())
                 .map(|p| (p.0, p.1))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                .label(series.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            if self.points_only {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?
+                    .label(series.label.as_str())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 3, color.filled()));
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                    .label(series.label.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            }
             chart.draw_series(
                 series
                     .points

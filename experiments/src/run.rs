@@ -84,13 +84,8 @@ fn prepare(spec: &CellSpec) -> Result<Prepared, ExperimentError> {
     }
     let graph = dataset.graph().map_err(|e| fail(id, e))?;
     let operators = framelet::build(&graph, &FrameletConfig::default()).map_err(|e| fail(id, e))?;
-    let bands = operators
-        .bands
-        .iter()
-        .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
-        .collect();
-    let student_graph =
-        StudentGraph::new(dataset.features.clone(), bands).map_err(|e| fail(id, e))?;
+    let student_graph = StudentGraph::from_framelets(dataset.features.clone(), &operators)
+        .map_err(|e| fail(id, e))?;
     Ok(Prepared {
         key: (spec.dataset.clone(), spec.sdrf_iterations),
         edge_homophily: graph.edge_homophily(&dataset.labels),

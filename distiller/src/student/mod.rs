@@ -41,6 +41,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Blame, Blamed};
+use crate::framelet::FrameletOperators;
 use crate::sparse::{spmm, Csr, SparseOperator};
 use crate::train::SeededRng;
 
@@ -238,6 +239,22 @@ impl StudentGraph {
             bands: out,
             device: Device::Cpu,
         })
+    }
+
+    /// The student's view of a dataset: its features and the bands of `operators`.
+    ///
+    /// # Errors
+    /// As [`StudentGraph::new`], if the operators were built for another graph.
+    pub fn from_framelets(
+        features: Csr,
+        operators: &FrameletOperators,
+    ) -> Result<Self, StudentError> {
+        let bands = operators
+            .bands
+            .iter()
+            .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
+            .collect();
+        Self::new(features, bands)
     }
 
     /// The same graph, with the student trained on `device`.

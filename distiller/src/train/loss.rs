@@ -14,6 +14,12 @@ pub fn kd_loss(
     lambda: f64,
     tau: f64,
 ) -> candle_core::Result<Tensor> {
+    if lambda >= 1.0 {
+        // Labels only: the KL term's weight is zero, so skip computing it.
+        let log_p =
+            candle_nn::ops::log_softmax(student_logits, D::Minus1)?.index_select(train_index, 0)?;
+        return candle_nn::loss::nll(&log_p, train_labels);
+    }
     let n = student_logits.dim(0)? as f64;
     let log_ps = candle_nn::ops::log_softmax(&student_logits.affine(1.0 / tau, 0.0)?, D::Minus1)?;
     let log_pt =

@@ -1,0 +1,439 @@
+//! `fit`: the best validated student for a dataset, chosen on validation accuracy only.
+//!
+//! A search over teachers, students, `λ`, `τ` and regularisation, run per seed on that
+//! seed's split, in a coarse-to-fine order so that it stays cheap:
+//!
+//! 1. **Teachers**: every kind in [`FitSettings::teachers`]; the one with the best
+//!    validation accuracy teaches the students of this seed.
+//! 2. **Coarse**: every student kind × `λ ∈ {1, ½, 0}` (`λ = 1` learns from the labels
+//!    alone, so a plain MLP on the features is always among the candidates).
+//! 3. **Refine**: the [`FitSettings::refine_top`] best coarse recipes, each with a wider
+//!    hidden layer, the other dropout, ten times the weight decay, `τ = 2` (distilled
+//!    recipes) and one more fmlp-o stage.
+//!
+//! The test nodes are never looked at until every seed's choice is made: teachers and
+//! students train on splits whose test part is empty, candidates keep their predictions
+//! on the test nodes without their labels, and [`fit`] scores them only after choosing
+//! (the `choice_ignores_test_labels` test poisons the test labels to show it). Ties in
+//! validation accuracy go to the lower validation loss, then to the earlier candidate.
+//!
+//! Trials run in parallel on [`FitSettings::jobs`] worker threads, each inside its own
+//! one-thread rayon pool: the graphs this is for are too small for candle's threads to
+//! pay, and one trial per core is the best use of the machine (same answer whatever the
+//! number of workers).
+
+mod search;
+mod workers;
+
+pub use search::fit;
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataError, Dataset, Split};
+use crate::distill::{DistillConfig, DistillError};
+use crate::error::{Blame, Blamed};
+use crate::export::artifact::RunInfo;
+use crate::export::ExportError;
+use crate::framelet::FrameletError;
+use crate::quantize::QuantizeError;
+use crate::student::{StudentConfig, StudentError, StudentKind};
+use crate::teacher::{TeacherConfig, TeacherError, TeacherKind};
+use crate::train::AdamConfig;
+use frameless_engine::writer::ModelWeights;
+
+/// Errors of a search.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FitError {
+    /// Loading or checking the data.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Building the operators.
+    #[error(transparent)]
+    Framelet(#[from] FrameletError),
+    /// Training a teacher.
+    #[error(transparent)]
+    Teacher(#[from] TeacherError),
+    /// Building a student.
+    #[error(transparent)]
+    Student(#[from] StudentError),
+    /// Training a student.
+    #[error(transparent)]
+    Distill(#[from] DistillError),
+    /// Quantising the chosen student.
+    #[error(transparent)]
+    Quantize(#[from] QuantizeError),
+    /// Exporting the chosen student.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// A tensor operation.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// No seed, no teacher kind, or a split list that does not match the seeds.
+    #[error("bad fit settings: {0}")]
+    Settings(String),
+    /// A worker thread could not be started or panicked.
+    #[error("fit worker failed: {0}")]
+    Worker(String),
+}
+
+impl Blamed for FitError {
+    fn blame(&self) -> Blame {
+        match self {
+            Self::Data(e) => e.blame(),
+            Self::Framelet(e) => e.blame(),
+            Self::Teacher(e) => e.blame(),
+            Self::Student(e) => e.blame(),
+            Self::Distill(e) => e.blame(),
+            Self::Quantize(e) => e.blame(),
+            Self::Export(e) => e.blame(),
+            Self::Candle(e) => e.blame(),
+            Self::Settings(_) => Blame::Input,
+            Self::Worker(_) => Blame::Internal,
+        }
+    }
+}
+
+/// One student candidate: which teacher it learns from and how.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    /// The teacher whose soft labels it learns (`None`: labels only, `λ = 1`).
+    pub teacher: Option<TeacherKind>,
+    /// The student architecture.
+    pub student: StudentConfig,
+    /// Weight `λ` of the hard-label loss.
+    pub lambda: f64,
+    /// Temperature `τ`.
+    pub tau: f64,
+    /// Adam L2 weight decay.
+    pub weight_decay: f64,
+}
+
+impl Recipe {
+    /// A student that learns from the training labels alone (`λ = 1`).
+    pub fn labels_only(kind: StudentKind) -> Self {
+        Self {
+            teacher: None,
+            student: StudentConfig::new(kind),
+            lambda: 1.0,
+            tau: 1.0,
+            weight_decay: AdamConfig::default().weight_decay,
+        }
+    }
+
+    /// A student distilled from `teacher` with weight `lambda` on the labels.
+    pub fn distilled(kind: StudentKind, teacher: TeacherKind, lambda: f64) -> Self {
+        Self {
+            teacher: Some(teacher),
+            lambda,
+            ..Self::labels_only(kind)
+        }
+    }
+
+    /// The plain MLP baseline: `F → 64 → C` on the features, labels only.
+    pub fn plain_mlp() -> Self {
+        Self::labels_only(StudentKind::Mlp)
+    }
+
+    /// Whether the graph reaches this student (through a teacher or the framelet bands).
+    pub fn uses_graph(&self) -> bool {
+        self.teacher.is_some() || self.student.kind != StudentKind::Mlp
+    }
+
+    /// The distillation settings of this recipe for `seed`.
+    pub fn distill_config(&self, budget: &Budget, seed: u64) -> DistillConfig {
+        DistillConfig {
+            lambda: self.lambda,
+            tau: self.tau,
+            adam: AdamConfig {
+                weight_decay: self.weight_decay,
+                ..AdamConfig::default()
+            },
+            max_epochs: budget.max_epochs,
+            patience: budget.patience,
+            seed,
+        }
+    }
+}
+
+impl std::fmt::Display for Recipe {
+    /// E.g. `fmlp-s d64 drop0.1 ← spatial λ0.5 τ1 wd5e-4`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.student;
+        write!(f, "{} d{} drop{}", s.kind, s.hidden, s.dropout)?;
+        if s.kind == StudentKind::FmlpO {
+            write!(f, " S{}", s.stages)?;
+        }
+        match self.teacher {
+            Some(t) => write!(f, " ← {t} λ{} τ{}", self.lambda, self.tau)?,
+            None => f.write_str(" ← labels")?,
+        }
+        write!(f, " wd{:e}", self.weight_decay)
+    }
+}
+
+/// Epoch budget of every student trial.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Maximum epochs (500).
+    pub max_epochs: usize,
+    /// Early-stopping patience on validation accuracy (50).
+    pub patience: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        let d = DistillConfig::default();
+        Self {
+            max_epochs: d.max_epochs,
+            patience: d.patience,
+        }
+    }
+}
+
+/// What to search and how.
+#[derive(Debug, Clone)]
+pub struct FitSettings {
+    /// Seeds (initialisation, dropout and the split of each run).
+    pub seeds: Vec<u64>,
+    /// The split of each seed, in the order of `seeds`.
+    pub splits: Vec<Split>,
+    /// Teacher kinds to try.
+    pub teachers: Vec<TeacherKind>,
+    /// Settings of every teacher (and the framelet operators the students use).
+    pub teacher: TeacherConfig,
+    /// Student epochs.
+    pub budget: Budget,
+    /// Coarse recipes refined per seed (3).
+    pub refine_top: usize,
+    /// A fixed list of recipes instead of the search (`fit --config`): every one is
+    /// trained per seed and the best on validation is kept.
+    pub recipes: Option<Vec<Recipe>>,
+    /// Worker threads (≥ 1).
+    pub jobs: usize,
+    /// Where the students train.
+    pub device: Device,
+}
+
+impl FitSettings {
+    /// The default search for `dataset`: the split of each seed, all three teachers.
+    pub fn new(dataset: &Dataset, seeds: Vec<u64>, jobs: usize) -> Self {
+        let splits = seeds
+            .iter()
+            .map(|&s| dataset.split(s, crate::data::SplitRates::default()))
+            .collect();
+        Self {
+            seeds,
+            splits,
+            teachers: vec![
+                TeacherKind::Spatial,
+                TeacherKind::Simplified,
+                TeacherKind::Spectral,
+            ],
+            teacher: TeacherConfig::default(),
+            budget: Budget::default(),
+            refine_top: 3,
+            recipes: None,
+            jobs: jobs.max(1),
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// The search stage a trial belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// A teacher.
+    Teacher,
+    /// A coarse student candidate.
+    Coarse,
+    /// A refinement of a good coarse candidate.
+    Refine,
+}
+
+/// What a trial trained.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Candidate {
+    /// A teacher of this kind.
+    Teacher(TeacherKind),
+    /// A student.
+    Student(Recipe),
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Teacher(kind) => write!(f, "teacher {kind}"),
+            Self::Student(recipe) => recipe.fmt(f),
+        }
+    }
+}
+
+impl Candidate {
+    /// The family it is plotted in: `teacher`, `mlp`, `fmlp-s` or `fmlp-o`.
+    pub fn family(&self) -> String {
+        match self {
+            Self::Teacher(_) => "teacher".into(),
+            Self::Student(r) => r.student.kind.to_string(),
+        }
+    }
+}
+
+/// One trained candidate of one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// The seed.
+    pub seed: u64,
+    /// Search stage.
+    pub stage: Stage,
+    /// What was trained.
+    pub candidate: Candidate,
+    /// Validation accuracy at the best epoch, in `[0, 1]`.
+    pub val_accuracy: f64,
+    /// Mean validation NLL at the best epoch (breaks accuracy ties).
+    pub val_loss: f64,
+    /// Test accuracy, scored after the choice, in `[0, 1]`.
+    pub test_accuracy: f64,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Wall time of the trial.
+    pub seconds: f64,
+}
+
+/// The choice for one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedChoice {
+    /// The seed.
+    pub seed: u64,
+    /// The chosen recipe.
+    pub recipe: Recipe,
+    /// Its validation accuracy.
+    pub val_accuracy: f64,
+    /// Its test accuracy (f32).
+    pub test_accuracy: f64,
+    /// Test accuracy of its int8 blob (simulated engine rules).
+    pub int8_test_accuracy: f64,
+    /// The seed's best-validation teacher and its test accuracy.
+    pub teacher: Option<(TeacherKind, f64)>,
+    /// Test accuracy of the plain MLP baseline of this seed.
+    pub plain_mlp_test_accuracy: f64,
+}
+
+/// Mean and population standard deviation, in percent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Percent {
+    /// Mean.
+    pub mean: f64,
+    /// Population standard deviation.
+    pub std: f64,
+}
+
+impl Percent {
+    /// Of accuracies in `[0, 1]`.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Self {
+        let v: Vec<f64> = values.into_iter().map(|x| 100.0 * x).collect();
+        let n = v.len().max(1) as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        Self {
+            mean,
+            std: var.sqrt(),
+        }
+    }
+}
+
+impl std::fmt::Display for Percent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} ± {:.2}", self.mean, self.std)
+    }
+}
+
+/// Whether the graph paid, judged on test accuracy after the choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The chosen students use the graph and beat the plain MLP.
+    GraphHelped,
+    /// Validation chose graph-free students on most seeds: the graph did not help.
+    GraphDidNotHelp,
+    /// The chosen students use the graph but do not beat the plain MLP on test.
+    WorseThanMlp,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::GraphHelped => "the graph helped: the chosen student beats the plain MLP",
+            Self::GraphDidNotHelp => {
+                "the graph did not help: validation chose a labels-only MLP on most seeds"
+            }
+            Self::WorseThanMlp => {
+                "warning: the chosen student uses the graph but is not better than the plain MLP on test"
+            }
+        })
+    }
+}
+
+/// Everything a search measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    /// Dataset name.
+    pub dataset: String,
+    /// Nodes, features, classes.
+    pub dims: [usize; 3],
+    /// Every trial of every seed.
+    pub trials: Vec<Trial>,
+    /// The choice of each seed.
+    pub choices: Vec<SeedChoice>,
+    /// Test accuracy of the chosen students (f32).
+    pub fit: Percent,
+    /// Test accuracy of the chosen students' int8 blobs.
+    pub fit_int8: Percent,
+    /// Test accuracy of the plain MLP (labels only, no graph).
+    pub plain_mlp: Percent,
+    /// Test accuracy of each seed's best-validation teacher.
+    pub teacher: Percent,
+    /// Whether the graph helped.
+    pub verdict: Verdict,
+    /// Wall time of the search, seconds.
+    pub seconds: f64,
+}
+
+/// The student chosen for the first seed, ready to export.
+pub struct Chosen {
+    /// Its engine weights (f32).
+    pub weights: ModelWeights,
+    /// The distiller's f32 logits on every node (the parity reference).
+    pub logits: Vec<f32>,
+    /// How it was made, for the student file.
+    pub info: RunInfo,
+    /// The recipe.
+    pub recipe: Recipe,
+}
+
+/// The search's result.
+pub struct FitOutcome {
+    /// The report.
+    pub report: FitReport,
+    /// The first seed's chosen student.
+    pub chosen: Chosen,
+}
+
+/// Progress of a search (the library never prints).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FitEvent {
+    /// A trial finished.
+    Trial {
+        /// Trials finished so far.
+        done: usize,
+        /// Trials planned so far (grows when a stage is planned).
+        planned: usize,
+        /// The best student validation accuracy of any seed so far, in `[0, 1]`.
+        best_val_accuracy: f64,
+        /// What it trained.
+        label: String,
+    },
+}
