@@ -386,3 +386,77 @@ fn distill_rewires_the_graph_the_teacher_was_trained_on() {
         "distill ignored the recorded surgery"
     );
 }
+
+#[test]
+fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("toy.fgkd");
+    let common = [
+        "--dataset",
+        "synthetic:nodes=200,classes=3,features=20,homophily=0.3",
+        "--teachers",
+        "spatial",
+        "--epochs",
+        "25",
+        "--patience",
+        "5",
+        "--jobs",
+        "2",
+        "--json",
+    ];
+    let out = frameless()
+        .arg("fit")
+        .args(common)
+        .args(["--seeds", "2", "-o"])
+        .arg(&blob)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let report = &v["report"];
+    assert_eq!(report["choices"].as_array().unwrap().len(), 2);
+    let fit = report["fit"]["mean"].as_f64().unwrap();
+    let int8 = report["fit_int8"]["mean"].as_f64().unwrap();
+    assert!(fit > 40.0 && (fit - int8).abs() <= 5.0, "{report}");
+    let export = &v["export"];
+    assert!(export["agreement_with_simulated"].as_f64().unwrap() >= 0.999);
+    let report_dir = dir.path().join("toy-fit");
+    for file in [
+        "report.md",
+        "fit.json",
+        "recipe.json",
+        "validation-vs-test.svg",
+    ] {
+        assert!(report_dir.join(file).is_file(), "{file} missing");
+    }
+    let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
+    assert!(md.contains("plain MLP") && md.contains("Verdict"), "{md}");
+    frameless().arg("inspect").arg(&blob).assert().success();
+
+    // `--config` re-runs exactly the first seed's recipe.
+    let rerun = dir.path().join("again.fgkd");
+    let out = frameless()
+        .arg("fit")
+        .args(common)
+        .args(["--seeds", "1", "--config"])
+        .arg(report_dir.join("recipe.json"))
+        .arg("-o")
+        .arg(&rerun)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let again: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        again["report"]["choices"][0]["recipe"],
+        report["choices"][0]["recipe"]
+    );
+    assert_eq!(
+        std::fs::read(&rerun).unwrap(),
+        std::fs::read(&blob).unwrap(),
+        "the same recipe and seed give the same blob"
+    );
+}

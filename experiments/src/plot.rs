@@ -229,6 +229,7 @@ mod tests {
                     points: vec![(2.0, 0.55, 0.05), (4.0, f64::NAN, 0.0)],
                 },
             ],
+            points_only: false,
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.trim_start().starts_with("<svg"));
@@ -258,6 +259,7 @@ mod tests {
                     .map(|i| (f64::from(i), f64::from(i), 0.0))
                     .collect(),
             }],
+            points_only: false,
         };
         let (xr, yr) = rising.ranges();
         assert!(matches!(
@@ -287,6 +289,7 @@ mod tests {
             x_label: "x".into(),
             y_label: "y".into(),
             series: Vec::new(),
+            points_only: false,
         };
         assert!(chart.to_svg().unwrap().contains("</svg>"));
     }

@@ -437,3 +437,6 @@ pub enum FitEvent {
         label: String,
     },
 }
+
+#[cfg(test)]
+mod tests;

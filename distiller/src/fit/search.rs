@@ -52,6 +52,14 @@ struct Rank {
 }
 
 impl Rank {
+    fn of(trial: &Trial, order: usize) -> Self {
+        Self {
+            val_accuracy: trial.val_accuracy,
+            val_loss: trial.val_loss,
+            order,
+        }
+    }
+
     fn beats(&self, other: &Rank) -> bool {
         (
             self.val_accuracy,
@@ -385,28 +393,17 @@ pub fn fit(
             .and_then(|i| teachers.get(i))
             .map_or(&shared.uniform[..], |(_, lp)| &lp[..])
     };
-    let best_teacher: Vec<Option<(TeacherKind, usize)>> = (0..n_seeds)
+    let best_teacher: Vec<Option<TeacherKind>> = (0..n_seeds)
         .map(|s| {
-            let mut best: Option<(TeacherKind, usize)> = None;
-            for (i, (&(seed, kind), (o, _))) in teacher_tasks.iter().zip(&teachers).enumerate() {
-                let rank = Rank {
-                    val_accuracy: o.trial.val_accuracy,
-                    val_loss: o.trial.val_loss,
-                    order: i,
-                };
-                let better = best.is_none_or(|(_, j)| {
-                    let b = &teachers[j].0.trial;
-                    rank.beats(&Rank {
-                        val_accuracy: b.val_accuracy,
-                        val_loss: b.val_loss,
-                        order: j,
-                    })
-                });
-                if seed == s && better {
-                    best = Some((kind, i));
+            let of_seed = teacher_tasks.iter().zip(&teachers).enumerate();
+            let mut best: Option<(Rank, TeacherKind)> = None;
+            for (i, (&(_, kind), (o, _))) in of_seed.filter(|(_, (&(seed, _), _))| seed == s) {
+                let rank = Rank::of(&o.trial, i);
+                if best.is_none_or(|(b, _)| rank.beats(&b)) {
+                    best = Some((rank, kind));
                 }
             }
-            best
+            best.map(|(_, kind)| kind)
         })
         .collect();
 
@@ -424,10 +421,10 @@ pub fn fit(
         }
     };
     let mut tasks = Vec::new();
-    for s in 0..n_seeds {
+    for (s, &teacher) in best_teacher.iter().enumerate() {
         match &settings.recipes {
             None => {
-                for r in coarse(best_teacher[s].map(|(k, _)| k)) {
+                for r in coarse(teacher) {
                     tasks.push(plan(s, r, Stage::Coarse, true));
                 }
             }
@@ -466,22 +463,14 @@ pub fn fit(
                 .iter()
                 .zip(&outcomes)
                 .filter(|(t, _)| t.seed == s)
-                .map(|(t, o)| {
-                    let rank = Rank {
-                        val_accuracy: o.trial.val_accuracy,
-                        val_loss: o.trial.val_loss,
-                        order: t.order,
-                    };
-                    (rank, t.recipe)
-                })
+                .map(|(t, o)| (Rank::of(&o.trial, t.order), t.recipe))
                 .collect();
+            // Best first (`beats` is a strict order: `order` breaks every tie).
             ranked.sort_by(|a, b| {
                 if a.0.beats(&b.0) {
                     std::cmp::Ordering::Less
-                } else if b.0.beats(&a.0) {
-                    std::cmp::Ordering::Greater
                 } else {
-                    std::cmp::Ordering::Equal
+                    std::cmp::Ordering::Greater
                 }
             });
             let mut tried: Vec<Recipe> = ranked.iter().map(|(_, r)| *r).collect();
@@ -542,7 +531,7 @@ pub fn fit(
         let weights = model_weights(&best.student, &shared.graph, metadata)?;
         let (int8_logits, _) = simulate(&weights, Precision::Int8, &dataset.features);
         let test_accuracy = test_of(&Candidate::Student(best.recipe));
-        let teacher = best_teacher[s].map(|(k, _)| (k, test_of(&Candidate::Teacher(k))));
+        let teacher = best_teacher[s].map(|k| (k, test_of(&Candidate::Teacher(k))));
         choices.push(SeedChoice {
             seed,
             recipe: best.recipe,
