@@ -208,9 +208,13 @@ pub fn distill(
         label: format!("{} seed {}", config.kind, settings.seed),
         max_epochs: settings.max_epochs,
     });
+    // The tables `P_b^K M_b + c_b` are the costly part of a forward pass and do not
+    // depend on the mode: the ones computed after each step serve that epoch's
+    // evaluation and the next epoch's training forward (same weights, same values).
+    let mut tables = student.tables(graph)?;
     for epoch in 0..settings.max_epochs {
         let t0 = Instant::now();
-        let out = student.forward(graph, Mode::Train(&mut rng))?;
+        let out = student.forward_with_tables(graph, &tables, Mode::Train(&mut rng))?;
         let loss = kd_loss(
             &out.logits,
             &teacher,
@@ -221,8 +225,9 @@ pub fn distill(
         )?;
         let grads = loss.backward()?;
         adam.step(&grads)?;
+        tables = student.tables(graph)?;
         train_seconds += t0.elapsed().as_secs_f64();
-        let eval = student.forward(graph, Mode::Eval)?;
+        let eval = student.forward_with_tables(graph, &tables, Mode::Eval)?;
         let pred = argmax_rows(&eval.logits)?;
         let val = accuracy(&pred, targets.labels, targets.val);
         let verdict = stop.observe(epoch, val);
