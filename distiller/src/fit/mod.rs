@@ -4,12 +4,13 @@
 //! seed's split, in a coarse-to-fine order so that it stays cheap:
 //!
 //! 1. **Teachers**: every kind in [`FitSettings::teachers`]; the one with the best
-//!    validation accuracy teaches the students of this seed.
+//!    validation accuracy teaches the students of this seed, through the mean
+//!    probabilities of [`FitSettings::teacher_members`] initialisations of it.
 //! 2. **Coarse**: every student kind × `λ ∈ {1, ½, 0}` (`λ = 1` learns from the labels
 //!    alone, so a plain MLP on the features is always among the candidates).
 //! 3. **Refine**: the [`FitSettings::refine_top`] best coarse recipes, each with a wider
-//!    hidden layer, the other dropout, ten times the weight decay, `τ = 2` (distilled
-//!    recipes) and one more fmlp-o stage.
+//!    hidden layer, the other dropout, ten times and a tenth of the weight decay,
+//!    `τ = 2` (distilled recipes) and one more fmlp-o stage.
 //!
 //! The test nodes are never looked at until every seed's choice is made: teachers and
 //! students train on splits whose test part is empty, candidates keep their predictions
@@ -108,6 +109,14 @@ pub struct Recipe {
     pub tau: f64,
     /// Adam L2 weight decay.
     pub weight_decay: f64,
+    /// Teachers (of the same kind, seeds apart) whose mean probabilities are the soft
+    /// labels; 1 for a single teacher.
+    #[serde(default = "one")]
+    pub teacher_members: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Recipe {
@@ -119,6 +128,7 @@ impl Recipe {
             lambda: 1.0,
             tau: 1.0,
             weight_decay: AdamConfig::default().weight_decay,
+            teacher_members: 1,
         }
     }
 
@@ -166,6 +176,11 @@ impl std::fmt::Display for Recipe {
             write!(f, " S{}", s.stages)?;
         }
         match self.teacher {
+            Some(t) if self.teacher_members > 1 => write!(
+                f,
+                " ← {t}×{} λ{} τ{}",
+                self.teacher_members, self.lambda, self.tau
+            )?,
             Some(t) => write!(f, " ← {t} λ{} τ{}", self.lambda, self.tau)?,
             None => f.write_str(" ← labels")?,
         }
@@ -207,6 +222,9 @@ pub struct FitSettings {
     pub budget: Budget,
     /// Coarse recipes refined per seed (3).
     pub refine_top: usize,
+    /// Teachers averaged into the soft labels of distilled candidates (3): the seed's
+    /// best kind, trained from this many initialisations.
+    pub teacher_members: usize,
     /// A fixed list of recipes instead of the search (`fit --config`): every one is
     /// trained per seed and the best on validation is kept.
     pub recipes: Option<Vec<Recipe>>,
@@ -234,6 +252,7 @@ impl FitSettings {
             teacher: TeacherConfig::default(),
             budget: Budget::default(),
             refine_top: 3,
+            teacher_members: 3,
             recipes: None,
             jobs: jobs.max(1),
             device: Device::Cpu,
@@ -259,6 +278,13 @@ pub enum Stage {
 pub enum Candidate {
     /// A teacher of this kind.
     Teacher(TeacherKind),
+    /// The mean of `members` teachers of this kind.
+    Ensemble {
+        /// The kind.
+        kind: TeacherKind,
+        /// How many teachers.
+        members: usize,
+    },
     /// A student.
     Student(Recipe),
 }
@@ -267,6 +293,7 @@ impl std::fmt::Display for Candidate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Teacher(kind) => write!(f, "teacher {kind}"),
+            Self::Ensemble { kind, members } => write!(f, "teacher {kind}×{members}"),
             Self::Student(recipe) => recipe.fmt(f),
         }
     }
@@ -276,7 +303,7 @@ impl Candidate {
     /// The family it is plotted in: `teacher`, `mlp`, `fmlp-s` or `fmlp-o`.
     pub fn family(&self) -> String {
         match self {
-            Self::Teacher(_) => "teacher".into(),
+            Self::Teacher(_) | Self::Ensemble { .. } => "teacher".into(),
             Self::Student(r) => r.student.kind.to_string(),
         }
     }

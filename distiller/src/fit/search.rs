@@ -132,10 +132,17 @@ fn log_softmax_rows(logits: &[f32], c: usize) -> Vec<f32> {
     out
 }
 
+/// The initialisation seed of ensemble member `member` of `seed` (member 0 is `seed`).
+fn member_seed(seed: u64, member: usize) -> u64 {
+    seed.wrapping_add((member as u64) << 32)
+}
+
+/// One teacher task: seed position, kind and ensemble member.
+type TeacherTask = (usize, TeacherKind, usize);
+
 fn train_teacher(
     shared: &Shared,
-    seed_pos: usize,
-    kind: TeacherKind,
+    (seed_pos, kind, member): TeacherTask,
 ) -> Result<(Outcome, Vec<f32>), FitError> {
     let t0 = Instant::now();
     let s = shared.settings;
@@ -145,7 +152,7 @@ fn train_teacher(
         &shared.operators,
         kind,
         &s.teacher,
-        seed,
+        member_seed(seed, member),
         &shared.blind[seed_pos],
         &s.device,
         &mut Progress::ignore(),
@@ -171,6 +178,48 @@ fn train_teacher(
         },
         run.outcome.log_probs,
     ))
+}
+
+/// The ensemble of `members` (log-probabilities, `N × C` each): the log of the mean
+/// probability, as one [`Trial`] scored on the seed's validation nodes.
+fn ensemble(
+    shared: &Shared,
+    seed_pos: usize,
+    kind: TeacherKind,
+    members: &[(&Outcome, &[f32])],
+) -> (Outcome, Vec<f32>) {
+    let c = shared.dataset.n_classes;
+    let mut mean = vec![0f64; members.first().map_or(0, |m| m.1.len())];
+    for (_, lp) in members {
+        for (m, &v) in mean.iter_mut().zip(lp.iter()) {
+            *m += f64::from(v).exp();
+        }
+    }
+    let k = members.len().max(1) as f64;
+    let log_probs: Vec<f32> = mean.iter().map(|m| (m / k).ln() as f32).collect();
+    let predictions = argmax(&log_probs, c);
+    let (labels, val) = (&shared.dataset.labels, &shared.blind[seed_pos].val);
+    let trial = Trial {
+        seed: shared.settings.seeds[seed_pos],
+        stage: Stage::Teacher,
+        candidate: Candidate::Ensemble {
+            kind,
+            members: members.len(),
+        },
+        val_accuracy: accuracy(&predictions, labels, val),
+        val_loss: mean_nll(&log_probs, c, labels, val),
+        test_accuracy: 0.0,
+        epochs: members.iter().map(|m| m.0.trial.epochs).sum(),
+        seconds: members.iter().map(|m| m.0.trial.seconds).sum(),
+    };
+    let test_predictions = pick(&predictions, &shared.settings.splits[seed_pos].test);
+    (
+        Outcome {
+            trial,
+            test_predictions,
+        },
+        log_probs,
+    )
 }
 
 fn train_student(
@@ -245,14 +294,18 @@ fn train_student(
 }
 
 /// The coarse recipes of one seed taught by `teacher`.
-fn coarse(teacher: Option<TeacherKind>) -> Vec<Recipe> {
+fn coarse(teacher: Option<TeacherKind>, members: usize) -> Vec<Recipe> {
     let kinds = [StudentKind::Mlp, StudentKind::FmlpS, StudentKind::FmlpO];
     let mut out = Vec::new();
     for kind in kinds {
         out.push(Recipe::labels_only(kind));
         if let Some(t) = teacher {
-            out.push(Recipe::distilled(kind, t, 0.5));
-            out.push(Recipe::distilled(kind, t, 0.0));
+            for lambda in [0.5, 0.0] {
+                out.push(Recipe {
+                    teacher_members: members,
+                    ..Recipe::distilled(kind, t, lambda)
+                });
+            }
         }
     }
     out
@@ -267,9 +320,11 @@ fn refinements(r: &Recipe) -> Vec<Recipe> {
     let mut dropout = *r;
     dropout.student.dropout = if r.student.dropout >= 0.3 { 0.1 } else { 0.5 };
     out.push(dropout);
-    let mut decay = *r;
-    decay.weight_decay *= 10.0;
-    out.push(decay);
+    for factor in [10.0, 0.1] {
+        let mut decay = *r;
+        decay.weight_decay *= factor;
+        out.push(decay);
+    }
     if r.teacher.is_some() {
         let mut hot = *r;
         hot.tau = 2.0;
@@ -363,7 +418,8 @@ pub fn fit(
     };
     let seed_pos = |seed: u64| settings.seeds.iter().position(|&s| s == seed).unwrap_or(0);
 
-    // 1. Teachers: every kind the search or the fixed recipes need.
+    // 1. Teachers: every kind the search or the fixed recipes need, then the extra
+    //    ensemble members of each seed's best kind (or of the recipes' kinds).
     let kinds: Vec<TeacherKind> = match &settings.recipes {
         None => settings.teachers.clone(),
         Some(list) => {
@@ -376,28 +432,24 @@ pub fn fit(
             k
         }
     };
-    let teacher_tasks: Vec<(usize, TeacherKind)> = (0..n_seeds)
-        .flat_map(|s| kinds.iter().map(move |&k| (s, k)))
+    let mut teacher_tasks: Vec<TeacherTask> = (0..n_seeds)
+        .flat_map(|s| kinds.iter().map(move |&k| (s, k, 0)))
         .collect();
-    planned.fetch_add(teacher_tasks.len(), Ordering::Relaxed);
-    let teachers = workers::map(
-        &teacher_tasks,
-        settings.jobs,
-        &|&(s, kind)| train_teacher(&shared, s, kind),
-        &|(o, _): &(Outcome, Vec<f32>)| notify(seed_pos(o.trial.seed), &o.trial),
-    )?;
-    let teacher_of = |seed: usize, kind: TeacherKind| -> &[f32] {
-        teacher_tasks
-            .iter()
-            .position(|&t| t == (seed, kind))
-            .and_then(|i| teachers.get(i))
-            .map_or(&shared.uniform[..], |(_, lp)| &lp[..])
+    let run_teachers = |tasks: &[TeacherTask]| {
+        planned.fetch_add(tasks.len(), Ordering::Relaxed);
+        workers::map(
+            tasks,
+            settings.jobs,
+            &|&task| train_teacher(&shared, task),
+            &|(o, _): &(Outcome, Vec<f32>)| notify(seed_pos(o.trial.seed), &o.trial),
+        )
     };
+    let mut teachers = run_teachers(&teacher_tasks)?;
     let best_teacher: Vec<Option<TeacherKind>> = (0..n_seeds)
         .map(|s| {
             let of_seed = teacher_tasks.iter().zip(&teachers).enumerate();
             let mut best: Option<(Rank, TeacherKind)> = None;
-            for (i, (&(_, kind), (o, _))) in of_seed.filter(|(_, (&(seed, _), _))| seed == s) {
+            for (i, (&(_, kind, _), (o, _))) in of_seed.filter(|(_, (t, _))| t.0 == s) {
                 let rank = Rank::of(&o.trial, i);
                 if best.is_none_or(|(b, _)| rank.beats(&b)) {
                     best = Some((rank, kind));
@@ -406,6 +458,54 @@ pub fn fit(
             best.map(|(_, kind)| kind)
         })
         .collect();
+    let mut ensembles_of: Vec<(usize, TeacherKind, usize)> = Vec::new();
+    for (s, best) in best_teacher.iter().enumerate() {
+        match &settings.recipes {
+            None => ensembles_of.extend(best.map(|k| (s, k, settings.teacher_members))),
+            Some(list) => {
+                for r in list {
+                    if let Some(k) = r.teacher {
+                        if !ensembles_of.contains(&(s, k, r.teacher_members)) {
+                            ensembles_of.push((s, k, r.teacher_members));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ensembles_of.retain(|e| e.2 > 1);
+    let members: Vec<TeacherTask> = ensembles_of
+        .iter()
+        .flat_map(|&(s, k, m)| (1..m).map(move |member| (s, k, member)))
+        .filter(|t| !teacher_tasks.contains(t))
+        .collect();
+    teachers.extend(run_teachers(&members)?);
+    teacher_tasks.extend(members);
+    let ensembles: Vec<((usize, TeacherKind, usize), (Outcome, Vec<f32>))> = ensembles_of
+        .iter()
+        .map(|&(s, kind, m)| {
+            let runs: Vec<(&Outcome, &[f32])> = (0..m)
+                .filter_map(|member| {
+                    let i = teacher_tasks.iter().position(|&t| t == (s, kind, member))?;
+                    teachers.get(i).map(|(o, lp)| (o, &lp[..]))
+                })
+                .collect();
+            ((s, kind, m), ensemble(&shared, s, kind, &runs))
+        })
+        .collect();
+    let teacher_of = |seed: usize, kind: TeacherKind, members: usize| -> &[f32] {
+        if members > 1 {
+            return ensembles
+                .iter()
+                .find(|(key, _)| *key == (seed, kind, members))
+                .map_or(&shared.uniform[..], |(_, (_, lp))| &lp[..]);
+        }
+        teacher_tasks
+            .iter()
+            .position(|&t| t == (seed, kind, 0))
+            .and_then(|i| teachers.get(i))
+            .map_or(&shared.uniform[..], |(_, lp)| &lp[..])
+    };
 
     // 2. Coarse students (or the fixed recipes plus the plain-MLP baseline).
     let best: Vec<Mutex<Option<Best>>> = (0..n_seeds).map(|_| Mutex::new(None)).collect();
@@ -424,7 +524,7 @@ pub fn fit(
     for (s, &teacher) in best_teacher.iter().enumerate() {
         match &settings.recipes {
             None => {
-                for r in coarse(teacher) {
+                for r in coarse(teacher, settings.teacher_members) {
                     tasks.push(plan(s, r, Stage::Coarse, true));
                 }
             }
@@ -444,10 +544,9 @@ pub fn fit(
             tasks,
             settings.jobs,
             &|t: &StudentTask| {
-                let teacher = t
-                    .recipe
-                    .teacher
-                    .map_or(&shared.uniform[..], |k| teacher_of(t.seed, k));
+                let teacher = t.recipe.teacher.map_or(&shared.uniform[..], |k| {
+                    teacher_of(t.seed, k, t.recipe.teacher_members)
+                });
                 train_student(&shared, t, teacher, &best)
             },
             &|o: &Outcome| notify(seed_pos(o.trial.seed), &o.trial),
@@ -490,7 +589,12 @@ pub fn fit(
     // 4. The choice is made; only now are test labels read.
     let labels = &dataset.labels;
     let mut trials = Vec::new();
-    for (o, _) in &teachers {
+    let member_zero = teacher_tasks
+        .iter()
+        .zip(&teachers)
+        .filter(|(t, _)| t.2 == 0);
+    let ensemble_runs = ensembles.iter().map(|(_, run)| run);
+    for (o, _) in member_zero.map(|(_, run)| run).chain(ensemble_runs) {
         let mut t = o.trial.clone();
         t.test_accuracy = scored(
             &o.test_predictions,
