@@ -15,6 +15,7 @@ fn small() -> (Dataset, FitSettings) {
         patience: 5,
     };
     settings.refine_top = 1;
+    settings.teacher_members = 2;
     (dataset, settings)
 }
 
