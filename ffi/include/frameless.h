@@ -92,7 +92,7 @@ typedef struct frameless_prediction {
 int32_t frameless_load(frameless_model *model, const uint8_t *blob, size_t blob_len);
 
 /* *dims = the model's dimensions. */
-int32_t frameless_dims(const frameless_model *model, frameless_dims *dims);
+int32_t frameless_model_dims(const frameless_model *model, frameless_dims *dims);
 
 /* *bytes = the scratch predict needs, in bytes (the scratch must be 4-byte aligned). */
 int32_t frameless_scratch_bytes(const frameless_model *model, size_t *bytes);

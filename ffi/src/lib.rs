@@ -327,7 +327,7 @@ pub unsafe extern "C" fn frameless_load(
 /// # Safety
 /// `model` as for [`frameless_scratch_bytes`]; `dims` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn frameless_dims(
+pub unsafe extern "C" fn frameless_model_dims(
     model: *const FramelessModel,
     dims: *mut FramelessDims,
 ) -> i32 {

@@ -143,7 +143,7 @@ fn blob_at_any_alignment_loads_in_place() {
         let m = loaded(&buf[offset..]);
         let mut dims = MaybeUninit::uninit();
         // SAFETY: live handle and output.
-        let rc = unsafe { frameless_dims(&m, dims.as_mut_ptr()) };
+        let rc = unsafe { frameless_model_dims(&m, dims.as_mut_ptr()) };
         assert_eq!(rc, FRAMELESS_OK);
         // SAFETY: written on FRAMELESS_OK.
         let dims = unsafe { dims.assume_init() };
@@ -351,9 +351,9 @@ fn null_short_and_misaligned_arguments_are_codes() {
             frameless_scratch_bytes(&unloaded, &mut b),
             FRAMELESS_E_NOT_LOADED
         );
-        assert_eq!(frameless_dims(&m, null_mut()), FRAMELESS_E_NULL_POINTER);
+        assert_eq!(frameless_model_dims(&m, null_mut()), FRAMELESS_E_NULL_POINTER);
         assert_eq!(
-            frameless_dims(&unloaded, dims.as_mut_ptr()),
+            frameless_model_dims(&unloaded, dims.as_mut_ptr()),
             FRAMELESS_E_NOT_LOADED
         );
     }
