@@ -351,7 +351,10 @@ fn null_short_and_misaligned_arguments_are_codes() {
             frameless_scratch_bytes(&unloaded, &mut b),
             FRAMELESS_E_NOT_LOADED
         );
-        assert_eq!(frameless_model_dims(&m, null_mut()), FRAMELESS_E_NULL_POINTER);
+        assert_eq!(
+            frameless_model_dims(&m, null_mut()),
+            FRAMELESS_E_NULL_POINTER
+        );
         assert_eq!(
             frameless_model_dims(&unloaded, dims.as_mut_ptr()),
             FRAMELESS_E_NOT_LOADED
