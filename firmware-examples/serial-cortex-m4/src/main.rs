@@ -133,7 +133,7 @@ fn serve(model: &Model, line: &[u8], buf: &mut Buffers, out: &mut Uart) -> Resul
         w.and_then(|w| w.parse::<u32>().ok())
             .ok_or(LineError::BadNode)
     };
-    let features = match command {
+    let (node, features) = match command {
         Some("node") => {
             let node = node(words.next())?;
             buf.indices.clear();
@@ -171,7 +171,7 @@ fn serve(model: &Model, line: &[u8], buf: &mut Buffers, out: &mut Uart) -> Resul
         _ => return Err(LineError::Unknown),
     };
     let p = model
-        .predict(features.0, features.1, &mut buf.scratch)
+        .predict(node, features, &mut buf.scratch)
         .map_err(LineError::Engine)?;
     // A UART write never fails.
     let _ = write!(out, "class {} logits", p.class);
