@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the firmware examples need on a Debian bookworm x86_64 machine
 # (see ../../shared/EMBEDDED.md): Debian's rustc 1.96 + its library source (for
-# -Zbuild-std=core), lld-22, binutils-arm-none-eabi, and QEMU 7.2 unpacked into
+# -Zbuild-std=core), lld-22, binutils-arm-none-eabi, gcc-arm-none-eabi (the C
+# example; freestanding, so no newlib), and QEMU 7.2 unpacked into
 # a folder (never `apt-get install qemu-system-arm`: it conflicts with the
 # image's qemu-utils 10 from backports).
 #
@@ -15,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "setup: $*" >&2; }
 
-apt_packages=(rustc-web rust-web-src lld-22 binutils-arm-none-eabi)
+apt_packages=(rustc-web rust-web-src lld-22 binutils-arm-none-eabi gcc-arm-none-eabi)
 # Shared libraries QEMU 7.2 needs that the image lacks (EMBEDDED.md, route A).
 qemu_libs=(libcapstone4 libfdt1 libibverbs1 libpmem1 librdmacm1 libslirp0 libvdeplug2)
 
@@ -78,6 +79,7 @@ fi
 [ -x /usr/bin/rustc ] || { log "/usr/bin/rustc missing after install"; exit 1; }
 [ -d /usr/lib/rustlib/src/rust/library/core ] || { log "rust-web-src missing"; exit 1; }
 command -v ld.lld-22 >/dev/null || { log "ld.lld-22 missing"; exit 1; }
+command -v arm-none-eabi-gcc >/dev/null || { log "arm-none-eabi-gcc missing"; exit 1; }
 command -v cargo >/dev/null || { log "cargo (rustup) not on PATH"; exit 1; }
 
 echo "$QEMU_ROOT"

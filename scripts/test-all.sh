@@ -17,3 +17,8 @@ cargo test --workspace --benches
 firmware-examples/run.sh
 # A blob really exported by a small `frameless demo` (int8), flashed the same way.
 firmware-examples/run-exported.sh
+# The C API: libframeless_ffi.a for Cortex-M4F, frameless.h checked against its
+# symbols, and the C firmware (gcc-arm-none-eabi) bit-identical to the host engine.
+firmware-examples/c-cortex-m4/run.sh
+# Live features over UART: ~300 lines, good and bad, each answer checked against the host.
+firmware-examples/serial-cortex-m4/run.sh

@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use frameless_engine::{Features, Model};
 use semihosting::{println, process::exit};
 
-pub use data::PRECISION;
+pub use data::{BLOB, DIMS, PRECISION};
 
 /// Exit status when every prediction matches.
 pub const EXIT_OK: i32 = 0;

@@ -26,6 +26,9 @@ use frameless_engine::writer::{
 };
 use frameless_engine::{Features, Model, ModelKind, Precision};
 
+mod rng;
+use rng::Rng;
+
 const N_NODES: usize = 2708;
 const N_FEATURES: usize = 1433;
 const HIDDEN: usize = 64;
@@ -38,30 +41,6 @@ const N_TEST: usize = 32;
 const MIN_MARGIN: f32 = 1e-3;
 const SEED: u64 = 0x5EED_F6D0_2708;
 const PRECISIONS: [Precision; 3] = [Precision::F32, Precision::F16, Precision::Int8];
-
-/// SplitMix64: tiny, seedable, identical everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-bound, bound).
-    fn uniform(&mut self, bound: f32) -> f32 {
-        let unit = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-        (2.0 * unit - 1.0) * bound
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-    fn vec(&mut self, len: usize, bound: f32) -> Vec<f32> {
-        (0..len).map(|_| self.uniform(bound)).collect()
-    }
-}
 
 fn linear(rng: &mut Rng, in_dim: usize, out_dim: usize) -> Linear {
     let bound = 1.0 / (in_dim as f32).sqrt();
