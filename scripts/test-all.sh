@@ -12,6 +12,9 @@ cargo test --workspace
 # Every criterion bench once, in test mode (one iteration each), so a bench that panics
 # cannot land.
 cargo test --workspace --benches
+# The thread benchmark's quick mode (Cora, 3 epochs, a few seconds) on the binary the
+# tests just built, so the script cannot rot; the full grid is run by hand.
+FRAMELESS_BIN=target/debug/frameless scripts/bench-threads.sh --quick
 # Firmware examples: setup.sh installs what is missing, then both targets are
 # built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision.
 firmware-examples/run.sh

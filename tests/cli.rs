@@ -97,8 +97,10 @@ fn distill_and_export_from_files_are_deterministic() {
     let dir = demo_dir();
     let work = tempfile::tempdir().unwrap();
     let student = work.path().join("s.json");
+    // One thread, then two: the thread count must not change a single bit.
     for (i, blob) in ["a.fgkd", "b.fgkd"].iter().enumerate() {
         frameless()
+            .args(["--threads", &(i + 1).to_string()])
             .args([
                 "distill",
                 "--student",
@@ -128,7 +130,45 @@ fn distill_and_export_from_files_are_deterministic() {
     }
     let a = std::fs::read(work.path().join("a.fgkd")).unwrap();
     let b = std::fs::read(work.path().join("b.fgkd")).unwrap();
-    assert_eq!(a, b, "same seed and inputs give the same blob");
+    assert_eq!(
+        a, b,
+        "same seed and inputs give the same blob, on 1 or 2 threads"
+    );
+}
+
+#[test]
+fn teacher_soft_labels_do_not_depend_on_the_thread_count() {
+    let work = tempfile::tempdir().unwrap();
+    // Big enough that the sparse products and gemm split over two threads; dense
+    // features, so the first layer is a gemm.
+    let log_probs = |threads: &str| {
+        let out = work.path().join(threads);
+        frameless()
+            .args([
+                "teacher",
+                "--threads",
+                threads,
+                "--seeds",
+                "1",
+                "--epochs",
+                "4",
+                "-q",
+            ])
+            .args([
+                "--dataset",
+                "synthetic:nodes=3000,features=64,seed=2",
+                "--out",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(out.join("synthetic-spatial-seed0.json")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["log_probs"].clone()
+    };
+    let one = log_probs("1");
+    assert!(one.as_array().is_some_and(|p| p.len() > 3000), "{one}");
+    assert_eq!(one, log_probs("2"));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use clap::Args;
+use frameless_distiller::threads::ThreadPolicy;
 use frameless_experiments::{
     build_grid, run_experiment, CellEvent, ExperimentOptions, Preset, ResultStore, Shard,
 };
@@ -45,9 +46,9 @@ pub struct ExperimentArgs {
     /// (e.g. while a long run is still going).
     #[arg(long)]
     report_only: bool,
-    /// Worker processes, each single-threaded and running every JOBS-th cell (default: one
-    /// per core). On small graphs this is several times faster than one process using
-    /// every core, and gives the same results, bit for bit.
+    /// Worker processes, each running every JOBS-th cell on `--threads` threads (default:
+    /// one process per core, one thread each). On small graphs this is several times
+    /// faster than one process using every core, and gives the same results, bit for bit.
     #[arg(long)]
     jobs: Option<usize>,
     /// Run only part K/N of the grid (every N-th cell from cell K) and write no report;
@@ -60,7 +61,7 @@ pub struct ExperimentArgs {
 }
 
 /// Runs the subcommand.
-pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
+pub fn run(args: ExperimentArgs, threads: ThreadPolicy) -> anyhow::Result<()> {
     let options = ExperimentOptions {
         preset: args.preset,
         seeds: args.seeds,
@@ -79,7 +80,11 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     if jobs > 1 && args.shard == Shard::WHOLE && !args.report_only {
-        let failed_workers = run_workers(&options, jobs, args.quiet)?;
+        let per_worker = match threads {
+            ThreadPolicy::Fixed(n) => n.get(),
+            ThreadPolicy::Auto => 1,
+        };
+        let failed_workers = run_workers(&options, jobs, per_worker, args.quiet)?;
         // The workers stored the cells; this pass only writes the report.
         let report = ExperimentOptions {
             report_only: true,
@@ -136,10 +141,15 @@ fn describe(event: &CellEvent) -> String {
 }
 
 /// Runs the grid as `jobs` child processes of this binary, shard `k/jobs` each, and waits
-/// for them. Each child is single-threaded (`RAYON_NUM_THREADS=1` unless set): on the
-/// small graphs of the grid, thread hand-offs inside one process cost more than they gain.
-/// Returns how many workers exited with an error.
-fn run_workers(options: &ExperimentOptions, jobs: usize, quiet: bool) -> anyhow::Result<usize> {
+/// for them. Each child runs on `threads` threads (`--threads`; one unless the user
+/// asked for more): on the small graphs of the grid, thread hand-offs inside one process
+/// cost more than they gain. Returns how many workers exited with an error.
+fn run_workers(
+    options: &ExperimentOptions,
+    jobs: usize,
+    threads: usize,
+    quiet: bool,
+) -> anyhow::Result<usize> {
     // Opening the store repairs a torn last line once, before any worker appends.
     let store = ResultStore::open(&options.out)?;
     let grid = build_grid(
@@ -168,6 +178,7 @@ fn run_workers(options: &ExperimentOptions, jobs: usize, quiet: bool) -> anyhow:
             .args(["--shard", &Shard { index, count: jobs }.to_string()])
             // A worker must not spawn workers of its own (`0/1` is the whole grid).
             .args(["--jobs", "1"])
+            .args(["--threads", &threads.to_string()])
             .stdout(Stdio::null());
         if let Some(seeds) = options.seeds {
             command.args(["--seeds", &seeds.to_string()]);
@@ -177,9 +188,6 @@ fn run_workers(options: &ExperimentOptions, jobs: usize, quiet: bool) -> anyhow:
         }
         if quiet {
             command.arg("--quiet");
-        }
-        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-            command.env("RAYON_NUM_THREADS", "1");
         }
         workers.push(command.spawn()?);
     }

@@ -43,7 +43,8 @@ pub struct FitArgs {
     /// Precision of the blob: f32, f16 or int8.
     #[arg(long, default_value = "int8")]
     precision: PrecisionArg,
-    /// Worker threads, one trial each (default: the cores available).
+    /// Worker threads, one trial each, each trial on one thread (default: the cores
+    /// available; the global --threads does not apply to fit).
     #[arg(long)]
     jobs: Option<usize>,
     /// Teacher kinds to try (comma-separated).

@@ -14,6 +14,7 @@ mod cmd_predict;
 mod cmd_surgery;
 mod cmd_teacher;
 mod progress;
+mod threads;
 
 use std::process::ExitCode;
 
@@ -164,6 +165,10 @@ pub enum BadInput {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads to train with (default: one per idle core, small products on one thread;
+    /// `RAYON_NUM_THREADS`, if set, is the default). Results do not depend on it.
+    #[arg(long, global = true)]
+    threads: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,7 +221,17 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result = match cli.command {
+    // Before anything spawns a thread: candle reads the thread count from the
+    // environment. A command that trains many models in parallel threads resolves
+    // `ThreadPolicy::Fixed(1)` here and runs each in its own `with_threads(1, ..)`.
+    let trains = !matches!(cli.command, Command::Inspect(_) | Command::Predict(_));
+    // `fit` runs one training per worker thread (`--jobs`), each on one thread.
+    let flag = match cli.command {
+        Command::Fit(_) => std::num::NonZeroUsize::new(1),
+        _ => cli.threads,
+    };
+    let (policy, resolved) = threads::apply(flag, trains);
+    let result = frameless_distiller::threads::with_threads(resolved.pool, || match cli.command {
         Command::Teacher(args) => cmd_teacher::run(args),
         Command::Distill(args) => cmd_distill::run(args),
         Command::Fit(args) => cmd_fit::run(args),
@@ -225,8 +240,10 @@ fn main() -> ExitCode {
         Command::Predict(args) => cmd_predict::run(args),
         Command::Demo(args) => cmd_demo::run(args),
         Command::Surgery(args) => cmd_surgery::run(args),
-        Command::Experiment(args) => cmd_experiment::run(args),
-    };
+        Command::Experiment(args) => cmd_experiment::run(args, policy),
+    })
+    .map_err(anyhow::Error::from)
+    .and_then(|result| result);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

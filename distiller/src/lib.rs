@@ -4,7 +4,7 @@
 //!
 //! The modules are listed below in pipeline order. A module may import only the modules
 //! above it (`scripts/check-layers.sh` reads the `LAYERS` block below and fails on an
-//! import from a later module or a cycle). The first five are the foundation every
+//! import from a later module or a cycle). The first six are the foundation every
 //! stage may use; `graph` comes before `data` because a [`Dataset`] yields a [`Graph`]
 //! and a graph needs nothing but the sparse matrices. Test code (`tests.rs`, `testutil`,
 //! `#[cfg(test)]` modules) may use any module. The experiment suite lives in the
@@ -13,6 +13,7 @@
 //! ```text
 //! LAYERS
 //! error      foundation: Blame (input or internal), the Blamed trait every stage error implements
+//! threads    foundation: ThreadPolicy, with_threads, when a product is worth splitting
 //! sparse     foundation: CSR matrices, SparseOperator, spmm (CPU + CUDA)
 //! train      foundation: SeededRng, Adam, EarlyStopping, Dense, kd_loss, accuracy
 //! files      foundation: write_atomic (O_EXCL temporary, fsync, rename, folder fsync)
@@ -48,6 +49,7 @@ pub mod surgery;
 pub mod teacher;
 #[cfg(test)]
 mod testutil;
+pub mod threads;
 pub mod train;
 
 pub use data::{Dataset, DatasetSource, SplitRates};

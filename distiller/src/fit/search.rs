@@ -140,10 +140,16 @@ fn member_seed(seed: u64, member: usize) -> u64 {
 /// One teacher task: seed position, kind and ensemble member.
 type TeacherTask = (usize, TeacherKind, usize);
 
+/// An ensemble: seed position, kind and number of members.
+type EnsembleKey = (usize, TeacherKind, usize);
+
+/// A teacher run or ensemble: its trial and its log-probabilities (`N × C`).
+type TeacherResult = (Outcome, Vec<f32>);
+
 fn train_teacher(
     shared: &Shared,
     (seed_pos, kind, member): TeacherTask,
-) -> Result<(Outcome, Vec<f32>), FitError> {
+) -> Result<TeacherResult, FitError> {
     let t0 = Instant::now();
     let s = shared.settings;
     let seed = s.seeds[seed_pos];
@@ -187,7 +193,7 @@ fn ensemble(
     seed_pos: usize,
     kind: TeacherKind,
     members: &[(&Outcome, &[f32])],
-) -> (Outcome, Vec<f32>) {
+) -> TeacherResult {
     let c = shared.dataset.n_classes;
     let mut mean = vec![0f64; members.first().map_or(0, |m| m.1.len())];
     for (_, lp) in members {
@@ -441,7 +447,7 @@ pub fn fit(
             tasks,
             settings.jobs,
             &|&task| train_teacher(&shared, task),
-            &|(o, _): &(Outcome, Vec<f32>)| notify(seed_pos(o.trial.seed), &o.trial),
+            &|(o, _): &TeacherResult| notify(seed_pos(o.trial.seed), &o.trial),
         )
     };
     let mut teachers = run_teachers(&teacher_tasks)?;
@@ -458,7 +464,7 @@ pub fn fit(
             best.map(|(_, kind)| kind)
         })
         .collect();
-    let mut ensembles_of: Vec<(usize, TeacherKind, usize)> = Vec::new();
+    let mut ensembles_of: Vec<EnsembleKey> = Vec::new();
     for (s, best) in best_teacher.iter().enumerate() {
         match &settings.recipes {
             None => ensembles_of.extend(best.map(|k| (s, k, settings.teacher_members))),
@@ -481,7 +487,7 @@ pub fn fit(
         .collect();
     teachers.extend(run_teachers(&members)?);
     teacher_tasks.extend(members);
-    let ensembles: Vec<((usize, TeacherKind, usize), (Outcome, Vec<f32>))> = ensembles_of
+    let ensembles: Vec<(EnsembleKey, TeacherResult)> = ensembles_of
         .iter()
         .map(|&(s, kind, m)| {
             let runs: Vec<(&Outcome, &[f32])> = (0..m)

@@ -1,5 +1,5 @@
-//! A fixed set of worker threads, each with its own one-thread rayon pool, mapping tasks
-//! to results in task order.
+//! A fixed set of worker threads, each with its own one-thread rayon pool
+//! ([`crate::threads::with_threads`]), mapping tasks to results in task order.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -25,14 +25,10 @@ where
     let results: Mutex<Vec<Option<Result<R, FitError>>>> =
         Mutex::new((0..tasks.len()).map(|_| None).collect());
     let worker = || -> Result<(), FitError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(|e| FitError::Worker(e.to_string()))?;
-        pool.install(|| loop {
+        crate::threads::with_threads(1, || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(task) = tasks.get(i) else {
-                return Ok(());
+                return;
             };
             let result = f(task);
             if let Ok(r) = &result {
@@ -47,9 +43,10 @@ where
             if failed {
                 // Let the other workers drain: no new task starts after an error.
                 next.store(tasks.len(), Ordering::Relaxed);
-                return Ok(());
+                return;
             }
         })
+        .map_err(|e| FitError::Worker(e.to_string()))
     };
     let jobs = jobs.clamp(1, tasks.len().max(1));
     std::thread::scope(|scope| {

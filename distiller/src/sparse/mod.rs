@@ -4,12 +4,15 @@
 //! Polynomials of `L` are built with [`Csr::matmul`] and [`Csr::add_scaled`], so a
 //! degree-`k` operator stays `k`-hop sparse and no `N × N` dense matrix ever exists.
 //! [`spmm()`] multiplies a [`SparseOperator`] with a dense candle tensor inside autograd
-//! (a CUDA kernel with the `cuda` feature).
+//! (a CUDA kernel with the `cuda` feature); a first layer's features are a
+//! [`FeatureMatrix`], multiplied as CSR or dense by their density.
 
+pub mod features;
 pub mod spmm;
 #[cfg(feature = "cuda")]
 mod spmm_cuda;
 
+pub use features::FeatureMatrix;
 pub use spmm::{spmm, SparseOperator};
 
 /// Errors from building or combining sparse matrices.

@@ -3,8 +3,9 @@
 //! `Y = A · X` with `A` a [`Csr`] (`n × m`) and `X` a dense `(m, k)` tensor. The
 //! backward pass is the transposed product `∂X = Aᵀ · ∂Y`, so gradients flow through
 //! graph propagation without ever forming `A` densely. On the CPU the rows of `Y`
-//! are computed in parallel with rayon; each row is summed in a fixed order, so the
-//! result does not depend on the thread count.
+//! are computed in parallel over the current rayon pool when the product is large
+//! enough ([`crate::threads::worth_splitting`]), else on the calling thread; each row
+//! is summed in a fixed order, so the result does not depend on the thread count.
 
 use std::sync::Arc;
 
@@ -94,20 +95,22 @@ fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(a: &Csr, x: &[T], k
     if k == 0 {
         return y;
     }
-    y.par_chunks_mut(k * 64)
-        .enumerate()
-        .for_each(|(block, out)| {
-            for (r, out_row) in out.chunks_exact_mut(k).enumerate() {
-                let i = block * 64 + r;
-                for (c, v) in a.row(i) {
-                    let v = T::from_f64(f64::from(v));
-                    let src = &x[c as usize * k..(c as usize + 1) * k];
-                    for (o, &s) in out_row.iter_mut().zip(src) {
-                        *o += v * s;
-                    }
+    let block = |(index, out): (usize, &mut [T])| {
+        for (r, out_row) in out.chunks_exact_mut(k).enumerate() {
+            for (c, v) in a.row(index * 64 + r) {
+                let v = T::from_f64(f64::from(v));
+                let src = &x[c as usize * k..(c as usize + 1) * k];
+                for (o, &s) in out_row.iter_mut().zip(src) {
+                    *o += v * s;
                 }
             }
-        });
+        }
+    };
+    if crate::threads::worth_splitting(a.nnz().saturating_mul(k)) {
+        y.par_chunks_mut(k * 64).enumerate().for_each(block);
+    } else {
+        y.chunks_mut(k * 64).enumerate().for_each(block);
+    }
     y
 }
 

@@ -166,7 +166,7 @@ impl FramelessParams {
         for (s, (st, stage_tables)) in self.stages.iter().zip(tables).enumerate() {
             let last = s + 1 == n_stages;
             let u = match &h {
-                None => st.encoder.forward_sparse(&graph.features)?,
+                None => st.encoder.forward_features(&graph.features)?,
                 Some(h) => st.encoder.forward(h)?,
             };
             let u = if last { u } else { u.relu()? };

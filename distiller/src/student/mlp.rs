@@ -54,6 +54,6 @@ impl MlpParams {
 
     /// `ReLU(Lin₁(x))`, `N × d` (eval mode: before dropout).
     pub(super) fn hidden_layer(&self, graph: &StudentGraph) -> candle_core::Result<Tensor> {
-        self.hidden.forward_sparse(&graph.features)?.relu()
+        self.hidden.forward_features(&graph.features)?.relu()
     }
 }

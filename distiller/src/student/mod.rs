@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Blame, Blamed};
 use crate::framelet::FrameletOperators;
-use crate::sparse::{spmm, Csr, SparseOperator};
+use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
 use crate::train::SeededRng;
 
 pub use frameless::{FramelessParams, StageParams};
@@ -200,8 +200,8 @@ pub struct BandOperators {
 /// Everything a student reads from the graph: the sparse features and the band operators.
 #[derive(Debug, Clone)]
 pub struct StudentGraph {
-    /// Node features, `N × F`.
-    pub features: SparseOperator,
+    /// Node features, `N × F` (CSR or dense by their density).
+    pub features: FeatureMatrix,
     /// The bands, in the framelet's order.
     pub bands: Vec<BandOperators>,
     /// Where the student's parameters live and train (CPU unless [`StudentGraph::on`]).
@@ -235,7 +235,7 @@ impl StudentGraph {
             });
         }
         Ok(Self {
-            features: SparseOperator::new(features),
+            features: FeatureMatrix::new(features),
             bands: out,
             device: Device::Cpu,
         })

@@ -4,7 +4,7 @@ use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::{TeacherConfig, TeacherKind};
 use crate::framelet::FrameletOperators;
-use crate::sparse::{spmm, Csr, SparseOperator};
+use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
 use crate::train::SeededRng;
 
 /// The sparse operators of one band, ready for autograd.
@@ -31,7 +31,7 @@ pub(super) struct Model {
     kind: TeacherKind,
     bands: Vec<BandOps>,
     features: Csr,
-    features_op: SparseOperator,
+    features_op: FeatureMatrix,
     layers: Vec<Layer>,
     dropout: f64,
     propagation_power: usize,
@@ -99,7 +99,7 @@ impl Model {
             kind,
             bands,
             features: features.clone(),
-            features_op: SparseOperator::new(features.clone()),
+            features_op: FeatureMatrix::new(features.clone()),
             layers,
             dropout: config.dropout,
             propagation_power: config.layers.max(1),
@@ -130,9 +130,9 @@ impl Model {
                     h = Some(rng.dropout(x, self.dropout)?);
                 }
             }
-            // First layer: X·Θ as a sparse × dense product; later layers dense.
+            // First layer: X·Θ (CSR or dense by X's density); later layers dense.
             let projected = match &h {
-                None => spmm(&self.features_op, layer.theta.as_tensor())?,
+                None => self.features_op.matmul(layer.theta.as_tensor())?,
                 Some(x) => x.matmul(layer.theta.as_tensor())?,
             };
             h = Some(match self.kind {
@@ -150,7 +150,7 @@ impl Model {
         if self.kind == TeacherKind::Simplified || self.layers.len() < 2 {
             return self.forward(None);
         }
-        let mut h = spmm(&self.features_op, self.layers[0].theta.as_tensor())?;
+        let mut h = self.features_op.matmul(self.layers[0].theta.as_tensor())?;
         for (i, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
             if i > 0 {
                 h = h.matmul(layer.theta.as_tensor())?;
@@ -207,9 +207,9 @@ impl Model {
                     values: kept,
                     ..self.features.clone()
                 };
-                spmm(&SparseOperator::new(dropped), theta)?
+                FeatureMatrix::new(dropped).matmul(theta)?
             }
-            _ => spmm(&self.features_op, theta)?,
+            _ => self.features_op.matmul(theta)?,
         };
         let mut out = layer.bias.as_tensor().clone();
         for (b, ops) in self.bands.iter().enumerate() {

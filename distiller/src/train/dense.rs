@@ -3,7 +3,7 @@
 use candle_core::{DType, Device, Tensor, Var};
 
 use super::SeededRng;
-use crate::sparse::{spmm, SparseOperator};
+use crate::sparse::FeatureMatrix;
 
 /// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
 #[derive(Debug, Clone)]
@@ -39,12 +39,13 @@ impl Dense {
             .broadcast_add(self.bias.as_tensor())
     }
 
-    /// `X W + b` for the sparse feature matrix `X`.
+    /// `X W + b` for the feature matrix `X` (CSR or dense by its density).
     ///
     /// # Errors
     /// On a shape mismatch.
-    pub fn forward_sparse(&self, x: &SparseOperator) -> candle_core::Result<Tensor> {
-        spmm(x, self.weight.as_tensor())?.broadcast_add(self.bias.as_tensor())
+    pub fn forward_features(&self, x: &FeatureMatrix) -> candle_core::Result<Tensor> {
+        x.matmul(self.weight.as_tensor())?
+            .broadcast_add(self.bias.as_tensor())
     }
 
     /// The weight and the bias, for the optimiser.

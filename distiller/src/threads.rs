@@ -1,0 +1,194 @@
+//! How many threads training uses: a policy that is never slower than one thread.
+//!
+//! Two kinds of parallel work run during training:
+//!
+//! - **our sparse products** ([`crate::sparse::spmm()`]) split their rows over the
+//!   *current* rayon pool, but only when the product is large enough to pay for the
+//!   hand-off ([`worth_splitting`], [`PARALLEL_MIN_WORK`]); smaller ones stay on the
+//!   calling thread;
+//! - **candle's CPU kernels** read two environment variables: `RAYON_NUM_THREADS` on
+//!   every matmul (gemm splits only products above its own size threshold, over the
+//!   current rayon pool), and `CANDLE_NUM_THREADS` (falling back to `RAYON_NUM_THREADS`)
+//!   once, to size a global *barrier pool* for element-wise ops of 64 Ki elements or
+//!   more. That pool's threads spin at a barrier after every op: when another process
+//!   holds a core, each op waits for a descheduled spinner, which made the default ten
+//!   times slower than one thread (issue 14).
+//!
+//! The library never reads the environment: a binary resolves a [`ThreadPolicy`] into
+//! [`Threads`] once, at the top of `main` before any thread exists, sets the variables
+//! [`Threads::env`] names, and runs its work inside [`with_threads`]. The `frameless`
+//! binary does exactly this (`--threads N` is [`ThreadPolicy::Fixed`], no flag is
+//! [`ThreadPolicy::Auto`] with [`free_cores`] sampled from `/proc/stat`).
+//!
+//! Code that trains many models in parallel threads (one model per thread) resolves
+//! `ThreadPolicy::Fixed(1)` (so `RAYON_NUM_THREADS=1`: every gemm and element-wise op
+//! stays on its caller, and candle's barrier pool, which serialises its callers behind
+//! one lock, has no worker) and runs each training inside its own `with_threads(1, …)`.
+//!
+//! Thread counts never change results: every product sums each output entry in a fixed
+//! order, whichever thread computes it.
+
+use std::num::NonZeroUsize;
+
+/// Multiply-adds (`nnz × width`) below which a sparse product stays on the calling
+/// thread. Measured on this project's benchmark (`scripts/bench-threads.sh`): a rayon
+/// hand-off costs tens of microseconds, a product of this size about a millisecond.
+pub const PARALLEL_MIN_WORK: usize = 1 << 20;
+
+/// Whether a product of `work` multiply-adds should be split over the current rayon
+/// pool: it is large enough and the pool has more than one thread.
+pub fn worth_splitting(work: usize) -> bool {
+    work >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1
+}
+
+/// How the thread count is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadPolicy {
+    /// As many threads as there are free cores; candle's element-wise barrier pool off
+    /// (its spinning costs more than it gains on this project's op sizes, and turns
+    /// pathological when a core is taken); small products stay on their caller.
+    Auto,
+    /// Exactly this many threads everywhere (candle's barrier pool included).
+    Fixed(NonZeroUsize),
+}
+
+/// A resolved thread setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threads {
+    /// Threads of the rayon pool training runs in (our sparse products, candle's gemm).
+    pub pool: usize,
+    /// Threads of candle's element-wise barrier pool (1: none, ops run on their caller).
+    pub elementwise: usize,
+}
+
+impl ThreadPolicy {
+    /// The thread setting for a machine with `available` cores of which `free` (a
+    /// fraction, e.g. from [`free_cores`]) are idle. `Auto` takes a second thread only
+    /// for a core that is at least 80 % idle, so a competing CPU-bound process (or two
+    /// half-busy ones) leaves training on one thread.
+    pub fn resolve(self, free: f64, available: usize) -> Threads {
+        match self {
+            ThreadPolicy::Fixed(n) => Threads {
+                pool: n.get(),
+                elementwise: n.get(),
+            },
+            ThreadPolicy::Auto => {
+                let free = if free.is_finite() { free } else { 0.0 };
+                // Truncation is the point: 1.7 free cores is one thread.
+                let cores = (free + 0.2).floor().max(1.0) as usize;
+                Threads {
+                    pool: cores.clamp(1, available.max(1)),
+                    elementwise: 1,
+                }
+            }
+        }
+    }
+}
+
+impl Threads {
+    /// The environment variables candle reads, with their values; set them before the
+    /// first candle op (and before any thread is spawned).
+    pub fn env(&self) -> [(&'static str, String); 2] {
+        [
+            ("RAYON_NUM_THREADS", self.pool.to_string()),
+            ("CANDLE_NUM_THREADS", self.elementwise.to_string()),
+        ]
+    }
+}
+
+/// Runs `f` inside a new rayon pool of `threads` threads (at least one), so every
+/// parallel product `f` starts is split over that pool; `f` itself runs on one of them.
+///
+/// # Errors
+/// If the operating system refuses to start the threads.
+pub fn with_threads<R: Send>(
+    threads: usize,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R, rayon::ThreadPoolBuildError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("frameless-{i}"))
+        .build()?;
+    Ok(pool.install(f))
+}
+
+/// Cumulative `(idle, total)` jiffies of the first `cpu ` line of a `/proc/stat` text
+/// (idle includes iowait); `None` if there is no such line.
+pub fn cpu_jiffies(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map_while(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest fields are inside user).
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    let total = fields.iter().take(8).sum();
+    Some((idle, total))
+}
+
+/// Idle cores between two `/proc/stat` samples of a machine with `cores` cores: the
+/// idle share of the elapsed jiffies times `cores`; `None` if a sample has no `cpu `
+/// line or no time passed between them.
+pub fn free_cores(before: &str, after: &str, cores: usize) -> Option<f64> {
+    let (idle0, total0) = cpu_jiffies(before)?;
+    let (idle1, total1) = cpu_jiffies(after)?;
+    let total = total1.checked_sub(total0).filter(|&t| t > 0)?;
+    let idle = idle1.saturating_sub(idle0).min(total);
+    Some(idle as f64 / total as f64 * cores as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAT0: &str = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 50 0 25 400 25 0 0 0 0 0\n";
+
+    #[test]
+    fn free_cores_is_the_idle_share_times_the_cores() {
+        // 100 more jiffies: 40 idle + 10 iowait → half of 2 cores free.
+        let after = "cpu  140 0 60 840 60 0 0 0 0 0\n";
+        assert_eq!(cpu_jiffies(STAT0), Some((850, 1000)));
+        assert_eq!(free_cores(STAT0, after, 2), Some(1.0));
+        assert_eq!(free_cores(STAT0, STAT0, 2), None, "no time passed");
+        assert_eq!(free_cores("intr 5", after, 2), None);
+    }
+
+    #[test]
+    fn auto_takes_a_second_thread_only_for_an_idle_core() {
+        let auto = ThreadPolicy::Auto;
+        assert_eq!(
+            auto.resolve(2.0, 2),
+            Threads {
+                pool: 2,
+                elementwise: 1
+            }
+        );
+        assert_eq!(auto.resolve(1.85, 2).pool, 2);
+        assert_eq!(auto.resolve(1.5, 2).pool, 1, "a loaded core");
+        assert_eq!(auto.resolve(0.1, 2).pool, 1, "never zero");
+        assert_eq!(auto.resolve(7.9, 4).pool, 4, "never above the cores");
+        assert_eq!(auto.resolve(f64::NAN, 4).pool, 1);
+        let fixed = ThreadPolicy::Fixed(NonZeroUsize::new(3).unwrap());
+        assert_eq!(
+            fixed.resolve(0.0, 2),
+            Threads {
+                pool: 3,
+                elementwise: 3
+            }
+        );
+        assert_eq!(
+            fixed.resolve(0.0, 2).env()[1],
+            ("CANDLE_NUM_THREADS", "3".into())
+        );
+    }
+
+    #[test]
+    fn with_threads_runs_inside_a_pool_of_that_size() {
+        assert_eq!(with_threads(2, rayon::current_num_threads).unwrap(), 2);
+        assert_eq!(with_threads(0, rayon::current_num_threads).unwrap(), 1);
+        assert!(!with_threads(1, || worth_splitting(usize::MAX)).unwrap());
+        assert!(!with_threads(2, || worth_splitting(PARALLEL_MIN_WORK - 1)).unwrap());
+        assert!(with_threads(2, || worth_splitting(PARALLEL_MIN_WORK)).unwrap());
+    }
+}
