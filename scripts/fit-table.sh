@@ -16,12 +16,12 @@ echo "| dataset | seeds | plain MLP | teacher | fit f32 | fit int8 | wall s | ch
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for ds in $1; do
   "$BIN" fit --dataset "$DATA/$ds" --seeds "$SEEDS" --jobs "$JOBS" -q --json \
-      -o "$OUT/$ds.fgkd" > "$OUT/$ds.json"
-  jq -r '.report as $r
+      -o "$OUT/$ds.fgkd" > /dev/null
+  jq -r '. as $r
     | ([$r.choices[].recipe
         | "\(.student.kind)\(if .teacher then "←\(.teacher) λ\(.lambda)" else "←labels" end)"]
        | group_by(.) | map("\(.[0]) ×\(length)") | join(", ")) as $chosen
     | def p: "\(.mean * 100 | round / 100) ± \(.std * 100 | round / 100)";
       "| \($r.dataset) | \($r.choices | length) | \($r.plain_mlp | p) | \($r.teacher | p) | \($r.fit | p) | \($r.fit_int8.mean * 100 | round / 100) | \($r.seconds | round) | \($chosen) |"' \
-      "$OUT/$ds.json"
+      "$OUT/$ds-fit/fit.json"
 done

@@ -29,7 +29,7 @@ Examples:
 /// weight decay, τ, stages). Each seed chooses on its own validation split; test
 /// accuracy is read only after every choice is made. Writes the blob of the first seed's
 /// choice (parity-checked against the engine), its student file, and a report folder
-/// (report.md, fit.json, recipe.json, validation-vs-test.svg).
+/// (report.md, fit.json, recipe.json, student.json, validation-vs-test.svg).
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct FitArgs {
@@ -150,12 +150,11 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let student_path = out.with_extension("json");
-    file.save(&student_path)?;
-    let parity = export_file(&file, args.precision.0, &out)?;
-
     std::fs::create_dir_all(&report_dir)
         .with_context(|| format!("creating {}", report_dir.display()))?;
+    let student_path = report_dir.join("student.json");
+    file.save(&student_path)?;
+    let parity = export_file(&file, args.precision.0, &out)?;
     save_json(&outcome.report, &report_dir.join("fit.json"))?;
     save_json(&chosen.recipe, &report_dir.join("recipe.json"))?;
     frameless_experiments::fit_report::write(&outcome.report, &report_dir)?;
