@@ -112,7 +112,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
     let rates = args.data.rates()?;
     let config = args.config();
     let source = args.data.dataset.to_string();
-    let dataset = args.data.load()?;
+    let dataset = args.data.load_for(&config)?;
     let graph = dataset.graph()?;
     let operators = framelet::build(&graph, &config.framelet)?;
     if let Some(dir) = &args.out {
