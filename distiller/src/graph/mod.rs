@@ -119,7 +119,9 @@ impl Graph {
     pub fn edge_homophily(&self, labels: &[i64]) -> f64 {
         let (mut same, mut total) = (0usize, 0usize);
         for (u, v) in self.edge_list() {
-            let (a, b) = (labels[u as usize], labels[v as usize]);
+            let (Some(&a), Some(&b)) = (labels.get(u as usize), labels.get(v as usize)) else {
+                continue;
+            };
             if a >= 0 && b >= 0 {
                 total += 1;
                 same += usize::from(a == b);
