@@ -300,7 +300,7 @@ impl Estimate {
         match available {
             Some(limit) if self.peak() > limit.bytes => Err(MemoryError::TooLarge {
                 what: what.to_string(),
-                estimate: self.clone(),
+                estimate: Box::new(self.clone()),
                 available: limit,
             }),
             _ => Ok(()),
@@ -444,8 +444,8 @@ pub enum MemoryError {
     TooLarge {
         /// The input (dataset folder or source string).
         what: String,
-        /// The estimate.
-        estimate: Estimate,
+        /// The estimate (boxed: errors stay small).
+        estimate: Box<Estimate>,
         /// What the machine allows.
         available: Available,
     },
