@@ -500,3 +500,175 @@ fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
         "the same recipe and seed give the same blob"
     );
 }
+
+/// A 60-node plain dataset folder (a path, two classes) with `meta.txt` saying `meta`.
+fn plain_folder(root: &Path, name: &str, meta: &str) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines = |f: &dyn Fn(usize) -> String| (0..60).map(f).collect::<Vec<_>>().join("\n");
+    std::fs::write(dir.join("meta.txt"), meta).unwrap();
+    let features = lines(&|i| format!("{i}\t{}:1 {}:0.5", i % 2, 2 + i % 3));
+    std::fs::write(dir.join("features.txt"), features).unwrap();
+    std::fs::write(dir.join("labels.txt"), lines(&|i| (i % 2).to_string())).unwrap();
+    let edges = (0..59)
+        .map(|i| format!("{i}\t{}", i + 1))
+        .collect::<Vec<_>>();
+    std::fs::write(dir.join("edges.txt"), edges.join("\n")).unwrap();
+    dir
+}
+
+/// A 61-node geom-gcn folder whose last node has `last` as features and label.
+fn geom_folder(root: &Path, name: &str, header: &str, last: &str) -> std::path::PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut nodes = format!("node_id\t{header}\tlabel\n");
+    for i in 0..60 {
+        nodes.push_str(&format!("{i}\t{}\t{}\n", i % 2, i % 2));
+    }
+    nodes.push_str(&format!("60\t{last}\n"));
+    std::fs::write(dir.join("out1_node_feature_label.txt"), nodes).unwrap();
+    let edges: String = (0..60).map(|i| format!("{i}\t{}\n", i + 1)).collect();
+    std::fs::write(dir.join("out1_graph_edges.txt"), format!("a\tb\n{edges}")).unwrap();
+    dir
+}
+
+/// `frameless ARGS` under an address-space limit of `gib` GiB (`ulimit -v`).
+fn limited(gib: u64, args: &[&std::ffi::OsStr]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -v {} && exec \"$0\" \"$@\"", gib << 20))
+        .arg(env!("CARGO_BIN_EXE_frameless"))
+        .args(args);
+    cmd
+}
+
+/// Issue 17, item 2: every count that would have the CLI allocate terabytes (and die with
+/// SIGABRT) is refused with exit 1 and a sentence naming the input and the memory it needs.
+#[test]
+fn too_large_inputs_are_refused_with_an_estimate() {
+    let work = tempfile::tempdir().unwrap();
+    let teacher = |dataset: &Path| {
+        let mut cmd = frameless();
+        cmd.args([
+            "teacher",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "-q",
+            "--dataset",
+        ])
+        .arg(dataset);
+        cmd
+    };
+    // The folder itself is fine: trains.
+    let ok = plain_folder(
+        work.path(),
+        "ok",
+        "num_nodes=60\nnum_features=5\nnum_classes=2\n",
+    );
+    teacher(&ok).assert().success();
+    // num_features of 10^9 and 10^12 in meta.txt: terabytes and petabytes of weights.
+    for (features, size) in [("1000000000", "TiB"), ("1000000000000", "PiB")] {
+        let meta = format!("num_nodes=60\nnum_features={features}\nnum_classes=2\n");
+        let dir = plain_folder(work.path(), &format!("f{features}"), &meta);
+        let l = stderr_line(&mut teacher(&dir));
+        assert!(
+            l.contains(&format!("60 nodes × {features} features"))
+                && l.contains("is too large for this machine")
+                && l.contains(size)
+                && l.contains("teacher tensors + gradients"),
+            "{l}"
+        );
+    }
+    // num_classes of 10^12: refused from the labels present, nothing allocated for it.
+    let dir = plain_folder(
+        work.path(),
+        "c12",
+        "num_nodes=60\nnum_features=5\nnum_classes=1000000000000\n",
+    );
+    let l = stderr_line(&mut teacher(&dir));
+    assert!(l.contains("class 2 has no labelled node"), "{l}");
+    // geom-gcn: one label of 10^12; one index column of 4294967294 (F = 2^32 − 1).
+    let dir = geom_folder(work.path(), "label", "feature", "1\t1000000000000");
+    let l = stderr_line(&mut teacher(&dir));
+    assert!(l.contains("class 2 has no labelled node"), "{l}");
+    let index = geom_folder(
+        work.path(),
+        "index",
+        "feature(feature_amount:3)",
+        "4294967294\t1",
+    );
+    let l = stderr_line(&mut teacher(&index));
+    assert!(
+        l.contains("61 nodes × 4294967295 features") && l.contains("TiB"),
+        "{l}"
+    );
+    // A synthetic graph of 20M nodes: refused before it is generated (it was a SIGABRT
+    // in Csr::transpose), under a 16 GiB limit so the verdict is the same on any machine.
+    let big = std::ffi::OsStr::new("synthetic:nodes=20000000");
+    let args = ["teacher", "--seeds", "1", "-q", "--dataset"].map(std::ffi::OsStr::new);
+    let l = stderr_line(&mut limited(16, &[&args[..], &[big]].concat()));
+    assert!(
+        l.contains("20000000 nodes × 200 features") && l.contains("GiB at peak"),
+        "{l}"
+    );
+    // 1M nodes under a 6 GB limit: refused up front, naming the limit.
+    let million = std::ffi::OsStr::new("synthetic:nodes=1000000");
+    let l = stderr_line(&mut limited(6, &[&args[..], &[million]].concat()));
+    assert!(
+        l.contains("1000000 nodes") && l.contains("the address-space limit, ulimit -v"),
+        "{l}"
+    );
+    // A soft-label file whose (untrusted) source says 20M nodes: refused before loading.
+    let mut soft: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo_dir().join("soft-labels.json")).unwrap())
+            .unwrap();
+    soft["source"] = "synthetic:nodes=20000000,classes=3,features=40".into();
+    let forged = work.path().join("forged.json");
+    std::fs::write(&forged, soft.to_string()).unwrap();
+    let distill = ["distill", "-q", "--teacher"].map(std::ffi::OsStr::new);
+    let l = stderr_line(&mut limited(
+        16,
+        &[&distill[..], &[forged.as_os_str()]].concat(),
+    ));
+    assert!(
+        l.contains("20000000 nodes × 40 features") && l.contains("student tables + tensors"),
+        "{l}"
+    );
+    // The same file said to be a graph of another size than its log-probabilities: refused
+    // before generating it.
+    soft["source"] = "synthetic:nodes=500,classes=3,features=40".into();
+    std::fs::write(&forged, soft.to_string()).unwrap();
+    let l = stderr_line(
+        frameless()
+            .args(["distill", "-q", "--teacher"])
+            .arg(&forged),
+    );
+    assert!(l.contains("soft labels are for 400 nodes"), "{l}");
+}
+
+/// Issue 17, item 3: a student file whose labels name a class that does not exist passed
+/// silently; it is refused on load.
+#[test]
+fn student_file_labels_must_be_classes() {
+    let work = tempfile::tempdir().unwrap();
+    let mut student: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(demo_dir().join("student.json")).unwrap()).unwrap();
+    student["labels"][5] = 3.into(); // three classes: 0, 1, 2
+    let bad = work.path().join("bad-labels.json");
+    std::fs::write(&bad, student.to_string()).unwrap();
+    let out = work.path().join("never.fgkd");
+    let l = stderr_line(
+        frameless()
+            .args(["export", "--student"])
+            .arg(&bad)
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(
+        l.contains("node 5 has label 3, which is not a class"),
+        "{l}"
+    );
+    assert!(!out.exists());
+}

@@ -3,7 +3,10 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use frameless_distiller::data::{Dataset, DatasetSource, SplitRates};
+use frameless_distiller::memory::{Estimate, Shape};
+use frameless_distiller::pipeline::{load_within, PipelineError};
 use frameless_distiller::surgery::{rewire_dataset, SdrfConfig};
+use frameless_distiller::teacher::TeacherConfig;
 
 /// Optimiser and early-stopping settings shared by every training subcommand.
 #[derive(Debug, Clone, Args)]
@@ -66,10 +69,15 @@ pub fn parse_surgery(text: &str) -> Result<SdrfConfig, String> {
 }
 
 impl DataArgs {
-    /// Loads the dataset and applies `--surgery`, if any.
-    pub fn load(&self) -> anyhow::Result<Dataset> {
-        let dataset = frameless_distiller::data::load(&self.dataset)
-            .with_context(|| format!("loading {}", self.dataset))?;
+    /// Loads the dataset, refused if a teacher run with `config` would not fit in memory,
+    /// and applies `--surgery`, if any.
+    pub fn load_for(&self, config: &TeacherConfig) -> anyhow::Result<Dataset> {
+        let plan = |shape: &Shape| Estimate::teacher(shape, config);
+        let dataset = load_within(&self.dataset, &plan).map_err(|e| match e {
+            // The refusal names the dataset itself.
+            PipelineError::Memory(e) => anyhow::Error::new(e),
+            e => anyhow::Error::new(e).context(format!("loading {}", self.dataset)),
+        })?;
         match &self.surgery {
             None => Ok(dataset),
             Some(cfg) => Ok(rewire_dataset(&dataset, cfg).context("--surgery")?.0),

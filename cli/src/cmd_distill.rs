@@ -141,7 +141,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for path in &args.teacher {
         let soft = SoftLabels::load(path).map_err(|error| BadInput::SoftLabels { error })?;
-        let loaded = dataset_of(&soft).map_err(|error| BadInput::SoftLabelsDataset {
+        let loaded = dataset_of(&soft, &config).map_err(|error| BadInput::SoftLabelsDataset {
             path: path.clone(),
             error,
         })?;

@@ -87,7 +87,9 @@ fn read_recipe(path: &Path) -> anyhow::Result<Recipe> {
 
 /// Runs the subcommand.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
-    let dataset = args.data.load()?;
+    let dataset = args
+        .data
+        .load_for(&frameless_distiller::teacher::TeacherConfig::default())?;
     let rates = args.data.rates()?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)

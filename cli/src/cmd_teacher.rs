@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use frameless_distiller::framelet::{self, FrameletConfig, FrameletKind};
+use frameless_distiller::memory::{self, Estimate, Shape, Size};
 use frameless_distiller::teacher::{
     self, ComputeDtype, SoftLabels, TeacherConfig, TeacherKind, TeacherRun,
 };
@@ -112,13 +113,21 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
     let rates = args.data.rates()?;
     let config = args.config();
     let source = args.data.dataset.to_string();
-    let dataset = args.data.load()?;
+    let dataset = args.data.load_for(&config)?;
+    let chatty = !args.output.json && !args.output.quiet;
+    if chatty {
+        let estimate = Estimate::teacher(&Shape::of(&dataset), &config);
+        let room = memory::available().map_or_else(
+            || "no memory limit known".to_string(),
+            |a| format!("{} available ({})", Size(a.bytes), a.limit),
+        );
+        eprintln!("{}: memory {estimate}; {room}", dataset.name);
+    }
     let graph = dataset.graph()?;
     let operators = framelet::build(&graph, &config.framelet)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let chatty = !args.output.json && !args.output.quiet;
     let mut runs: Vec<TeacherRun> = Vec::new();
     for seed in args.seeds.seeds() {
         let split = dataset.split(seed, rates);

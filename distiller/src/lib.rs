@@ -24,6 +24,7 @@
 //! framelet   Chebyshev-approximated graph framelet transforms W_{j,l}
 //! teacher    spectral/spatial framelet teachers; soft labels
 //! student    the mlp, fmlp-s and fmlp-o students
+//! memory     peak-memory estimates per stage; runs too large for the machine refused up front
 //! distill    knowledge distillation of a teacher's soft labels into a student
 //! quantize   the engine's weights at f32/f16/int8 and their simulated accuracy
 //! export     the engine blob, the student file and their parity checks
@@ -40,6 +41,7 @@ pub mod files;
 pub mod fit;
 pub mod framelet;
 pub mod graph;
+pub mod memory;
 pub mod pipeline;
 pub mod progress;
 pub mod quantize;

@@ -26,6 +26,7 @@ use crate::error::{Blame, Blamed};
 use crate::export::artifact::{RunInfo, StudentFile};
 use crate::export::{engine_ns_per_node, verify, write_atomic, ExportError, ParityInputs};
 use crate::framelet::{self, FrameletError, FrameletOperators};
+use crate::memory::{Estimate, MemoryError, Shape};
 use crate::progress::Progress;
 use crate::quantize::{self, PrecisionReport, QuantizeError, PRECISIONS};
 use crate::student::{Mode, StudentConfig, StudentError, StudentGraph};
@@ -62,6 +63,9 @@ pub enum PipelineError {
     /// Rewiring the graph as the soft labels say.
     #[error(transparent)]
     Surgery(#[from] SurgeryError),
+    /// A run too large for the machine, refused before it started.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     /// A soft-label file that does not match its dataset.
     #[error("soft labels are for {expected_nodes} nodes / {expected_classes} classes but {source_text} has {found_nodes} / {found_classes}")]
     Mismatch {
@@ -90,6 +94,7 @@ impl Blamed for PipelineError {
             Self::Export(e) => e.blame(),
             Self::Candle(e) => e.blame(),
             Self::Surgery(e) => e.blame(),
+            Self::Memory(e) => e.blame(),
             Self::Mismatch { .. } => Blame::Input,
         }
     }
@@ -115,6 +120,7 @@ pub fn blame_of(error: &(dyn std::error::Error + 'static)) -> Option<Blame> {
         crate::teacher::TeacherError,
         crate::framelet::FrameletError,
         crate::surgery::SurgeryError,
+        crate::memory::MemoryError,
         crate::data::DataError,
         crate::sparse::SparseError,
         std::io::Error,
@@ -131,25 +137,60 @@ pub struct Distilled {
     pub precisions: Vec<PrecisionReport>,
 }
 
-/// Loads the teacher's dataset from the path or synthetic spec recorded in `soft`, rewired
-/// by the SDRF it records, if any, so the student sees the teacher's graph.
+/// Loads `source` for a run whose peak memory `plan` estimates from the dataset's
+/// [`Shape`], refusing it if the estimate exceeds what the machine allows
+/// ([`crate::memory::available`]): before generating a synthetic graph (its shape is known
+/// from its parameters), right after loading a folder (whose size is bounded by its files).
 ///
 /// # Errors
-/// If the dataset cannot be loaded or does not match the soft labels.
-pub fn dataset_of(soft: &SoftLabels) -> Result<(Dataset, FrameletOperators), PipelineError> {
+/// [`PipelineError::Memory`] naming the estimate, or the loader's [`DataError`].
+pub fn load_within(
+    source: &DatasetSource,
+    plan: &dyn Fn(&Shape) -> Estimate,
+) -> Result<Dataset, PipelineError> {
+    let what = source.to_string();
+    if let DatasetSource::Synthetic(config) = source {
+        plan(&Shape::synthetic(config)).check_here(&what)?;
+    }
+    let dataset = data::load(source)?;
+    plan(&Shape::of(&dataset)).check_here(&what)?;
+    Ok(dataset)
+}
+
+/// Loads the teacher's dataset from the path or synthetic spec recorded in `soft`, rewired
+/// by the SDRF it records, if any, so the student sees the teacher's graph. The source is
+/// untrusted text: a synthetic graph of another size than the file's `n_nodes` is refused
+/// before it is generated, and any dataset too large for a distillation with `student`
+/// (see [`load_within`]).
+///
+/// # Errors
+/// If the dataset cannot be loaded, is too large, or does not match the soft labels.
+pub fn dataset_of(
+    soft: &SoftLabels,
+    student: &StudentConfig,
+) -> Result<(Dataset, FrameletOperators), PipelineError> {
     let source: DatasetSource = soft.source.parse()?;
-    let mut dataset = data::load(&source)?;
+    let mismatch = |found_nodes, found_classes| PipelineError::Mismatch {
+        source_text: soft.source.clone(),
+        expected_nodes: soft.n_nodes,
+        expected_classes: soft.outcome.n_classes,
+        found_nodes,
+        found_classes,
+    };
+    let framelet_config = &soft.config.framelet;
+    let plan = |shape: &Shape| Estimate::distill(shape, framelet_config, student);
+    if let DatasetSource::Synthetic(c) = &source {
+        plan(&Shape::synthetic(c)).check_here(&soft.source)?;
+        if c.nodes != soft.n_nodes || c.classes != soft.outcome.n_classes {
+            return Err(mismatch(c.nodes, c.classes));
+        }
+    }
+    let mut dataset = load_within(&source, &plan)?;
     if let Some(surgery) = &soft.surgery {
         dataset = rewire_dataset(&dataset, surgery)?.0;
     }
     if dataset.n_nodes() != soft.n_nodes || dataset.n_classes != soft.outcome.n_classes {
-        return Err(PipelineError::Mismatch {
-            source_text: soft.source.clone(),
-            expected_nodes: soft.n_nodes,
-            expected_classes: soft.outcome.n_classes,
-            found_nodes: dataset.n_nodes(),
-            found_classes: dataset.n_classes,
-        });
+        return Err(mismatch(dataset.n_nodes(), dataset.n_classes));
     }
     let graph = dataset.graph().map_err(FrameletError::from)?;
     let ops = framelet::build(&graph, &soft.config.framelet)?;
@@ -297,7 +338,9 @@ pub fn demo<'p>(
 ) -> Result<DemoReport, PipelineError> {
     let start = Instant::now();
     let source = DatasetSource::Synthetic(config.synthetic.clone());
-    let dataset = data::load(&source)?;
+    let plan =
+        |shape: &Shape| Estimate::teacher_then_distill(shape, &config.teacher, &config.student);
+    let dataset = load_within(&source, &plan)?;
     let graph = dataset.graph().map_err(FrameletError::from)?;
     let ops = framelet::build(&graph, &config.teacher.framelet)?;
     let split = dataset.split(config.seed, SplitRates::default());

@@ -65,7 +65,11 @@ pub(crate) fn load(dir: &Path) -> Result<Dataset, DataError> {
                 }
             }
         }
-        if rows[id as usize].replace((row, y)).is_some() {
+        // `node` checked the id against n = rows.len().
+        let slot = rows
+            .get_mut(id as usize)
+            .ok_or_else(|| DataError::parse(&file, i + 1, format!("node {id} is out of range")))?;
+        if slot.replace((row, y)).is_some() {
             return Err(DataError::parse(
                 &file,
                 i + 1,

@@ -77,10 +77,12 @@ impl Dataset {
         let labelled = |ids: &[u32]| -> Vec<u32> {
             ids.iter()
                 .copied()
-                .filter(|&i| self.labels[i as usize] >= 0)
+                .filter(|&i| self.labels.get(i as usize).is_some_and(|&y| y >= 0))
                 .collect()
         };
-        let fixed = &self.fixed_splits[k];
+        let Some(fixed) = self.fixed_splits.get(k) else {
+            return Split::default();
+        };
         Split {
             train: labelled(&fixed.train),
             val: labelled(&fixed.val),
@@ -92,8 +94,8 @@ impl Dataset {
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0usize; self.n_classes];
         for &y in &self.labels {
-            if y >= 0 && (y as usize) < self.n_classes {
-                counts[y as usize] += 1;
+            if let Some(count) = usize::try_from(y).ok().and_then(|y| counts.get_mut(y)) {
+                *count += 1;
             }
         }
         counts

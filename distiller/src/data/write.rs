@@ -56,8 +56,11 @@ pub fn write_dataset(
     let same = edges
         .iter()
         .filter(|&&(u, v)| {
-            let (a, b) = (dataset.labels[u as usize], dataset.labels[v as usize]);
-            a >= 0 && a == b
+            let (a, b) = (
+                dataset.labels.get(u as usize),
+                dataset.labels.get(v as usize),
+            );
+            a.zip(b).is_some_and(|(&a, &b)| a >= 0 && a == b)
         })
         .count();
     let counts: Vec<String> = dataset

@@ -22,9 +22,16 @@ impl Graph {
     /// duplicates merged and every edge made symmetric.
     ///
     /// # Errors
-    /// [`SparseError::IndexOutOfRange`] if an endpoint is `>= n_nodes`.
+    /// [`SparseError::IndexOutOfRange`] if an endpoint is `>= n_nodes`,
+    /// [`SparseError::TooLarge`] if the allocator refuses the graph's storage.
     pub fn from_edges(n_nodes: usize, edges: &[(u32, u32)]) -> Result<Self, SparseError> {
-        let mut triplets = Vec::with_capacity(2 * edges.len());
+        let too_large = |_| SparseError::TooLarge {
+            n_rows: n_nodes,
+            n_cols: n_nodes,
+            entries: edges.len().saturating_mul(2),
+        };
+        let mut triplets =
+            crate::sparse::try_with_capacity(edges.len().saturating_mul(2)).map_err(too_large)?;
         for &(u, v) in edges {
             if u != v {
                 triplets.push((u, v, 1.0));
@@ -112,7 +119,9 @@ impl Graph {
     pub fn edge_homophily(&self, labels: &[i64]) -> f64 {
         let (mut same, mut total) = (0usize, 0usize);
         for (u, v) in self.edge_list() {
-            let (a, b) = (labels[u as usize], labels[v as usize]);
+            let (Some(&a), Some(&b)) = (labels.get(u as usize), labels.get(v as usize)) else {
+                continue;
+            };
             if a >= 0 && b >= 0 {
                 total += 1;
                 same += usize::from(a == b);
@@ -160,6 +169,15 @@ mod tests {
         // Nodes 0-1: L = [[1, -1], [-1, 1]]; node 2 isolated: zero row.
         assert_eq!(&l[0..3], &[1.0, -1.0, 0.0]);
         assert_eq!(&l[6..9], &[0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn a_node_count_no_machine_holds_is_an_error_not_an_abort() {
+        for n in [usize::MAX, usize::MAX / 2, 1 << 50] {
+            let e = Graph::from_edges(n, &[(0, 1)]).unwrap_err();
+            assert!(matches!(e, SparseError::TooLarge { .. }), "{n}: {e:?}");
+            assert_eq!(crate::error::Blamed::blame(&e), crate::error::Blame::Input);
+        }
     }
 
     #[test]

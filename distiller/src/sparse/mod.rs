@@ -36,6 +36,16 @@ pub enum SparseError {
         /// The invariant that does not hold.
         what: &'static str,
     },
+    /// A matrix whose storage the allocator refused (a size no machine has).
+    #[error("a {n_rows}x{n_cols} matrix with {entries} entries does not fit in memory")]
+    TooLarge {
+        /// Rows of the matrix.
+        n_rows: usize,
+        /// Columns of the matrix.
+        n_cols: usize,
+        /// Stored entries.
+        entries: usize,
+    },
     /// Two operands have incompatible shapes.
     #[error("shape mismatch: {left:?} vs {right:?}")]
     ShapeMismatch {
@@ -46,11 +56,36 @@ pub enum SparseError {
     },
 }
 
-/// Loaders check every index, so a sparse error means an operator was built wrongly.
+/// Loaders check every index, so a sparse error means an operator was built wrongly;
+/// only a size the allocator refuses is the input's (its counts are too large).
 impl crate::error::Blamed for SparseError {
     fn blame(&self) -> crate::error::Blame {
-        crate::error::Blame::Internal
+        match self {
+            Self::TooLarge { .. } => crate::error::Blame::Input,
+            _ => crate::error::Blame::Internal,
+        }
     }
+}
+
+/// `len` copies of `value` in a vector whose storage is reserved fallibly, so that a size
+/// from an input is an error rather than an abort.
+///
+/// # Errors
+/// `Err(())` if the allocator refuses (or `len` overflows `isize`).
+pub(crate) fn try_filled<T: Clone>(len: usize, value: T) -> Result<Vec<T>, ()> {
+    let mut v = try_with_capacity(len)?;
+    v.resize(len, value);
+    Ok(v)
+}
+
+/// An empty vector with room for `len` items, reserved fallibly.
+///
+/// # Errors
+/// `Err(())` if the allocator refuses.
+pub(crate) fn try_with_capacity<T>(len: usize) -> Result<Vec<T>, ()> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| ())?;
+    Ok(v)
 }
 
 /// A sparse `n_rows × n_cols` matrix in CSR form with sorted, unique column indices per row.
@@ -102,16 +137,24 @@ impl Csr {
         Ok(())
     }
 
-    /// Builds a matrix from `(row, col, value)` triplets; duplicates are summed.
+    /// Builds a matrix from `(row, col, value)` triplets; duplicates are summed. The
+    /// storage is reserved fallibly: a row count the allocator refuses is an error.
     ///
     /// # Errors
-    /// [`SparseError::IndexOutOfRange`] if a row or column is outside the shape.
+    /// [`SparseError::IndexOutOfRange`] if a row or column is outside the shape,
+    /// [`SparseError::TooLarge`] if the matrix does not fit in memory.
     pub fn from_triplets(
         n_rows: usize,
         n_cols: usize,
         triplets: &[(u32, u32, f32)],
     ) -> Result<Self, SparseError> {
-        let mut counts = vec![0usize; n_rows + 1];
+        let too_large = |_| SparseError::TooLarge {
+            n_rows,
+            n_cols,
+            entries: triplets.len(),
+        };
+        let offsets = n_rows.checked_add(1).ok_or(()).map_err(too_large)?;
+        let mut counts = try_filled(offsets, 0usize).map_err(too_large)?;
         for &(r, c, _) in triplets {
             if r as usize >= n_rows || c as usize >= n_cols {
                 return Err(SparseError::IndexOutOfRange {
@@ -126,9 +169,10 @@ impl Csr {
         for i in 0..n_rows {
             counts[i + 1] += counts[i];
         }
-        let mut cursor = counts.clone();
-        let mut cols = vec![0u32; triplets.len()];
-        let mut vals = vec![0f32; triplets.len()];
+        let mut cursor = try_filled(offsets, 0usize).map_err(too_large)?;
+        cursor.copy_from_slice(&counts);
+        let mut cols = try_filled(triplets.len(), 0u32).map_err(too_large)?;
+        let mut vals = try_filled(triplets.len(), 0f32).map_err(too_large)?;
         for &(r, c, v) in triplets {
             let slot = &mut cursor[r as usize];
             cols[*slot] = c;
@@ -136,9 +180,9 @@ impl Csr {
             *slot += 1;
         }
         // Sort each row by column and merge duplicates.
-        let mut indptr = Vec::with_capacity(n_rows + 1);
-        let mut indices = Vec::with_capacity(triplets.len());
-        let mut values = Vec::with_capacity(triplets.len());
+        let mut indptr = try_with_capacity(offsets).map_err(too_large)?;
+        let mut indices = try_with_capacity(triplets.len()).map_err(too_large)?;
+        let mut values = try_with_capacity(triplets.len()).map_err(too_large)?;
         indptr.push(0);
         let mut row: Vec<(u32, f32)> = Vec::new();
         for i in 0..n_rows {

@@ -267,9 +267,12 @@ impl TeacherOutcome {
         self.log_probs.len() / self.n_classes.max(1)
     }
 
-    /// Row `node` of the log-probabilities.
+    /// Row `node` of the log-probabilities; empty past the last node.
     pub fn row(&self, node: usize) -> &[f32] {
-        &self.log_probs[node * self.n_classes..(node + 1) * self.n_classes]
+        let c = self.n_classes;
+        node.checked_mul(c)
+            .and_then(|start| self.log_probs.get(start..start.checked_add(c)?))
+            .unwrap_or(&[])
     }
 
     /// Per-node predicted classes (argmax of the log-probabilities).
@@ -277,13 +280,13 @@ impl TeacherOutcome {
         self.log_probs
             .chunks_exact(self.n_classes.max(1))
             .map(|row| {
-                let mut best = 0;
-                for (i, v) in row.iter().enumerate() {
-                    if *v > row[best] {
-                        best = i;
+                let mut best = (0, f32::NEG_INFINITY);
+                for (i, &v) in row.iter().enumerate() {
+                    if i == 0 || v > best.1 {
+                        best = (i, v);
                     }
                 }
-                best as u32
+                best.0 as u32
             })
             .collect()
     }
