@@ -102,6 +102,25 @@ for t in "${targets[@]}"; do
     fi
 done
 
+# 3b. A signed blob: accepted with its key, refused with another key (and unsigned).
+# This build is also the engine's feature `verify` for the target.
+for t in "${targets[@]}"; do
+    [ -n "$fault_p" ] || break
+    note "signature self-test on $t"
+    if cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$(triple "$t")" -p "fw-$t" --features "$fault_p,sig-test"; then
+        cp "target/$(triple "$t")/release/fw-$t" "out/fw-$t-sig-test.elf"
+        rc=0
+        qemu_run "$t" "out/fw-$t-sig-test.elf" "out/fw-$t-sig-test.log" || rc=$?
+        cat "out/fw-$t-sig-test.log" >&2
+        if [ "$rc" -ne 0 ] || ! grep -q '^FWSIG .* ok$' "out/fw-$t-sig-test.log"; then
+            note "signature self-test on $t: exit $rc, expected 0 with an FWSIG ... ok line"
+            fail=1
+        fi
+    else
+        fail=1
+    fi
+done
+
 # 4. Every firmware, run in QEMU.
 rows=()
 for t in "${targets[@]}"; do

@@ -12,6 +12,18 @@ cargo test --workspace
 # Every criterion bench once, in test mode (one iteration each), so a bench that panics
 # cannot land.
 cargo test --workspace --benches
+# Structure-aware fuzzing, on stable: valid blobs mutated field by field and re-sealed,
+# through from_bytes and predict; exits 1 on any panic, accepted non-finite tensor or
+# non-finite prediction (a 10^7-mutant run: --mutants 10000000).
+cargo run --release -p frameless-engine --example mutate_blobs -- --seconds 30
+# The cargo-fuzz (libFuzzer) target from its seeds, bounded, where cargo-fuzz is installed
+# (`cargo install cargo-fuzz`); CI must have it.
+if cargo +nightly fuzz --version >/dev/null 2>&1; then
+    (cd engine/fuzz && mkdir -p corpus/from_bytes_predict && cargo +nightly fuzz run from_bytes_predict corpus/from_bytes_predict seeds -- -max_total_time=25 -max_len=8192)
+else
+    echo "test-all: cargo-fuzz is not installed: the libFuzzer run is skipped" >&2
+    [ -z "${CI:-}" ] || exit 1
+fi
 # Firmware examples: setup.sh installs what is missing, then both targets are
 # built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision.
 firmware-examples/run.sh

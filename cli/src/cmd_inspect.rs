@@ -89,10 +89,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
     let model = parse_blob(&bytes, &args.blob)?;
     let h = model.header();
+    // With a key, the signature must verify (an unsigned blob is refused too).
     let signature = match (&args.public_key, h.signature) {
-        (_, None) => "none".to_string(),
-        (None, Some(_)) => "ed25519, not checked (give --public-key)".to_string(),
-        (Some(key), Some(_)) => {
+        (Some(key), _) => {
             let public = crate::cmd_keygen::read_key(key)?;
             Model::from_bytes_verified(&bytes, &public).map_err(|error| BadInput::InvalidBlob {
                 path: args.blob.clone(),
@@ -100,6 +99,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             })?;
             format!("ed25519, valid for {}", key.display())
         }
+        (None, None) => "none".to_string(),
+        (None, Some(_)) => "ed25519, not checked (give --public-key)".to_string(),
     };
     let sha: String = h.body_sha256.iter().map(|b| format!("{b:02x}")).collect();
     let d = model.dims();
