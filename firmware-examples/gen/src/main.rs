@@ -235,7 +235,7 @@ fn model_files(
         vec!["1.0"; indices.len()].join(", ")
     );
     ts += &format!(
-        "/// Public key of the test key that signed `model-<p>.signed.fgkd`.\npub const SIGNING_KEY: [u8; 32] = {:?};\n/// Public key of another key: the signed blobs must be refused with it.\npub const OTHER_KEY: [u8; 32] = {:?};\n",
+        "/// Public key of the test key that signed `model-<p>.signed.fgkd`.\n#[cfg(feature = \"sig-test\")]\npub const SIGNING_KEY: [u8; 32] = {:?};\n/// Public key of another key: the signed blobs must be refused with it.\n#[cfg(feature = \"sig-test\")]\npub const OTHER_KEY: [u8; 32] = {:?};\n",
         frameless_engine::verify::public_key(&SIGNING_SEED),
         frameless_engine::verify::public_key(&OTHER_SEED)
     );
