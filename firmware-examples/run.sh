@@ -62,7 +62,11 @@ if [ "${FW_SKIP_GEN_CHECK:-0}" != 1 ]; then
     if [ "$FW_MODELS" = "$here/models" ]; then
         gen_check --check
     else
-        for b in "$FW_MODELS"/model-*.fgkd; do gen_check --check --blob "$b" --out "$FW_MODELS"; done
+        # model-<p>.signed.fgkd is gen's signed copy of model-<p>.fgkd, not a source.
+        for b in "$FW_MODELS"/model-*.fgkd; do
+            case "$b" in *.signed.fgkd) continue ;; esac
+            gen_check --check --blob "$b" --out "$FW_MODELS"
+        done
     fi
 fi
 
