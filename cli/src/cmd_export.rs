@@ -17,6 +17,7 @@ const EXAMPLES: &str = "\
 Examples:
   frameless export --student out/cora-fmlp-s-seed0.json --precision int8 -o out/cora-int8.fgkd
   frameless export --student out/cora-fmlp-s-seed0.json --precision f32 --json
+  frameless export --student out/cora-fmlp-s-seed0.json --sign release.key -o out/cora-signed.fgkd
   (or export straight from training: frameless distill --teacher soft.json --export model.fgkd)";
 
 /// A precision name on the command line: f32, f16 or int8.
@@ -50,6 +51,10 @@ pub struct ExportArgs {
     /// Blob path (default: the student file's name with -<precision>.fgkd).
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Sign the blob with this secret key file (from `frameless keygen`): Ed25519 of the
+    /// body's SHA-256, in the header, checked by `Model::from_bytes_verified`.
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -109,7 +114,24 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.student
             .with_file_name(format!("{stem}-{precision}.fgkd"))
     });
+    // The key is read first: a bad key file writes nothing.
+    let seed = args
+        .sign
+        .as_deref()
+        .map(crate::cmd_keygen::read_key)
+        .transpose()?;
     let report = export_file(&file, precision, &path)?;
+    if let Some(seed) = seed {
+        // The verified blob, re-headed with its signature; the body is unchanged.
+        let bytes = crate::cmd_inspect::read_blob(&path)?;
+        let signed = frameless_engine::verify::sign(&bytes, &seed).map_err(|error| {
+            BadInput::InvalidBlob {
+                path: path.clone(),
+                error,
+            }
+        })?;
+        frameless_distiller::files::write_atomic(&path, &signed)?;
+    }
     let mut o = std::io::stdout().lock();
     if args.output.json {
         writeln!(o, "{}", serde_json::json!({"path": path, "parity": report}))?;

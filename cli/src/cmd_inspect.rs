@@ -12,23 +12,29 @@ use crate::BadInput;
 const EXAMPLES: &str = "\
 Examples:
   frameless inspect out/demo/model-int8.fgkd
-  frameless inspect model.fgkd --json";
+  frameless inspect model.fgkd --json
+  frameless inspect model.fgkd --public-key release.pub";
 
-/// Show a blob's header (format version, kind, precision), dims, sizes, checksum status
-/// and metadata. A blob that fails validation (bad magic, version, checksum, lengths)
-/// is reported with the engine's reason and exit status 1.
+/// Show a blob's header (format version, kind, precision), dims, sizes, SHA-256 and
+/// signature status, and metadata. A blob that fails validation (bad magic, version,
+/// checksum, lengths, values; with --public-key, the signature) is reported with the
+/// engine's reason and exit status 1.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
 pub struct InspectArgs {
     /// The blob.
     blob: PathBuf,
+    /// Verify the blob's Ed25519 signature with this public key file (from `keygen`).
+    #[arg(long, value_name = "KEY")]
+    public_key: Option<PathBuf>,
     #[command(flatten)]
     output: OutputArgs,
 }
 
 /// The longest postcard header a blob can have (magic, version, kind, precision, six
-/// dims, body length and CRC as varints come to at most 48 bytes).
-const HEADER_MAX_BYTES: u64 = 64;
+/// dims and body length as varints, the SHA-256 and an optional signature come to at
+/// most 142 bytes).
+const HEADER_MAX_BYTES: u64 = 160;
 
 /// Reads a blob's bytes for [`parse_blob`], naming the file in the error.
 ///
@@ -83,6 +89,20 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     let bytes = read_blob(&args.blob)?;
     let model = parse_blob(&bytes, &args.blob)?;
     let h = model.header();
+    // With a key, the signature must verify (an unsigned blob is refused too).
+    let signature = match (&args.public_key, h.signature) {
+        (Some(key), _) => {
+            let public = crate::cmd_keygen::read_key(key)?;
+            Model::from_bytes_verified(&bytes, &public).map_err(|error| BadInput::InvalidBlob {
+                path: args.blob.clone(),
+                error,
+            })?;
+            format!("ed25519, valid for {}", key.display())
+        }
+        (None, None) => "none".to_string(),
+        (None, Some(_)) => "ed25519, not checked (give --public-key)".to_string(),
+    };
+    let sha: String = h.body_sha256.iter().map(|b| format!("{b:02x}")).collect();
     let d = model.dims();
     let m = model.metadata();
     let header_bytes = bytes.len() - h.body_len as usize;
@@ -99,7 +119,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             "dims": {"n_nodes": d.n_nodes, "n_features": d.n_features, "hidden": d.hidden,
                      "n_classes": d.n_classes, "n_bands": d.n_bands, "n_stages": d.n_stages},
             "blob_bytes": bytes.len(), "header_bytes": header_bytes, "body_bytes": h.body_len,
-            "body_crc32": format!("{:08x}", h.body_crc32), "checksum": "ok",
+            "body_sha256": sha, "checksum": "ok", "signature": signature,
             "scratch_bytes": model.scratch_bytes(),
             "dataset": m.dataset, "class_names": names, "test_accuracy": m.test_accuracy,
         });
@@ -125,7 +145,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         bytes.len(),
         h.body_len
     )?;
-    writeln!(o, "checksum    ok (crc32 {:08x})", h.body_crc32)?;
+    writeln!(o, "checksum    ok (sha-256 {sha})")?;
+    writeln!(o, "signature   {signature}")?;
     writeln!(o, "scratch     {} bytes", model.scratch_bytes())?;
     writeln!(
         o,

@@ -10,6 +10,7 @@ mod cmd_experiment;
 mod cmd_export;
 mod cmd_fit;
 mod cmd_inspect;
+mod cmd_keygen;
 mod cmd_predict;
 mod cmd_surgery;
 mod cmd_teacher;
@@ -127,6 +128,18 @@ pub enum BadInput {
         /// The engine's verdict.
         error: frameless_engine::Error,
     },
+    /// A key file that is not 64 hex digits.
+    #[error("{}: not a key file (expected 64 hex digits, as `frameless keygen` writes)", path.display())]
+    KeyFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// An output file that already exists and is not replaced.
+    #[error("{}: already exists", path.display())]
+    Exists {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// A feature item that is not `index:value`.
     #[error("bad feature {item:?} (expected index:value)")]
     Feature {
@@ -177,6 +190,7 @@ enum Command {
     Distill(cmd_distill::DistillArgs),
     Export(cmd_export::ExportArgs),
     Inspect(cmd_inspect::InspectArgs),
+    Keygen(cmd_keygen::KeygenArgs),
     Predict(cmd_predict::PredictArgs),
     Demo(cmd_demo::DemoArgs),
     Surgery(cmd_surgery::SurgeryArgs),
@@ -237,6 +251,7 @@ fn main() -> ExitCode {
         Command::Fit(args) => cmd_fit::run(args),
         Command::Export(args) => cmd_export::run(args),
         Command::Inspect(args) => cmd_inspect::run(args),
+        Command::Keygen(args) => cmd_keygen::run(args),
         Command::Predict(args) => cmd_predict::run(args),
         Command::Demo(args) => cmd_demo::run(args),
         Command::Surgery(args) => cmd_surgery::run(args),

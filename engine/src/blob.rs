@@ -1,4 +1,4 @@
-//! The model blob schema: header, dims, kind, precision, metadata and CRC-32.
+//! The model blob schema: header, dims, kind, precision, metadata and SHA-256.
 //!
 //! A blob is `postcard(Header) ++ body`; the body is `postcard((kind, precision,
 //! dims)) ++ postcard(Metadata) ++ tensors`, each tensor a postcard byte string
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: [u8; 4] = *b"FGKD";
 
 /// The blob format version this engine reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 display_enum! {
     /// Which student architecture a blob holds.
@@ -82,8 +82,10 @@ pub struct Header {
     pub dims: Dims,
     /// Length of the body in bytes (everything after the header).
     pub body_len: u32,
-    /// CRC-32 (IEEE 802.3, reflected, as zlib) of the body.
-    pub body_crc32: u32,
+    /// SHA-256 of the body.
+    pub body_sha256: [u8; 32],
+    /// Ed25519 signature (R, S) of `body_sha256`, if signed (checked by `verify`).
+    pub signature: Option<[[u8; 32]; 2]>,
 }
 
 /// Optional descriptive data carried in the body.
@@ -97,36 +99,12 @@ pub struct Metadata<'a> {
     pub test_accuracy: Option<f32>,
 }
 
-/// The table of the reflected CRC-32 polynomial 0xEDB88320 (xored in while
-/// shifting whenever the low bit is set), built at compile time.
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg());
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
-/// CRC-32 (IEEE 802.3 / zlib) of `bytes`.
-///
+/// SHA-256 of `bytes`: the body checksum in the header (RustCrypto `sha2`, no_std).
 /// ```
-/// assert_eq!(frameless_engine::crc32(b"123456789"), 0xCBF4_3926);
+/// assert_eq!(frameless_engine::sha256(b"abc")[..4], [0xba, 0x78, 0x16, 0xbf]);
 /// ```
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        let idx = usize::from((crc as u8) ^ b);
-        crc = CRC_TABLE.get(idx).copied().unwrap_or(0) ^ (crc >> 8);
-    }
-    !crc
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(bytes)).into()
 }
 
 #[cfg(test)]
@@ -134,11 +112,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn crc32_check_values() {
-        // Standard check value of CRC-32/ISO-HDLC, and the empty string.
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
-        assert_eq!(crc32(b"a"), 0xE8B7_BE43);
+    fn sha256_check_values() {
+        // FIPS 180-2 examples: "abc" and the empty string.
+        assert_eq!(
+            sha256(b"abc")[..],
+            hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(
+            sha256(b"")[..],
+            hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        );
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]

@@ -58,8 +58,10 @@ display_enum! {
             /// The section followed by unexpected bytes.
             section: Section,
         } => "trailing bytes after {section}",
-        /// The CRC-32 of the body differs from the header's `body_crc32`.
+        /// The SHA-256 of the body differs from the header's `body_sha256`.
         ChecksumMismatch => "body checksum mismatch",
+        /// The blob is unsigned, or its signature does not verify with the key (feature `verify`).
+        BadSignature => "blob unsigned or its ed25519 signature does not verify with the key",
         /// The copy of kind, precision and dims in the body differs from the header.
         HeaderMismatch => "header echo in body differs from header",
         /// The dims are inconsistent with the model kind or too large to address.
@@ -69,11 +71,11 @@ display_enum! {
             /// The section holding the tensor.
             section: Section,
         } => "tensor length mismatch in {section}",
-        /// A quantisation scale in `section` is not finite or not > 0.
-        BadScale {
-            /// The section holding the scale.
+        /// A tensor in `section` holds a NaN / Inf float, an int8 -128 or a bad int8 scale.
+        BadValue {
+            /// The section holding the tensor.
             section: Section,
-        } => "non-finite or non-positive scale in {section}",
+        } => "non-finite or out-of-range value in {section}",
         /// The metadata is inconsistent (class name count, non-finite accuracy).
         BadMetadata => "inconsistent metadata",
         /// `predict` was asked for a node id `>= n_nodes`.
@@ -112,6 +114,8 @@ display_enum! {
             /// Position of the value in the dense vector or in `values`.
             position: usize,
         } => "non-finite feature value at position {position}",
+        /// `predict` computed a non-finite value: finite weights and features overflowed.
+        Overflow => "non-finite value computed in predict (overflow)",
         /// The scratch buffer is shorter than [`crate::Model::scratch_len`].
         ScratchTooSmall {
             /// Words needed.

@@ -4,6 +4,7 @@
 //! Sizes come from the (untrusted) dims, so every product is `checked_mul`
 //! and a mismatch is an [`Error`], never a panic or an allocation.
 
+use crate::quant::I8_MAX;
 use crate::{Error, Precision, Section};
 
 /// Model dimensions as `usize`, derived once from [`crate::Dims`].
@@ -95,7 +96,7 @@ pub(crate) fn f32_at(bytes: &[u8], i: usize) -> Option<f32> {
 pub(crate) struct Reader<'a> {
     pub rest: &'a [u8],
     pub prec: Precision,
-    /// Check scales (load time); skipped on the hot path of `predict`.
+    /// Check values and scales (load time); skipped on the hot path of `predict`.
     pub check: bool,
 }
 
@@ -111,22 +112,32 @@ pub(crate) fn take<'a, T: serde::Deserialize<'a>>(
 }
 
 impl<'a> Reader<'a> {
-    /// One raw tensor of exactly `len` bytes.
-    fn tensor(&mut self, len: Option<usize>, section: Section) -> Result<&'a [u8], Error> {
-        let (bytes, rest): (&'a [u8], _) = take(self.rest, section)?;
+    /// One tensor of exactly `len` bytes of `e` values in section `s`; at
+    /// load time (`check`) every value must be finite (int8: not -128).
+    fn tensor(&mut self, len: Option<usize>, e: Precision, s: Section) -> Result<&'a [u8], Error> {
+        let (bytes, rest): (&'a [u8], _) = take(self.rest, s)?;
         self.rest = rest;
-        match len {
-            Some(l) if l == bytes.len() => Ok(bytes),
-            _ => Err(Error::ShapeMismatch { section }),
+        if len != Some(bytes.len()) {
+            return Err(Error::ShapeMismatch { section: s });
         }
+        // Bits under `mask` equal to `bad`: an all-ones exponent (Inf, NaN) or int8 -128.
+        let (mask, bad) = match e {
+            Precision::F32 => (0x7F80_0000, 0x7F80_0000),
+            Precision::F16 => (0x7C00, 0x7C00),
+            Precision::Int8 => (0xFF, 0x80),
+        };
+        let fin = |c: &[u8]| c.iter().rev().fold(0u32, |v, &b| v << 8 | u32::from(b)) & mask != bad;
+        let ok = !self.check || bytes.chunks_exact(e.weight_bytes()).all(fin);
+        ok.then_some(bytes).ok_or(Error::BadValue { section: s })
     }
 
     /// `n` little-endian f32 values.
     pub fn f32s(&mut self, n: usize, section: Section) -> Result<&'a [u8], Error> {
-        self.tensor(n.checked_mul(4), section)
+        self.tensor(n.checked_mul(4), Precision::F32, section)
     }
 
-    /// A `rows x cols` matrix and, for int8, `n_scales` scales (finite and > 0).
+    /// A `rows x cols` matrix and, for int8, `n_scales` scales (> 0, and
+    /// `127 * scale` finite: so is every dequantised weight).
     fn matrix(
         &mut self,
         rows: usize,
@@ -134,16 +145,14 @@ impl<'a> Reader<'a> {
         n_scales: usize,
         section: Section,
     ) -> Result<Mat<'a>, Error> {
-        let width = self.prec.weight_bytes();
+        let (prec, width) = (self.prec, self.prec.weight_bytes());
         let len = rows.checked_mul(cols).and_then(|n| n.checked_mul(width));
-        let data = self.tensor(len, section)?;
-        let int8 = self.prec == Precision::Int8;
-        let scales = self.f32s(if int8 { n_scales } else { 0 }, section)?;
-        let ok = |c: &[u8]| matches!(f32::from_le_bytes(le(c)), s if s.is_finite() && s > 0.0);
+        let data = self.tensor(len, prec, section)?;
+        let scales = self.f32s(if prec == Precision::Int8 { n_scales } else { 0 }, section)?;
+        let ok = |c| matches!(f32::from_le_bytes(le(c)) * I8_MAX, m if m > 0.0 && m.is_finite());
         if self.check && !scales.chunks_exact(4).all(ok) {
-            return Err(Error::BadScale { section });
+            return Err(Error::BadValue { section });
         }
-        let prec = self.prec;
         Ok(Mat {
             data,
             scales,

@@ -6,7 +6,7 @@
 //! straight from flash; [`Model::predict`] classifies one node from its live
 //! features using a caller-provided scratch of [`Model::scratch_len`] words.
 //!
-//! Modules, in data-flow order: [`error`] → [`blob`] (schema, CRC) →
+//! Modules, in data-flow order: [`error`] → [`blob`] (schema, SHA-256) →
 //! `layout` (tensor views) → [`model`] (validation) → [`quant`] →
 //! [`kernels`] → [`predict`].
 //!
@@ -61,10 +61,12 @@ mod layout;
 pub mod model;
 pub mod predict;
 pub mod quant;
+#[cfg(feature = "verify")]
+pub mod verify;
 #[cfg(feature = "std")]
 pub mod writer;
 
-pub use blob::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
+pub use blob::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 pub use error::{Error, Section};
 pub use model::{max_scratch_len, Model};
 pub use predict::{Features, Prediction};

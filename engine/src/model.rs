@@ -1,6 +1,6 @@
 //! [`Model`]: a validated, zero-copy view of a blob.
 
-use crate::blob::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
+use crate::blob::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
 use crate::{Error, Section};
 use core::cmp::Ordering;
@@ -155,9 +155,9 @@ pub const fn max_scratch_len(dims: &Dims) -> usize {
 impl<'a> Model<'a> {
     /// Validates `bytes` as a model blob and borrows it.
     ///
-    /// Checks, in order: magic, version, header, body length, CRC-32, the
-    /// header echo, dims, metadata, then every tensor length against the
-    /// dims and every int8 scale (finite and > 0).
+    /// Checks, in order: magic, version, header, body length, SHA-256, the header echo, dims,
+    /// metadata, then in one pass every tensor's length against the dims and its values:
+    /// finite floats, int8 weights in -127..=127, int8 scales > 0 with `127 * scale` finite.
     ///
     /// # Errors
     /// Any defect of the blob, as the matching [`Error`] variant; never panics.
@@ -177,7 +177,7 @@ impl<'a> Model<'a> {
             Ordering::Greater => return Err(Error::TrailingBytes { section }),
             Ordering::Equal => {}
         }
-        if crc32(body) != header.body_crc32 {
+        if sha256(body) != header.body_sha256 {
             return Err(Error::ChecksumMismatch);
         }
         let (echo, rest): ((ModelKind, Precision, Dims), _) = take(body, Section::Echo)?;

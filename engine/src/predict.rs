@@ -138,13 +138,15 @@ struct Act<'v> {
     scale: f32,
 }
 
-/// `x` as it enters a product: int8 quantises it into `q` (otherwise no work).
-fn act<'v>(prec: Precision, x: &'v [f32], q: &'v mut [i16]) -> Act<'v> {
+/// `x` as it enters a product: int8 quantises it into `q` (else no work). Every activation
+/// passes here, so an overflow upstream (a quantisation would hide it) is [`Error::Overflow`].
+fn act<'v>(prec: Precision, x: &'v [f32], q: &'v mut [i16]) -> Result<Act<'v>, Error> {
+    let x = finite(x)?;
     let scale = match prec {
         Precision::Int8 => quantize_to_i16(x, q),
         Precision::F32 | Precision::F16 => 1.0,
     };
-    Act { x, q, scale }
+    Ok(Act { x, q, scale })
 }
 
 /// `a . w` for weights stored in `prec`; int8 is dequantised as
@@ -194,10 +196,15 @@ fn widen<E: Encoding>(out: &mut [f32], bytes: &[u8]) {
     }
 }
 
+/// `v` if every value is finite, else [`Error::Overflow`].
+fn finite(v: &[f32]) -> Result<&[f32], Error> {
+    let ok = v.iter().all(|x| x.is_finite());
+    ok.then_some(v).ok_or(Error::Overflow)
+}
+
 fn relu(v: &mut [f32]) {
-    // A comparison, not `f32::max` (a libm call on soft-float targets); like
-    // `max(x, 0.0)` it maps NaN to 0.
-    for x in v.iter_mut().filter(|x| **x < 0.0 || x.is_nan()) {
+    // A comparison, not `f32::max` (libm on soft-float targets); NaN passes, for `act` to refuse.
+    for x in v.iter_mut().filter(|x| **x < 0.0) {
         *x = 0.0;
     }
 }
@@ -207,10 +214,10 @@ impl Model<'_> {
     /// [`Model::scratch_len`] words) for every intermediate value.
     ///
     /// # Errors
-    /// [`Error::NodeOutOfRange`], [`Error::FeatureLength`],
-    /// [`Error::SparseLengthMismatch`], [`Error::FeatureIndexOutOfRange`],
-    /// [`Error::UnsortedIndices`], [`Error::NonFiniteFeature`] or
-    /// [`Error::ScratchTooSmall`]; nothing is computed then.
+    /// [`Error::NodeOutOfRange`], [`Error::FeatureLength`], [`Error::SparseLengthMismatch`],
+    /// [`Error::FeatureIndexOutOfRange`], [`Error::UnsortedIndices`], [`Error::NonFiniteFeature`]
+    /// or [`Error::ScratchTooSmall`] (nothing is computed); [`Error::Overflow`] if a computed
+    /// value is not finite, so the logits and gates returned always are.
     pub fn predict<'s>(
         &self,
         node: u32,
@@ -231,7 +238,8 @@ impl Model<'_> {
             Plan::Mlp { .. } => self.run_mlp(&features, &mut p)?,
             Plan::Frameless { .. } => self.run_frameless(node as usize, &features, &mut p)?,
         }
-        // The first maximum: a later logit must be strictly greater (NaN never is).
+        finite(p.logits).and(finite(p.gates))?;
+        // The first maximum: a later logit must be strictly greater (no NaN is left).
         let first_max = |(c, m), (i, &v)| if v > m { (i, v) } else { (c, m) };
         let logits = p.logits.iter().enumerate();
         let (class, _) = logits.fold((0, f32::NEG_INFINITY), first_max);
@@ -261,7 +269,7 @@ impl Model<'_> {
                 first_layer(&lin, x, out, p.acc);
             } else {
                 let input = cur.get(..sh.d).unwrap_or(&[]);
-                matvec(&lin, 0, act(rest.prec, input, p.lanes), out);
+                matvec(&lin, 0, act(rest.prec, input, p.lanes)?, out);
             }
             if !last {
                 relu(out);
@@ -290,12 +298,12 @@ impl Model<'_> {
             if s == 0 {
                 first_layer(&st.encoder, x, u, p.acc);
             } else {
-                matvec(&st.encoder, 0, act(prec, h, uq), u);
+                matvec(&st.encoder, 0, act(prec, h, uq)?, u);
             }
             if !last {
                 relu(u);
             }
-            let ua = act(prec, u, uq);
+            let ua = act(prec, u, uq)?;
             if last {
                 matvec(&head.features, 0, ua, fx);
                 p.logits.fill(0.0);

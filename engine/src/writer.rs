@@ -20,7 +20,7 @@
 //! ```
 
 use crate::quant::quantize_symmetric_i8;
-use crate::{crc32, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
+use crate::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -409,7 +409,8 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
         precision,
         dims,
         body_len: u32_of(body.len())?,
-        body_crc32: crc32(&body),
+        body_sha256: sha256(&body),
+        signature: None,
     };
     let mut blob = postcard::to_stdvec(&header).map_err(|_| WriteError::TooLarge)?;
     blob.extend(body);

@@ -3,7 +3,7 @@
 
 mod common;
 use frameless_engine::writer::write_blob;
-use frameless_engine::{crc32, Precision};
+use frameless_engine::{sha256, Precision};
 
 #[test]
 fn mlp_blob_is_pinned() {
@@ -11,17 +11,19 @@ fn mlp_blob_is_pinned() {
     let mut got = Vec::new();
     for p in [Precision::F32, Precision::F16, Precision::Int8] {
         let b = write_blob(&w, p).unwrap();
-        got.push((p, b.len(), crc32(&b)));
+        let h = sha256(&b);
+        got.push((p, b.len(), u32::from_be_bytes([h[0], h[1], h[2], h[3]])));
     }
-    // Header prefix: magic, version 1, kind mlp (0), precision f32 (0), dims 4,3,2,2,0,2.
+    // Header prefix: magic, version 2, kind mlp (0), precision f32 (0), dims 4,3,2,2,0,2.
     let b = write_blob(&w, Precision::F32).unwrap();
-    assert_eq!(&b[..12], b"FGKD\x01\x00\x00\x04\x03\x02\x02\x00");
+    assert_eq!(&b[..12], b"FGKD\x02\x00\x00\x04\x03\x02\x02\x00");
     assert_eq!(b[12], 2);
     assert_eq!(got, PINNED);
 }
 
+/// (precision, blob bytes, first four bytes of the blob's SHA-256, big endian).
 const PINNED: [(Precision, usize, u32); 3] = [
-    (Precision::F32, 110, 0x2F19_BBC4),
-    (Precision::F16, 90, 0xBFE0_0AA6),
-    (Precision::Int8, 96, 0x5E36_3CD5),
+    (Precision::F32, 138, 0xC104_D270),
+    (Precision::F16, 118, 0xE6CA_E950),
+    (Precision::Int8, 124, 0x8F9F_9C94),
 ];

@@ -2,9 +2,9 @@
 
 mod common;
 use common::*;
-use frameless_engine::writer::write_blob;
+use frameless_engine::writer::{write_blob, Architecture, Linear, ModelWeights};
 use frameless_engine::{
-    crc32, Dims, Error, Features, Header, Metadata, Model, ModelKind, Precision, Section,
+    sha256, Dims, Error, Features, Header, Metadata, Model, ModelKind, Precision, Section,
 };
 
 fn blob(p: Precision) -> Vec<u8> {
@@ -20,7 +20,7 @@ fn split(b: &[u8]) -> (Header, Vec<u8>) {
 /// Re-seals a (header, body) with a correct length and checksum.
 fn seal(mut h: Header, body: &[u8]) -> Vec<u8> {
     h.body_len = body.len() as u32;
-    h.body_crc32 = crc32(body);
+    h.body_sha256 = sha256(body);
     let mut out = postcard::to_stdvec(&h).unwrap();
     out.extend_from_slice(body);
     out
@@ -63,8 +63,12 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let (mut h, body) = split(&blob(Precision::F32));
-    h.version = 2;
-    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 2 });
+    h.version = 3;
+    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 3 });
+    // Version 1 (CRC-32 instead of SHA-256, no signature) is no longer read.
+    let mut v1 = blob(Precision::F32);
+    v1[4] = 1;
+    assert_eq!(err(&v1), Error::UnsupportedVersion { found: 1 });
 }
 
 #[test]
@@ -198,28 +202,161 @@ fn shape_mismatch() {
     );
 }
 
+/// (start, len) of every tensor's bytes in `t` (postcard byte strings, in file order).
+fn tensor_spans(t: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut rest = t;
+    while !rest.is_empty() {
+        let (bytes, r): (&[u8], &[u8]) = postcard::take_from_bytes(rest).unwrap();
+        spans.push((t.len() - r.len() - bytes.len(), bytes.len()));
+        rest = r;
+    }
+    spans
+}
+
+/// What a tensor holds.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Role {
+    /// Weights in the blob's precision.
+    Weights,
+    /// f32 int8 scales (an empty tensor for float precisions).
+    Scales,
+    /// f32 biases.
+    Bias,
+}
+
+/// The tensors of `model` in file order: (section, role).
+fn tensor_kinds(model: &ModelWeights) -> Vec<(Section, Role)> {
+    // A matrix: weights, scales; a linear layer adds biases.
+    let mat = |s: Section, bias: bool| {
+        let mut v = vec![(s, Role::Weights), (s, Role::Scales)];
+        v.extend(bias.then_some((s, Role::Bias)));
+        v
+    };
+    match &model.architecture {
+        Architecture::Mlp { layers } => layers
+            .iter()
+            .flat_map(|_| mat(Section::Layer, true))
+            .collect(),
+        Architecture::Frameless { stages, .. } => {
+            let mut v: Vec<_> = stages
+                .iter()
+                .flat_map(|_| {
+                    let mut st = mat(Section::Encoder, true);
+                    st.extend(mat(Section::Table, false));
+                    st.extend(mat(Section::Gate, true));
+                    st
+                })
+                .collect();
+            v.extend(mat(Section::BandClassifier, true));
+            v.extend(mat(Section::FeatureClassifier, true));
+            v
+        }
+    }
+}
+
+/// `model` in `p` with the first value of tensor `k` replaced by `bad` (little endian,
+/// the tensor's width), re-sealed.
+fn with_value(model: &ModelWeights, p: Precision, k: usize, bad: &[u8]) -> Vec<u8> {
+    let (h, body) = split(&write_blob(model, p).unwrap());
+    let (echo, rest): ((ModelKind, Precision, Dims), &[u8]) =
+        postcard::take_from_bytes(&body).unwrap();
+    let (meta, t): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let mut t = t.to_vec();
+    let (start, len) = tensor_spans(&t)[k];
+    assert!(len >= bad.len());
+    t[start..start + bad.len()].copy_from_slice(bad);
+    seal(h, &body_of(echo, &meta, &t))
+}
+
 #[test]
-fn bad_scale() {
-    // The stage-1 encoder is the first tensor: [len 6][6 int8][len 8][2 f32 scales]...
-    let (h, meta, mut t) = parts(Precision::Int8);
-    assert_eq!(t[0], 6);
-    assert_eq!(t[7], 8);
-    t[8..12].copy_from_slice(&(-1.0f32).to_le_bytes());
-    let body = body_of((h.kind, h.precision, h.dims), &meta, &t);
-    assert_eq!(
-        err(&seal(h, &body)),
-        Error::BadScale {
-            section: Section::Encoder
+fn bad_value() {
+    // Every tensor of every model and precision: a NaN or +-Inf float (f32, f16), an
+    // int8 weight of -128 (the spec says -127..=127) and bad int8 scales are refused,
+    // naming the section; each of these blobs was accepted before (CRC re-sealed).
+    let f16 = |v: f32| half::f16::from_f32(v).to_le_bytes().to_vec();
+    let f32b = |v: f32| v.to_le_bytes().to_vec();
+    let mut checked = 0;
+    for model in all_models() {
+        for p in [Precision::F32, Precision::F16, Precision::Int8] {
+            let kinds = tensor_kinds(&model);
+            for (k, &(section, role)) in kinds.iter().enumerate() {
+                if role == Role::Scales && p != Precision::Int8 {
+                    continue;
+                }
+                let weights = role == Role::Weights;
+                let mut bads: Vec<Vec<u8>> = match (weights, p) {
+                    (true, Precision::F16) => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY]
+                        .map(f16)
+                        .to_vec(),
+                    (true, Precision::Int8) => vec![vec![0x80]],
+                    _ => [f32::NAN, f32::INFINITY, f32::NEG_INFINITY]
+                        .map(f32b)
+                        .to_vec(),
+                };
+                if role == Role::Scales {
+                    // Finite but 127 * 3e38 overflows; zero; negative.
+                    bads.extend([3e38, 0.0, -1.0].map(f32b));
+                }
+                for bad in &bads {
+                    let blob = with_value(&model, p, k, bad);
+                    assert_eq!(
+                        err(&blob),
+                        Error::BadValue { section },
+                        "{p} tensor {k} {bad:?}"
+                    );
+                    checked += 1;
+                }
+            }
+            // The untouched blob still loads.
+            Model::from_bytes(&write_blob(&model, p).unwrap()).unwrap();
         }
-    );
-    t[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
-    let body = body_of((h.kind, h.precision, h.dims), &meta, &t);
-    assert_eq!(
-        err(&seal(h, &body)),
-        Error::BadScale {
-            section: Section::Encoder
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+/// `model` with every weight, bias and table entry set to 1.
+fn ones(mut model: ModelWeights) -> ModelWeights {
+    let one = |l: &mut Linear| {
+        l.weight.fill(1.0);
+        l.bias.fill(1.0);
+    };
+    match &mut model.architecture {
+        Architecture::Mlp { layers } => layers.iter_mut().for_each(one),
+        Architecture::Frameless {
+            stages,
+            band_classifiers,
+            feature_classifier,
+        } => {
+            for st in stages {
+                one(&mut st.encoder);
+                st.tables.iter_mut().for_each(|t| t.fill(1.0));
+            }
+            band_classifiers.iter_mut().for_each(one);
+            one(feature_classifier);
         }
-    );
+    }
+    model
+}
+
+#[test]
+fn overflow() {
+    // Finite weights and finite features whose sum overflows: 3 * f32::MAX / 2 = inf.
+    // predict returned inf / NaN logits and a class before.
+    for model in all_models() {
+        for p in [Precision::F32, Precision::F16, Precision::Int8] {
+            let blob = write_blob(&ones(model.clone()), p).unwrap();
+            let m = Model::from_bytes(&blob).unwrap();
+            let mut scratch = vec![0.0; m.scratch_len()];
+            let big = [f32::MAX / 2.0; F];
+            let r = m.predict(0, Features::Dense(&big), &mut scratch);
+            assert_eq!(r.unwrap_err(), Error::Overflow, "{:?} {p}", model.kind);
+            let r = m
+                .predict(0, Features::Dense(&[1.0; F]), &mut scratch)
+                .unwrap();
+            assert!(r.logits.iter().all(|v| v.is_finite()));
+        }
+    }
 }
 
 #[test]
@@ -355,9 +492,10 @@ fn display_is_one_lowercase_line() {
         Error::ShapeMismatch {
             section: Section::Gate,
         },
-        Error::BadScale {
+        Error::BadValue {
             section: Section::BandClassifier,
         },
+        Error::Overflow,
         Error::BadMetadata,
         Error::NodeOutOfRange {
             node: 1,

@@ -67,7 +67,7 @@ proptest! {
 
     #[test]
     fn random_bytes_after_magic_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let mut b = b"FGKD\x01".to_vec();
+        let mut b = b"FGKD\x02".to_vec();
         b.extend(bytes);
         let _ = Model::from_bytes(&b);
     }
@@ -92,5 +92,49 @@ proptest! {
             prop_assert!((p.class as usize) < C);
         }
         let _ = model.predict(node, Features::Sparse { indices: &indices, values: &values }, &mut scratch);
+    }
+}
+
+/// `blob` with `bits` written over the body at `at` (modulo the body length), re-sealed
+/// (length and SHA-256), as anyone can do.
+fn overwrite_resealed(blob: &[u8], at: usize, bits: u32) -> Vec<u8> {
+    let (mut h, body): (frameless_engine::Header, &[u8]) = postcard::take_from_bytes(blob).unwrap();
+    let mut body = body.to_vec();
+    let at = at % body.len();
+    for (b, v) in body[at..].iter_mut().zip(bits.to_le_bytes()) {
+        *b = v;
+    }
+    h.body_sha256 = frameless_engine::sha256(&body);
+    let mut out = postcard::to_stdvec(&h).unwrap();
+    out.extend(body);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// For any accepted blob (here: valid blobs with any 4 bytes of the body
+    /// overwritten, NaN and Inf patterns among them, re-sealed) and any valid input
+    /// (finite features, huge ones included), `predict` returns finite logits and
+    /// gates, or refuses with `Overflow`; never anything else.
+    #[test]
+    fn accepted_blobs_predict_finite_logits(
+        which in 0usize..9,
+        at in any::<usize>(),
+        bits in prop_oneof![any::<u32>(), Just(f32::NAN.to_bits()), Just(f32::INFINITY.to_bits()), Just(0x7C00_7C00u32), Just(0x8080_8080u32), Just(3e38f32.to_bits())],
+        node in 0u32..N as u32,
+        x in proptest::collection::vec(prop_oneof![-1e3f32..1e3, Just(0.0f32), Just(f32::MAX), Just(-3e38f32)], F),
+    ) {
+        let blob = overwrite_resealed(&blobs()[which], at, bits);
+        if let Ok(model) = Model::from_bytes(&blob) {
+            let mut scratch = vec![0.0f32; model.scratch_len()];
+            match model.predict(node, Features::Dense(&x), &mut scratch) {
+                Ok(p) => {
+                    prop_assert!(p.logits.iter().chain(p.gates).all(|v| v.is_finite()), "{:?}", p);
+                    prop_assert!((p.class as usize) < C);
+                }
+                Err(e) => prop_assert_eq!(e, frameless_engine::Error::Overflow),
+            }
+        }
     }
 }

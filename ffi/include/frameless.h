@@ -46,11 +46,11 @@ extern "C" {
 #define FRAMELESS_E_TRUNCATED 8                    /* blob_len shorter than the blob */
 #define FRAMELESS_E_MALFORMED 9                    /* a part of the blob cannot be decoded */
 #define FRAMELESS_E_TRAILING_BYTES 10              /* blob_len longer than the blob */
-#define FRAMELESS_E_CHECKSUM_MISMATCH 11           /* body CRC-32 differs from the header's */
+#define FRAMELESS_E_CHECKSUM_MISMATCH 11           /* body SHA-256 differs from the header's */
 #define FRAMELESS_E_HEADER_MISMATCH 12             /* body's kind/precision/dims differ from the header */
 #define FRAMELESS_E_INVALID_DIMS 13                /* dims inconsistent with the model kind */
 #define FRAMELESS_E_SHAPE_MISMATCH 14              /* a tensor length does not match the dims */
-#define FRAMELESS_E_BAD_SCALE 15                   /* an int8 scale is not finite or not > 0 */
+#define FRAMELESS_E_BAD_VALUE 15                   /* a NaN/inf weight, table, bias or scale, an int8 -128 */
 #define FRAMELESS_E_BAD_METADATA 16                /* inconsistent metadata */
 #define FRAMELESS_E_NODE_OUT_OF_RANGE 17           /* node >= n_nodes */
 #define FRAMELESS_E_FEATURE_LENGTH 18              /* dense n_features differs from the model's */
@@ -58,6 +58,7 @@ extern "C" {
 #define FRAMELESS_E_UNSORTED_INDICES 20            /* sparse indices not strictly increasing */
 #define FRAMELESS_E_NON_FINITE_FEATURE 21          /* a feature value is NaN or infinite */
 #define FRAMELESS_E_OTHER 22                       /* an engine error without a code of its own */
+#define FRAMELESS_E_OVERFLOW 23                    /* a non-finite value computed in predict */
 
 /* A loaded model. Opaque: zero it before the first frameless_load (statics
  * are); the blob it was loaded from must outlive it, unchanged. */

@@ -60,7 +60,7 @@ pub const FRAMELESS_E_TRUNCATED: i32 = 8;
 pub const FRAMELESS_E_MALFORMED: i32 = 9;
 /// Bytes follow the end of the blob.
 pub const FRAMELESS_E_TRAILING_BYTES: i32 = 10;
-/// The body's CRC-32 differs from the header's.
+/// The body's SHA-256 differs from the header's.
 pub const FRAMELESS_E_CHECKSUM_MISMATCH: i32 = 11;
 /// The body's copy of kind, precision and dims differs from the header.
 pub const FRAMELESS_E_HEADER_MISMATCH: i32 = 12;
@@ -68,8 +68,9 @@ pub const FRAMELESS_E_HEADER_MISMATCH: i32 = 12;
 pub const FRAMELESS_E_INVALID_DIMS: i32 = 13;
 /// A tensor's length does not match the dims.
 pub const FRAMELESS_E_SHAPE_MISMATCH: i32 = 14;
-/// A quantisation scale is not finite or not > 0.
-pub const FRAMELESS_E_BAD_SCALE: i32 = 15;
+/// A weight, table, bias or scale is NaN or infinite, an int8 value is −128, or an
+/// int8 scale is not > 0 or too large.
+pub const FRAMELESS_E_BAD_VALUE: i32 = 15;
 /// The metadata is inconsistent.
 pub const FRAMELESS_E_BAD_METADATA: i32 = 16;
 /// The node id is `>= n_nodes`.
@@ -84,10 +85,12 @@ pub const FRAMELESS_E_UNSORTED_INDICES: i32 = 20;
 pub const FRAMELESS_E_NON_FINITE_FEATURE: i32 = 21;
 /// An engine error this version of the C API has no code for.
 pub const FRAMELESS_E_OTHER: i32 = 22;
+/// A value computed during predict was not finite (overflow); nothing was returned.
+pub const FRAMELESS_E_OVERFLOW: i32 = 23;
 
 /// Every code with its name, in code order: the one table behind
 /// [`frameless_error_name`] (and the header test).
-pub const ERROR_NAMES: [(i32, &CStr); 23] = [
+pub const ERROR_NAMES: [(i32, &CStr); 24] = [
     (FRAMELESS_OK, c"FRAMELESS_OK"),
     (FRAMELESS_E_NULL_POINTER, c"FRAMELESS_E_NULL_POINTER"),
     (FRAMELESS_E_MISALIGNED, c"FRAMELESS_E_MISALIGNED"),
@@ -112,7 +115,7 @@ pub const ERROR_NAMES: [(i32, &CStr); 23] = [
     (FRAMELESS_E_HEADER_MISMATCH, c"FRAMELESS_E_HEADER_MISMATCH"),
     (FRAMELESS_E_INVALID_DIMS, c"FRAMELESS_E_INVALID_DIMS"),
     (FRAMELESS_E_SHAPE_MISMATCH, c"FRAMELESS_E_SHAPE_MISMATCH"),
-    (FRAMELESS_E_BAD_SCALE, c"FRAMELESS_E_BAD_SCALE"),
+    (FRAMELESS_E_BAD_VALUE, c"FRAMELESS_E_BAD_VALUE"),
     (FRAMELESS_E_BAD_METADATA, c"FRAMELESS_E_BAD_METADATA"),
     (
         FRAMELESS_E_NODE_OUT_OF_RANGE,
@@ -132,6 +135,7 @@ pub const ERROR_NAMES: [(i32, &CStr); 23] = [
         c"FRAMELESS_E_NON_FINITE_FEATURE",
     ),
     (FRAMELESS_E_OTHER, c"FRAMELESS_E_OTHER"),
+    (FRAMELESS_E_OVERFLOW, c"FRAMELESS_E_OVERFLOW"),
 ];
 
 /// The status code of an engine error.
@@ -146,7 +150,8 @@ pub fn error_code(e: &Error) -> i32 {
         Error::HeaderMismatch => FRAMELESS_E_HEADER_MISMATCH,
         Error::InvalidDims => FRAMELESS_E_INVALID_DIMS,
         Error::ShapeMismatch { .. } => FRAMELESS_E_SHAPE_MISMATCH,
-        Error::BadScale { .. } => FRAMELESS_E_BAD_SCALE,
+        Error::BadValue { .. } => FRAMELESS_E_BAD_VALUE,
+        Error::Overflow => FRAMELESS_E_OVERFLOW,
         Error::BadMetadata => FRAMELESS_E_BAD_METADATA,
         Error::NodeOutOfRange { .. } => FRAMELESS_E_NODE_OUT_OF_RANGE,
         Error::FeatureLength { .. } => FRAMELESS_E_FEATURE_LENGTH,

@@ -18,6 +18,9 @@ fn main() {
     if let Some(p) = precision {
         files.push(format!("model-{p}.fgkd"));
         files.push(format!("expected-{p}.rs"));
+        if env::var_os("CARGO_FEATURE_SIG_TEST").is_some() {
+            files.push(format!("model-{p}.signed.fgkd"));
+        }
     }
     for f in &files {
         let path = dir.join(f);

@@ -1,20 +1,20 @@
 //! Fuzzes `Model::from_bytes` and, for accepted blobs, `Model::predict`.
 //!
 //! Input: `[mode, node: 4 bytes, n_sparse, (index: 2 bytes, value: f32) * n_sparse, blob...]`.
-//! `mode & 1`: rewrite the header's `body_len` and `body_crc32` to match the
+//! `mode & 1`: rewrite the header's `body_len` and `body_sha256` to match the
 //! body, so mutations get past the checksum into the layout validation and
 //! the forward pass. `mode & 2`: dense features instead of sparse ones.
 //! `mode & 4`: a scratch one word short (must be `ScratchTooSmall`).
 //! Neither call may panic; predictions must have the promised shapes.
 #![no_main]
 
-use frameless_engine::{crc32, Error, Features, Header, Model};
+use frameless_engine::{sha256, Error, Features, Header, Model};
 use libfuzzer_sys::fuzz_target;
 
 fn fix_crc(blob: &[u8]) -> Option<Vec<u8>> {
     let (mut h, body): (Header, &[u8]) = postcard::take_from_bytes(blob).ok()?;
     h.body_len = u32::try_from(body.len()).ok()?;
-    h.body_crc32 = crc32(body);
+    h.body_sha256 = sha256(body);
     let mut out = postcard::to_allocvec(&h).ok()?;
     out.extend_from_slice(body);
     Some(out)

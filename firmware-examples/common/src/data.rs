@@ -30,6 +30,14 @@ macro_rules! model_files {
         )));
         /// The model blob, in flash (`.rodata`).
         pub static BLOB: &[u8] = &BLOB_ALIGNED.0;
+        /// The same blob signed with the test key (`SIGNING_KEY`).
+        #[cfg(feature = "sig-test")]
+        pub static SIGNED: &[u8] = include_bytes!(concat!(
+            env!("FW_MODEL_DIR"),
+            "/model-",
+            $prec,
+            ".signed.fgkd"
+        ));
         /// Whether `p` is the precision this firmware was built for.
         pub fn is_selected(p: Precision) -> bool {
             matches!(p, Precision::$variant)

@@ -113,12 +113,37 @@ fn fault_test() {
     println!("fault-test: the undefined instruction did not trap");
 }
 
+/// Loads the signed blob with its key (must succeed) and with another key and the
+/// unsigned blob with the key (both must be `BadSignature`), prints an `FWSIG` line
+/// and exits: [`EXIT_OK`] if all three held, else [`EXIT_MISMATCH`].
+#[cfg(feature = "sig-test")]
+fn sig_test<B: Board>(board: &mut B) -> ! {
+    use frameless_engine::Error;
+    let t0 = board.ticks();
+    let right = Model::from_bytes_verified(data::SIGNED, &data::SIGNING_KEY).is_ok();
+    let verify_instr = (board.ticks() - t0) * B::INSTRUCTIONS_PER_TICK;
+    let wrong = Model::from_bytes_verified(data::SIGNED, &data::OTHER_KEY);
+    let wrong = matches!(wrong, Err(Error::BadSignature));
+    let unsigned = Model::from_bytes_verified(data::BLOB, &data::SIGNING_KEY);
+    let unsigned = matches!(unsigned, Err(Error::BadSignature));
+    let ok = right && wrong && unsigned;
+    println!(
+        "FWSIG target={} precision={} right_key_accepted={right} other_key_refused={wrong} unsigned_refused={unsigned} verify_instr={verify_instr} {}",
+        B::TARGET,
+        data::PRECISION,
+        if ok { "ok" } else { "FAILED" }
+    );
+    exit(if ok { EXIT_OK } else { EXIT_MISMATCH })
+}
+
 /// Runs the whole example on `board` and exits QEMU with the status above.
+// With `sig-test`, `sig_test` exits after loading: the rest is unreachable there.
+#[cfg_attr(feature = "sig-test", allow(unreachable_code, unused_variables))]
 pub fn run<B: Board>(board: &mut B) -> ! {
     let anchor = 0u32;
     let stack_base = black_box(&anchor) as *const u32 as usize;
 
-    // Load: zero copy from flash; validates header, lengths and CRC.
+    // Load: zero copy from flash; validates header, SHA-256, lengths and values.
     let t0 = board.ticks();
     let model = match Model::from_bytes(data::BLOB) {
         Ok(m) => m,
@@ -128,6 +153,8 @@ pub fn run<B: Board>(board: &mut B) -> ! {
 
     #[cfg(feature = "fault-test")]
     fault_test();
+    #[cfg(feature = "sig-test")]
+    sig_test(board);
 
     let dims = model.dims();
     let d = data::DIMS;

@@ -41,6 +41,11 @@ const N_TEST: usize = 32;
 const MIN_MARGIN: f32 = 1e-3;
 const SEED: u64 = 0x5EED_F6D0_2708;
 const PRECISIONS: [Precision; 3] = [Precision::F32, Precision::F16, Precision::Int8];
+/// The fixed test key that signs `model-<p>.signed.fgkd` (one precision: int8, else
+/// f16, else f32), and another key, whose
+/// public half the firmware must refuse the signed blob with.
+const SIGNING_SEED: [u8; 32] = [0x5E; 32];
+const OTHER_SEED: [u8; 32] = [0xA7; 32];
 
 fn linear(rng: &mut Rng, in_dim: usize, out_dim: usize) -> Linear {
     let bound = 1.0 / (in_dim as f32).sqrt();
@@ -208,6 +213,11 @@ fn model_files(
         indices.len(),
         vec!["1.0"; indices.len()].join(", ")
     );
+    ts += &format!(
+        "/// Public key of the test key that signed `model-<p>.signed.fgkd`.\n#[cfg(feature = \"sig-test\")]\npub const SIGNING_KEY: [u8; 32] = {:?};\n/// Public key of another key: the signed blobs must be refused with it.\n#[cfg(feature = \"sig-test\")]\npub const OTHER_KEY: [u8; 32] = {:?};\n",
+        frameless_engine::verify::public_key(&SIGNING_SEED),
+        frameless_engine::verify::public_key(&OTHER_SEED)
+    );
     files.push((dir.join("testset.rs"), ts.into_bytes()));
 
     for (blob, m) in blobs.iter().zip(&models) {
@@ -236,6 +246,16 @@ fn model_files(
         ex += &format!("/// Host engine's logits per test node.\npub static LOGITS: [[f32; {}]; {N_TEST}] = [\n{logits}];\n", d.n_classes);
         files.push((dir.join(format!("expected-{p}.rs")), ex.into_bytes()));
         files.push((dir.join(format!("model-{p}.fgkd")), blob.clone()));
+        // One signed copy, of the precision run.sh's self-tests use (int8, else f16, else f32).
+        if Some(p)
+            == [Precision::Int8, Precision::F16, Precision::F32]
+                .into_iter()
+                .find(|q| models.iter().any(|m| m.precision() == *q))
+        {
+            let signed = frameless_engine::verify::sign(blob, &SIGNING_SEED)
+                .map_err(|e| format!("signing the {p} blob: {e}"))?;
+            files.push((dir.join(format!("model-{p}.signed.fgkd")), signed));
+        }
         eprintln!(
             "fw-gen: {p} {} blob {} bytes, scratch {} words",
             m.kind(),
