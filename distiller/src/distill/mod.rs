@@ -182,8 +182,13 @@ pub fn distill(
     let train_labels: Vec<u32> = targets
         .train
         .iter()
-        .map(|&i| targets.labels[i as usize].max(0) as u32)
-        .collect();
+        .map(|&i| {
+            let label = targets.labels.get(i as usize).copied();
+            label
+                .map(|y| y.max(0) as u32)
+                .ok_or(DistillError::SplitOutOfRange)
+        })
+        .collect::<Result<_, _>>()?;
     let dev = graph.device.clone();
     let teacher = Tensor::from_slice(targets.teacher_log_probs, (n, c), &dev)?.to_dtype(dtype)?;
     let train_index = Tensor::from_slice(targets.train, targets.train.len(), &dev)?;

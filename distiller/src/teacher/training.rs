@@ -214,8 +214,13 @@ impl Trainer {
         let labels: Vec<u32> = split
             .train
             .iter()
-            .map(|&i| dataset.labels[i as usize] as u32)
-            .collect();
+            .map(|&i| {
+                let label = dataset.labels.get(i as usize).copied();
+                label
+                    .and_then(|y| u32::try_from(y).ok())
+                    .ok_or(TeacherError::UnlabelledNode { node: i })
+            })
+            .collect::<Result<_, _>>()?;
         let train_labels = Tensor::from_slice(&labels, labels.len(), device)?;
         Ok(Self {
             model,
