@@ -12,6 +12,7 @@ echo '#include "frameless.h"'
 echo "#define PRECISION \"$p\""
 cat "$dir/testset.rs" "$dir/expected-$p.rs" | sed -E \
     -e '/^\/\/\//d' -e 's|^// |/* |; /^\/\* /s|$| */|' \
+    -e '/^#\[cfg/d' -e '/^pub const [A-Z_]+: \[u8; [0-9]+\] = /d' \
     -e 's/^pub const DIMS: [^{]*\{ (.*) \};/static const frameless_dims DIMS = { \1 };/' \
     -e '/^static const frameless_dims/s/([a-z_]+): ([0-9]+)/.\1 = \2/g' \
     -e 's/^pub const ([A-Z_]+): usize = ([0-9]+);/#define \1 \2/' \
