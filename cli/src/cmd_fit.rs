@@ -94,12 +94,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let mut settings = FitSettings::new(&dataset, args.seeds.seeds().collect(), jobs);
-    settings.splits = settings
-        .seeds
-        .iter()
-        .map(|&s| dataset.split(s, rates))
-        .collect();
+    let mut settings = FitSettings::new(&dataset, args.seeds.seeds().collect(), rates, jobs);
     settings.teachers = args.teachers.clone();
     settings.budget = Budget {
         max_epochs: args.epochs,

@@ -31,7 +31,7 @@ pub use search::fit;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{DataError, Dataset, Split};
+use crate::data::{DataError, Dataset, Split, SplitRates};
 use crate::distill::{DistillConfig, DistillError};
 use crate::error::{Blame, Blamed};
 use crate::export::artifact::RunInfo;
@@ -235,12 +235,10 @@ pub struct FitSettings {
 }
 
 impl FitSettings {
-    /// The default search for `dataset`: the split of each seed, all three teachers.
-    pub fn new(dataset: &Dataset, seeds: Vec<u64>, jobs: usize) -> Self {
-        let splits = seeds
-            .iter()
-            .map(|&s| dataset.split(s, crate::data::SplitRates::default()))
-            .collect();
+    /// The default search for `dataset`: the split of each seed at `rates`, all three
+    /// teachers.
+    pub fn new(dataset: &Dataset, seeds: Vec<u64>, rates: SplitRates, jobs: usize) -> Self {
+        let splits = seeds.iter().map(|&s| dataset.split(s, rates)).collect();
         Self {
             seeds,
             splits,

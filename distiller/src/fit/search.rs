@@ -599,17 +599,9 @@ pub fn fit(
         .iter()
         .zip(&teachers)
         .filter(|(t, _)| t.2 == 0);
-    let ensemble_runs = ensembles.iter().map(|(_, run)| run);
-    for (o, _) in member_zero.map(|(_, run)| run).chain(ensemble_runs) {
-        let mut t = o.trial.clone();
-        t.test_accuracy = scored(
-            &o.test_predictions,
-            labels,
-            &settings.splits[seed_pos(t.seed)].test,
-        );
-        trials.push(t);
-    }
-    for o in &outcomes {
+    let ensemble_runs = ensembles.iter().map(|(_, (o, _))| o);
+    let teacher_outcomes = member_zero.map(|(_, (o, _))| o).chain(ensemble_runs);
+    for o in teacher_outcomes.chain(&outcomes) {
         let mut t = o.trial.clone();
         t.test_accuracy = scored(
             &o.test_predictions,

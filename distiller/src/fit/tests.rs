@@ -6,7 +6,7 @@ fn small() -> (Dataset, FitSettings) {
         .parse()
         .unwrap();
     let dataset = data::load(&source).unwrap();
-    let mut settings = FitSettings::new(&dataset, vec![0, 1], 2);
+    let mut settings = FitSettings::new(&dataset, vec![0, 1], data::SplitRates::default(), 2);
     settings.teachers = vec![TeacherKind::Spatial, TeacherKind::Simplified];
     settings.teacher.epochs = 25;
     settings.teacher.patience = 5;
