@@ -45,6 +45,16 @@ impl Encoding for I8 {
     }
 }
 
+/// Where activation `i` of a vector of `len` values sits in the i16 lanes
+/// the int8 kernels read: producers write `lanes[lane_slot(i, len)]`.
+/// The identity today; a target kernel that pairs lanes differently (the
+/// `SMLAD` shapes) changes it here, and every producer follows.
+#[inline(always)]
+pub const fn lane_slot(i: usize, len: usize) -> usize {
+    let _ = len;
+    i
+}
+
 /// Outputs held in registers per block by [`super::axpy_rows`] for int8:
 /// Cortex-M has 13 usable core registers, RISC-V 31.
 pub const BLOCK_I8: usize = if cfg!(target_arch = "arm") { 4 } else { 16 };
