@@ -109,6 +109,7 @@ fn models(rng: &mut Rng) -> Vec<ModelWeights> {
             feature_classifier: linear(rng, d, c),
         },
         metadata: metadata.clone(),
+        calibration: None,
     };
     let mlp = |rng: &mut Rng, layers: &[usize]| ModelWeights {
         kind: ModelKind::Mlp,
@@ -119,6 +120,7 @@ fn models(rng: &mut Rng) -> Vec<ModelWeights> {
             layers: layers.windows(2).map(|w| linear(rng, w[0], w[1])).collect(),
         },
         metadata: metadata.clone(),
+        calibration: None,
     };
     vec![
         mlp(rng, &[f, c]),

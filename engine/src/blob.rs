@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: [u8; 4] = *b"FGKD";
 
 /// The blob format version this engine reads and writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 display_enum! {
     /// Which student architecture a blob holds.

@@ -25,6 +25,8 @@ display_enum! {
         BandClassifier => "band classifier",
         /// The feature classifier of the output stage.
         FeatureClassifier => "feature classifier",
+        /// The int8 activation and logit scales.
+        Calibration => "calibration",
     }
 }
 
@@ -116,6 +118,8 @@ display_enum! {
         } => "non-finite feature value at position {position}",
         /// `predict` computed a non-finite value: finite weights and features overflowed.
         Overflow => "non-finite value computed in predict (overflow)",
+        /// `predict_int8` was called on a float blob.
+        NotInt8 => "integer inference needs an int8 blob",
         /// The scratch buffer is shorter than [`crate::Model::scratch_len`].
         ScratchTooSmall {
             /// Words needed.

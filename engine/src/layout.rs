@@ -4,7 +4,7 @@
 //! Sizes come from the (untrusted) dims, so every product is `checked_mul`
 //! and a mismatch is an [`Error`], never a panic or an allocation.
 
-use crate::quant::I8_MAX;
+use crate::quant::Fix;
 use crate::{Error, Precision, Section};
 
 /// Model dimensions as `usize`, derived once from [`crate::Dims`].
@@ -36,9 +36,11 @@ impl<'a> Mat<'a> {
         self.data.get(start..end).unwrap_or(&[])
     }
 
-    /// The int8 scale of row `r` (1.0 for float precisions).
-    pub fn scale(&self, r: usize) -> f32 {
-        f32_at(self.scales, r).unwrap_or(1.0)
+    /// The int8 multiplier of row `r` (validated, so the fallback never shows).
+    pub fn fix(&self, r: usize) -> Fix {
+        f32_at(self.scales, r)
+            .and_then(Fix::of)
+            .unwrap_or(Fix::UNIT)
     }
 }
 
@@ -53,6 +55,11 @@ impl Lin<'_> {
     /// Bias of output `o` (0.0 if out of range).
     pub fn bias(&self, o: usize) -> f32 {
         f32_at(self.bias, o).unwrap_or(0.0)
+    }
+
+    /// Bias `o` of an int8 layer: an i32 in its output's units.
+    pub fn bias_i32(&self, o: usize) -> i64 {
+        f32_at(self.bias, o).map_or(0, |v| i64::from(v.to_bits() as i32))
     }
 }
 
@@ -136,6 +143,15 @@ impl<'a> Reader<'a> {
         self.tensor(n.checked_mul(4), Precision::F32, section)
     }
 
+    /// `n` biases: f32, or for int8 any i32 (4 bytes each either way).
+    pub fn biases(&mut self, n: usize, section: Section) -> Result<&'a [u8], Error> {
+        let check = self.check && self.prec != Precision::Int8;
+        let mut r = Reader { check, ..*self };
+        let bytes = r.f32s(n, section)?;
+        self.rest = r.rest;
+        Ok(bytes)
+    }
+
     /// A `rows x cols` matrix and, for int8, `n_scales` scales (> 0, and
     /// `127 * scale` finite: so is every dequantised weight).
     fn matrix(
@@ -149,7 +165,7 @@ impl<'a> Reader<'a> {
         let len = rows.checked_mul(cols).and_then(|n| n.checked_mul(width));
         let data = self.tensor(len, prec, section)?;
         let scales = self.f32s(if prec == Precision::Int8 { n_scales } else { 0 }, section)?;
-        let ok = |c| matches!(f32::from_le_bytes(le(c)) * I8_MAX, m if m > 0.0 && m.is_finite());
+        let ok = |c| Fix::of(f32::from_le_bytes(le(c))).is_some();
         if self.check && !scales.chunks_exact(4).all(ok) {
             return Err(Error::BadValue { section });
         }
@@ -173,7 +189,7 @@ impl<'a> Reader<'a> {
     ) -> Result<Lin<'a>, Error> {
         let (rows, cols) = if input_major { (inp, out) } else { (out, inp) };
         let w = self.matrix(rows, cols, out, section)?;
-        let bias = self.f32s(out, section)?;
+        let bias = self.biases(out, section)?;
         Ok(Lin { w, bias })
     }
 

@@ -20,6 +20,7 @@
 //!     kind: ModelKind::Mlp, n_nodes: 1, n_features: 2, n_classes: 2,
 //!     architecture: Architecture::Mlp { layers: vec![layer] },
 //!     metadata: OwnedMetadata { dataset: "toy".into(), class_names: vec!["a".into(), "b".into()], test_accuracy: None },
+//!     calibration: None,
 //! };
 //! let blob = frameless_engine::writer::write_blob(&weights, Precision::F32)?;
 //! let model = Model::from_bytes(&blob)?;
@@ -56,6 +57,7 @@ macro_rules! display_enum {
 
 pub mod blob;
 pub mod error;
+pub mod integer;
 pub mod kernels;
 mod layout;
 pub mod model;
@@ -68,5 +70,6 @@ pub mod writer;
 
 pub use blob::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 pub use error::{Error, Section};
+pub use integer::IntPrediction;
 pub use model::{max_scratch_len, Model};
 pub use predict::{Features, Prediction};

@@ -2,6 +2,7 @@
 
 use crate::blob::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
+use crate::quant::Fix;
 use crate::{Error, Section};
 use core::cmp::Ordering;
 
@@ -15,6 +16,8 @@ pub struct Model<'a> {
     pub(crate) shape: Shape,
     pub(crate) plan: Plan<'a>,
     pub(crate) scratch: ScratchLayout,
+    /// int8: the static scales, f32 LE (see [`Model::calibration`]); empty otherwise.
+    pub(crate) calibration: &'a [u8],
 }
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
@@ -34,7 +37,7 @@ pub(crate) enum Plan<'a> {
 }
 
 /// Converts the untrusted dims to `usize` and checks them against the kind.
-fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
+fn shape_of(kind: ModelKind, prec: Precision, dims: &Dims) -> Result<Shape, Error> {
     let u = |v: u32| usize::try_from(v).map_err(|_| Error::InvalidDims);
     let sh = Shape {
         n: u(dims.n_nodes)?,
@@ -45,24 +48,30 @@ fn shape_of(kind: ModelKind, dims: &Dims) -> Result<Shape, Error> {
         s: u(dims.n_stages)?,
     };
     let common = sh.n >= 1 && sh.f >= 1 && sh.c >= 1 && sh.s >= 1;
+    // int8 sums of at most 2^17 products of |q| <= 128 and |w| <= 127 fit i32.
+    let int8_ok = prec != Precision::Int8 || (sh.f <= 1 << 17 && sh.d <= 1 << 16);
     let ok = match kind {
         ModelKind::Mlp => sh.b == 0 && (sh.s == 1) == (sh.d == 0),
         ModelKind::FmlpS => sh.s == 1 && sh.d >= 1 && sh.b >= 1,
         ModelKind::FmlpO => sh.d >= 1 && sh.b >= 1,
     };
-    (common && ok).then_some(sh).ok_or(Error::InvalidDims)
+    (common && ok && int8_ok)
+        .then_some(sh)
+        .ok_or(Error::InvalidDims)
 }
 
 /// Where `predict` keeps what, computed once by [`Model::from_bytes`]: in
-/// f32 words, `[logits C | gates B | vecs | acc | lanes]`.
+/// words, `[logits C | gates B | vecs | acc | lanes]`.
 ///
-/// mlp: two vectors of `w = max(d, C)` (layer input and output); int8 adds
-/// `w` i32 accumulators and `w` i16 lanes (`ceil(w/2)` words). Frameless:
-/// `u`, `h`, `e` of `d`, feature and band logits of `C`; int8 adds `d` i32
-/// accumulators and `2d` i16 lanes (`d` words: those of `u`, then of `e`).
+/// Float mlp: two f32 vectors of `w = max(d, C)` (layer input and output).
+/// Float frameless: `u`, `h`, `e` of `d`, feature and band logits of `C`.
+/// int8 (integer-only; logits and gates as i32): mlp `w` i32 accumulators
+/// and `w` i16 lanes (`ceil(w/2)` words); frameless the feature and band
+/// logits (`C` i32 each), `d` i32 accumulators and `2d` i16 lanes (`d`
+/// words: those of `u`, then of `e`, which also carry the next stage's input).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScratchLayout {
-    /// Words of the logits, the gates, the five f32 vectors and the i32 accumulators.
+    /// Words of the logits, the gates, the five vectors and the i32 accumulators.
     words: [usize; 8],
     /// i16 lanes after them.
     lanes: usize,
@@ -94,14 +103,12 @@ impl ScratchLayout {
         let b = dims.n_bands as usize;
         let w = if d > c { d } else { c };
         let mlp = matches!(kind, ModelKind::Mlp);
-        let (acc, lanes) = match (prec, mlp) {
-            (Precision::Int8, true) => (w, w),
-            (Precision::Int8, false) => (d, d.saturating_mul(2)),
-            _ => (0, 0),
-        };
-        let words = match mlp {
-            true => [c, b, w, w, 0, 0, 0, acc],
-            false => [c, b, d, d, d, c, c, acc],
+        let int8 = matches!(prec, Precision::Int8);
+        let (words, lanes) = match (int8, mlp) {
+            (false, true) => ([c, b, w, w, 0, 0, 0, 0], 0),
+            (false, false) => ([c, b, d, d, d, c, c, 0], 0),
+            (true, true) => ([c, b, 0, 0, 0, 0, 0, w], w),
+            (true, false) => ([c, b, 0, 0, 0, c, c, d], d.saturating_mul(2)),
         };
         let mut len = lanes.div_ceil(2);
         let mut rest = words.as_slice();
@@ -140,16 +147,29 @@ impl ScratchLayout {
 /// const D: Dims = Dims { n_nodes: 2708, n_features: 1433, hidden: 64, n_classes: 7, n_bands: 2, n_stages: 1 };
 /// const LEN: usize = max_scratch_len(&D);
 /// let scratch = [0.0f32; LEN];
-/// assert_eq!(scratch.len(), 7 + 2 + 3 * 64 + 2 * 7 + 2 * 64);
+/// assert_eq!(scratch.len(), 7 + 2 + 3 * 64 + 2 * 7);
 /// ```
 pub const fn max_scratch_len(dims: &Dims) -> usize {
-    let mlp = ScratchLayout::new(ModelKind::Mlp, Precision::Int8, dims).len;
-    let fr = ScratchLayout::new(ModelKind::FmlpO, Precision::Int8, dims).len;
-    if mlp > fr {
-        mlp
-    } else {
-        fr
+    let mut max = 0;
+    let mut i = 0;
+    while i < 4 {
+        let kind = if i % 2 == 0 {
+            ModelKind::Mlp
+        } else {
+            ModelKind::FmlpO
+        };
+        let prec = if i < 2 {
+            Precision::F32
+        } else {
+            Precision::Int8
+        };
+        let len = ScratchLayout::new(kind, prec, dims).len;
+        if len > max {
+            max = len;
+        }
+        i += 1;
     }
+    max
 }
 
 impl<'a> Model<'a> {
@@ -184,7 +204,7 @@ impl<'a> Model<'a> {
         if echo != (header.kind, header.precision, header.dims) {
             return Err(Error::HeaderMismatch);
         }
-        let shape = shape_of(header.kind, &header.dims)?;
+        let shape = shape_of(header.kind, header.precision, &header.dims)?;
         let (metadata, tensors): (Metadata<'a>, _) = take(rest, Section::Metadata)?;
         let names_ok =
             metadata.class_names.is_empty() || metadata.class_names.split('\n').count() == shape.c;
@@ -197,6 +217,19 @@ impl<'a> Model<'a> {
             prec: header.precision,
             check: true,
         };
+        let int8 = header.precision == Precision::Int8;
+        let n_scales = match header.kind {
+            _ if !int8 => 0,
+            ModelKind::Mlp => 2,
+            ModelKind::FmlpS | ModelKind::FmlpO => shape.s.saturating_mul(2).saturating_add(2),
+        };
+        let calibration = r.f32s(n_scales, Section::Calibration)?;
+        let fix = |c: &[u8]| Fix::of(f32::from_le_bytes(crate::layout::le(c))).is_some();
+        if !calibration.chunks_exact(4).all(fix) {
+            return Err(Error::BadValue {
+                section: Section::Calibration,
+            });
+        }
         let plan = match header.kind {
             ModelKind::Mlp => {
                 let first = r.layer(&shape, 0)?;
@@ -223,7 +256,16 @@ impl<'a> Model<'a> {
             shape,
             plan,
             scratch,
+            calibration,
         })
+    }
+
+    /// Static scale `i` of an int8 blob: 0 the input features', 1 the
+    /// logits' (logit = `i32 * scale`), then per stage `2 + 2s` the encoded
+    /// features' and `3 + 2s` the next stage's input ratio (see
+    /// `docs/blob-format.md`). `None` for float blobs and past the end.
+    pub fn calibration(&self, i: usize) -> Option<f32> {
+        crate::layout::f32_at(self.calibration, i)
     }
 
     /// The validated header.

@@ -1,25 +1,42 @@
 //! [`Model::predict`]: the forward pass for every kind and precision, in a
 //! scratch cut once per call as the layout [`Model::from_bytes`] computed.
 
-use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
 use crate::layout::{Lin, Mat};
 use crate::model::{Parts, Plan};
-use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
 
-/// A node's live feature vector.
+/// A node's live feature vector: f32 values, or (for [`Model::predict_int8`])
+/// int8 values already quantised with the blob's input scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Features<'f> {
+pub enum Features<'f, V = f32> {
     /// All `n_features` values.
-    Dense(&'f [f32]),
+    Dense(&'f [V]),
     /// Non-zero features only: strictly increasing `indices` (< F) and their `values`.
     Sparse {
         /// Feature indices, strictly increasing.
         indices: &'f [u32],
         /// Values, one per index.
-        values: &'f [f32],
+        values: &'f [V],
     },
+}
+
+/// A feature value type: `f32` must be finite, `i8` always is.
+pub trait Value: Copy + PartialEq + Default {
+    /// Whether the value may enter a model.
+    fn is_finite(self) -> bool;
+}
+
+impl Value for f32 {
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Value for i8 {
+    fn is_finite(self) -> bool {
+        true
+    }
 }
 
 /// The result of [`Model::predict`], borrowed from the caller's scratch.
@@ -33,10 +50,10 @@ pub struct Prediction<'s> {
     pub gates: &'s [f32],
 }
 
-impl Features<'_> {
+impl<V: Value> Features<'_, V> {
     /// Checks lengths, ranges, ordering and finiteness against `n_features`.
-    fn check(&self, f: usize) -> Result<(), Error> {
-        let finite = |values: &[f32]| match values.iter().position(|v| !v.is_finite()) {
+    pub(crate) fn check(&self, f: usize) -> Result<(), Error> {
+        let finite = |values: &[V]| match values.iter().position(|v| !v.is_finite()) {
             Some(position) => Err(Error::NonFiniteFeature { position }),
             None => Ok(()),
         };
@@ -71,18 +88,18 @@ const CHUNK: usize = 32;
 
 /// Feeds `(row j of w, coef(x_j))` for every non-zero `x_j` whose
 /// coefficient is `Some` to `apply`, up to [`CHUNK`] rows at a time.
-fn chunks<'w, T: Copy>(
+pub(crate) fn chunks<'w, T: Copy, V: Value>(
     w: &Mat<'w>,
-    x: &Features,
+    x: &Features<V>,
     zero: T,
-    coef: impl Fn(f32) -> Option<T>,
+    coef: impl Fn(V) -> Option<T>,
     mut apply: impl FnMut(&[(&'w [u8], T)]),
 ) {
     let mut rows = [(&[][..], zero); CHUNK];
     let mut len = 0usize;
-    let mut push = |j: usize, v: f32| {
+    let mut push = |j: usize, v: V| {
         // Zeros are skipped before `coef` (for int8 a quantisation) runs.
-        let c = if v != 0.0 { coef(v) } else { None };
+        let c = if v != V::default() { coef(v) } else { None };
         let Some(c) = c else { return };
         if let Some(r) = rows.get_mut(len) {
             *r = (w.row(j), c);
@@ -108,85 +125,38 @@ fn chunks<'w, T: Copy>(
 /// Features are gathered in chunks; each chunk is applied with a block of
 /// outputs held in registers (bit-identical to a per-feature axpy: every
 /// output still sums its features in index order).
-fn first_layer(lin: &Lin, x: &Features, out: &mut [f32], acc: &mut [i32]) {
+fn first_layer(lin: &Lin, x: &Features, out: &mut [f32]) {
     let w = &lin.w;
     widen::<F32>(out, lin.bias);
     match w.prec {
-        Precision::F32 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
         Precision::F16 => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F16, 16>(out, ch)),
-        Precision::Int8 => {
-            let (Features::Dense(values) | Features::Sparse { values, .. }) = *x;
-            let xs = scale_i8(values);
-            let qz = QuantI8::new(xs);
-            let acc = acc.get_mut(..out.len()).unwrap_or(&mut []);
-            acc.fill(0);
-            let coef = |v| Some(i16::from(qz.quantize(v))).filter(|&q| q != 0);
-            chunks(w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
-            for ((v, &a), s) in out.iter_mut().zip(acc.iter()).zip(w.scales.chunks_exact(4)) {
-                *v += a as f32 * F32::widen(s) * xs;
-            }
-        }
+        _ => chunks(w, x, 0.0, Some, |ch| axpy_rows::<F32, 16>(out, ch)),
     }
 }
 
-/// An activation vector entering a product: its f32 values and, for int8,
-/// its quantised lanes and their scale.
-#[derive(Clone, Copy)]
-struct Act<'v> {
-    x: &'v [f32],
-    q: &'v [i16],
-    scale: f32,
-}
-
-/// `x` as it enters a product: int8 quantises it into `q` (else no work). Every activation
-/// passes here, so an overflow upstream (a quantisation would hide it) is [`Error::Overflow`].
-fn act<'v>(prec: Precision, x: &'v [f32], q: &'v mut [i16]) -> Result<Act<'v>, Error> {
-    let x = finite(x)?;
-    let scale = match prec {
-        Precision::Int8 => quantize_to_i16(x, q),
-        Precision::F32 | Precision::F16 => 1.0,
-    };
-    Ok(Act { x, q, scale })
-}
-
-/// `a . w` for weights stored in `prec`; int8 is dequantised as
-/// `(acc * w_scale) * a.scale` (float weights ignore `w_scale`).
-fn dot(prec: Precision, w: &[u8], w_scale: f32, a: Act) -> f32 {
+/// `a . w` for float weights stored in `prec`.
+fn dot(prec: Precision, w: &[u8], a: &[f32]) -> f32 {
     match prec {
-        Precision::F32 => F32::dot(a.x, w),
-        Precision::F16 => F16::dot(a.x, w),
-        Precision::Int8 => I8::dot(a.q, w) as f32 * w_scale * a.scale,
+        Precision::F16 => F16::dot(a, w),
+        _ => F32::dot(a, w),
     }
 }
 
 /// `out[o] = W[row0 + o] . a + b[row0 + o]`.
-fn matvec(lin: &Lin, row0: usize, a: Act, out: &mut [f32]) {
+fn matvec(lin: &Lin, row0: usize, a: &[f32], out: &mut [f32]) {
     let w = &lin.w;
     for (o, v) in out.iter_mut().enumerate() {
         let r = row0.saturating_add(o);
-        *v = dot(w.prec, w.row(r), w.scale(r), a) + lin.bias(r);
+        *v = dot(w.prec, w.row(r), a) + lin.bias(r);
     }
 }
 
-/// Loads row `r` of `t` into `e` (int8: into the lanes `q`, and
-/// dequantised into `e` unless `only_q`) as an [`Act`].
-fn table_row<'v>(t: &Mat, r: usize, only_q: bool, e: &'v mut [f32], q: &'v mut [i16]) -> Act<'v> {
-    let (bytes, scale) = (t.row(r), t.scale(r));
+/// Loads row `r` of the float table `t` into `e`.
+fn table_row(t: &Mat, r: usize, e: &mut [f32]) {
     match t.prec {
-        Precision::F32 => widen::<F32>(e, bytes),
-        Precision::F16 => widen::<F16>(e, bytes),
-        Precision::Int8 => {
-            for (l, &c) in q.iter_mut().zip(bytes) {
-                *l = i16::from(c as i8);
-            }
-            if !only_q {
-                for (v, &l) in e.iter_mut().zip(q.iter()) {
-                    *v = f32::from(l) * scale;
-                }
-            }
-        }
+        Precision::F16 => widen::<F16>(e, t.row(r)),
+        _ => widen::<F32>(e, t.row(r)),
     }
-    Act { x: e, q, scale }
 }
 
 /// `out[i]` = stored weight `i` of `bytes`, widened to f32.
@@ -211,7 +181,10 @@ fn relu(v: &mut [f32]) {
 
 impl Model<'_> {
     /// Classifies `node` from its live `features`, using `scratch` (at least
-    /// [`Model::scratch_len`] words) for every intermediate value.
+    /// [`Model::scratch_len`] words) for every intermediate value. An int8
+    /// blob quantises the features with its input scale (values beyond its
+    /// calibrated range saturate), runs [`Model::predict_int8`]'s integer
+    /// pass and converts its logits and gates to f32.
     ///
     /// # Errors
     /// [`Error::NodeOutOfRange`], [`Error::FeatureLength`], [`Error::SparseLengthMismatch`],
@@ -224,16 +197,11 @@ impl Model<'_> {
         features: Features<'_>,
         scratch: &'s mut [f32],
     ) -> Result<Prediction<'s>, Error> {
-        let n_nodes = self.dims().n_nodes;
-        if node >= n_nodes {
-            return Err(Error::NodeOutOfRange { node, n_nodes });
-        }
-        features.check(self.shape.f)?;
-        let (needed, found) = (self.scratch_len(), scratch.len());
-        if found < needed {
-            return Err(Error::ScratchTooSmall { needed, found });
-        }
+        self.check_call(node, &features, scratch.len())?;
         let mut p = self.scratch.split(scratch);
+        if self.precision() == Precision::Int8 {
+            return self.run_int8_as_f32(node as usize, &features, p);
+        }
         match self.plan {
             Plan::Mlp { .. } => self.run_mlp(&features, &mut p)?,
             Plan::Frameless { .. } => self.run_frameless(node as usize, &features, &mut p)?,
@@ -248,6 +216,25 @@ impl Model<'_> {
             logits: p.logits,
             gates: p.gates,
         })
+    }
+
+    /// The checks every entry point makes before computing anything.
+    pub(crate) fn check_call<V: Value>(
+        &self,
+        node: u32,
+        features: &Features<V>,
+        found: usize,
+    ) -> Result<(), Error> {
+        let n_nodes = self.dims().n_nodes;
+        if node >= n_nodes {
+            return Err(Error::NodeOutOfRange { node, n_nodes });
+        }
+        features.check(self.shape.f)?;
+        let needed = self.scratch_len();
+        if found < needed {
+            return Err(Error::ScratchTooSmall { needed, found });
+        }
+        Ok(())
     }
 
     /// Runs every mlp layer: `cur` in, `nxt` (the logits for the last) out, then swap.
@@ -266,10 +253,9 @@ impl Model<'_> {
                 nxt.get_mut(..sh.d).unwrap_or(&mut [])
             };
             if k == 0 {
-                first_layer(&lin, x, out, p.acc);
+                first_layer(&lin, x, out);
             } else {
-                let input = cur.get(..sh.d).unwrap_or(&[]);
-                matvec(&lin, 0, act(rest.prec, input, p.lanes)?, out);
+                matvec(&lin, 0, finite(cur.get(..sh.d).unwrap_or(&[]))?, out);
             }
             if !last {
                 relu(out);
@@ -290,48 +276,46 @@ impl Model<'_> {
         let mut rest = *rest;
         let (sh, prec, d) = (self.shape, self.precision(), self.shape.d);
         let [u, h, e, fx, tb] = &mut p.vecs;
-        let (uq, eq) = p.lanes.split_at_mut(d.min(p.lanes.len()));
         for s in 0..sh.s {
             let st = if s == 0 { *first } else { rest.stage(&sh, s)? };
             let last = s.saturating_add(1) == sh.s;
             // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
             if s == 0 {
-                first_layer(&st.encoder, x, u, p.acc);
+                first_layer(&st.encoder, x, u);
             } else {
-                matvec(&st.encoder, 0, act(prec, h, uq)?, u);
+                matvec(&st.encoder, 0, finite(h)?, u);
             }
             if !last {
                 relu(u);
             }
-            let ua = act(prec, u, uq)?;
+            let u = finite(u)?;
             if last {
-                matvec(&head.features, 0, ua, fx);
+                matvec(&head.features, 0, u, fx);
                 p.logits.fill(0.0);
             } else {
                 h.fill(0.0);
             }
             for b in 0..sh.b {
-                // e = E_b[node]; the output stage of int8 needs only its lanes.
                 let row = b.saturating_mul(sh.n).saturating_add(node);
-                let ea = table_row(&st.tables, row, last, e, eq);
+                table_row(&st.tables, row, e);
                 // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
                 let g = st.gates.w.row(b);
                 let split = d.saturating_mul(prec.weight_bytes());
                 let (ge, gu) = g.split_at_checked(split).unwrap_or((g, &[]));
-                let z = st.gates.w.scale(b) * (dot(prec, ge, 1.0, ea) + dot(prec, gu, 1.0, ua));
+                let z = dot(prec, ge, e) + dot(prec, gu, u);
                 let alpha = 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b))));
                 if last {
                     if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;
                     }
                     // logits += (1 - alpha) (C_b e + c_b) + alpha (C_x u + c_x)
-                    matvec(&head.bands, b.saturating_mul(sh.c), ea, tb);
+                    matvec(&head.bands, b.saturating_mul(sh.c), e, tb);
                     for ((l, &t), &f) in p.logits.iter_mut().zip(tb.iter()).zip(fx.iter()) {
                         *l += (1.0 - alpha) * t + alpha * f;
                     }
                 } else {
                     // h += (1 - alpha) e + alpha u
-                    for ((hv, &ev), &uv) in h.iter_mut().zip(ea.x).zip(u.iter()) {
+                    for ((hv, &ev), &uv) in h.iter_mut().zip(e.iter()).zip(u.iter()) {
                         *hv += (1.0 - alpha) * ev + alpha * uv;
                     }
                 }

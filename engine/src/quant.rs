@@ -5,9 +5,14 @@
 //! every value is zero, or when the maximum is not finite), and
 //! `q = clamp(round_half_away_from_zero(v / scale), -127, 127)`; the value
 //! represented is `q * scale`. Weights use one scale per output channel
-//! (row of `W`), `E` tables one per row. Activations entering a linear layer
-//! or a gate dot product are quantised per vector at run time with the same
-//! rule; products accumulate in i32 and `y = acc * w_scale[o] * x_scale + bias`.
+//! (row of `W`), `E` tables one per row.
+//!
+//! **int8 is integer-only** (blob v3). Activations have static scales
+//! calibrated at export; a product's i32 sum goes to the next activation by
+//! [`Fix::apply`], an integer multiplier and shift (the bits of a positive
+//! f32, read as integers) rounding half toward +inf; gates are
+//! [`sigmoid_q15`]; logits are i32 in units of a stored logit scale. Only the
+//! f32 entry point converts (features in, logits and gates out).
 //!
 //! **f16.** Weights and tables are rounded to IEEE half (round to nearest
 //! even, the `half` crate) and widened to f32 for compute.
@@ -101,14 +106,100 @@ impl QuantI8 {
     }
 }
 
-/// Quantises `values` into i16 lanes (for the int8 kernels) and returns the scale.
-pub(crate) fn quantize_to_i16(values: &[f32], out: &mut [i16]) -> f32 {
-    let scale = scale_i8(values);
-    let q = QuantI8::new(scale);
-    for (o, &v) in out.iter_mut().zip(values) {
-        *o = i16::from(q.quantize(v));
+/// A requantisation multiplier `m * 2^-shift`: the mantissa and exponent of
+/// a positive f32, read as integers, so applying it needs no float unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fix {
+    m: u32,
+    shift: i32,
+}
+
+impl Fix {
+    /// 1.0.
+    pub const UNIT: Fix = Fix {
+        m: 1 << 23,
+        shift: 23,
+    };
+
+    /// The multiplier a positive normal f32 stands for, exactly; `None` for
+    /// anything else and for values whose shift falls outside `1..=62`
+    /// (below `2^-39` or from `2^23` up), which [`Fix::apply`] cannot take.
+    pub const fn of(v: f32) -> Option<Fix> {
+        let bits = v.to_bits();
+        let exp = (bits >> 23) as i32; // sign bit set: > 255, refused below
+        let shift = 150 - exp;
+        if shift < 1 || shift > 62 {
+            return None;
+        }
+        Some(Fix {
+            m: (bits & 0x7F_FFFF) | 0x80_0000,
+            shift,
+        })
     }
-    scale
+
+    /// `self * other`, its mantissa truncated to 24 bits (relative error
+    /// < 2^-23; exact when either is a power of two).
+    #[inline]
+    pub fn mul(self, other: Fix) -> Fix {
+        let p = u64::from(self.m) * u64::from(other.m); // in [2^46, 2^48)
+        let k = if p >> 47 == 0 { 23 } else { 24 };
+        let shift = self.shift.saturating_add(other.shift).saturating_sub(k);
+        Fix {
+            m: (p >> k) as u32,
+            shift,
+        }
+    }
+
+    /// `round(a * self)`, halves toward +inf: `(a * m + 2^(shift-1)) >> shift`
+    /// with the shift clamped to `1..=62` and `a` to `±2^38`, so it never overflows.
+    #[inline]
+    pub fn apply(self, a: i64) -> i64 {
+        let s = self.shift.clamp(1, 62);
+        let a = a.clamp(-(1 << 38), 1 << 38);
+        (a * i64::from(self.m) + (1i64 << (s - 1))) >> s
+    }
+}
+
+/// `i32::try_from(v)`, saturating.
+#[inline]
+pub fn sat_i32(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Fractional bits of a gate's pre-activation `z` ([`sigmoid_q15`]'s input).
+pub const Z_BITS: u32 = 12;
+
+/// `round(2^16 * 2^(-i/32))`, `i = 0..=32`.
+const EXP2_NEG: [u32; 33] = [
+    65536, 64132, 62757, 61413, 60097, 58809, 57549, 56316, 55109, 53928, 52773, 51642, 50535,
+    49452, 48393, 47356, 46341, 45348, 44376, 43425, 42495, 41584, 40693, 39821, 38968, 38133,
+    37316, 36516, 35734, 34968, 34219, 33486, 32768,
+];
+
+/// The integer sigmoid: `sigmoid(z / 2^12)` in Q15 (`32768` is 1.0), within
+/// `1e-4` of the exact value for every input (tested over all `|z| <= 2^18`;
+/// beyond, the answer is that of `±2^18`). `e^-|z|` is `2^-(|z| log2 e)`: a
+/// shift for the integer part and a 33-entry table, linearly interpolated,
+/// for the fraction; then one integer division.
+pub fn sigmoid_q15(z: i32) -> i32 {
+    let a = u64::from(z.unsigned_abs().min(1 << 18));
+    let y = (a * 94_548) >> Z_BITS; // |z| log2 e in Q16
+    let (k, f) = (y >> 16, (y & 0xFFFF) as u32);
+    let (i, r) = ((f >> 11) as usize, f & 0x7FF);
+    let (lo, hi) = match (EXP2_NEG.get(i), EXP2_NEG.get(i + 1)) {
+        (Some(&lo), Some(&hi)) => (lo, hi),
+        _ => (0, 0),
+    };
+    let t = (lo - (((lo - hi) * r) >> 11))
+        .checked_shr(k as u32)
+        .unwrap_or(0);
+    let den = 65_536 + t;
+    let below = (((t << 15) + den / 2) / den) as i32; // sigmoid(-|z|), <= 16384
+    if z >= 0 {
+        32_768 - below
+    } else {
+        below
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +259,60 @@ mod tests {
         assert_eq!(quantize_value_i8(f32::NAN, 1.0), 0);
         assert_eq!(quantize_value_i8(f32::INFINITY, 1.0), 127);
         assert_eq!(quantize_value_i8(-1e30, 1.0), -127);
+    }
+
+    #[test]
+    fn integer_sigmoid_is_within_its_bound() {
+        let mut worst = 0.0f64;
+        for z in -(1i32 << 18)..=(1 << 18) {
+            let exact = 1.0 / (1.0 + (-f64::from(z) / 4096.0).exp());
+            worst = worst.max((f64::from(sigmoid_q15(z)) / 32768.0 - exact).abs());
+        }
+        assert!(worst <= 1e-4, "worst error {worst}");
+        assert_eq!(sigmoid_q15(0), 16384);
+        assert_eq!((sigmoid_q15(i32::MIN), sigmoid_q15(i32::MAX)), (0, 32768));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fix_rounds_half_up(v in 1.0e-9f32..1.0e6, a in -(1i64 << 31)..(1i64 << 31)) {
+            let f = Fix::of(v).unwrap();
+            // Exact: v = m 2^-shift, so a v is a rational with a power-of-two denominator.
+            let want = (i128::from(a) * i128::from(f.m) + (1i128 << (f.shift - 1))) >> f.shift;
+            proptest::prop_assert_eq!(i128::from(f.apply(a)), want);
+            let near = (a as f64 * f64::from(v) - f.apply(a) as f64).abs();
+            proptest::prop_assert!(near <= 0.5 + 1e-6 * (a as f64 * f64::from(v)).abs());
+        }
+
+        #[test]
+        fn fix_product_is_close(a in 1.0e-6f32..1.0e3, b in 1.0e-6f32..1.0e3) {
+            if let (Some(fa), Some(fb)) = (Fix::of(a), Fix::of(b)) {
+                let p = fa.mul(fb);
+                let got = p.apply(1 << 30) as f64 / f64::from(1u32 << 30);
+                let want = f64::from(a) * f64::from(b);
+                proptest::prop_assert!((got - want).abs() <= want * 1e-6 + 1e-9, "{} vs {}", got, want);
+            }
+        }
+    }
+
+    #[test]
+    fn fix_refuses_what_it_cannot_apply() {
+        for v in [
+            0.0,
+            -1.0,
+            f32::NAN,
+            f32::INFINITY,
+            1.0e-30,
+            1.0e8,
+            f32::MIN_POSITIVE,
+        ] {
+            assert_eq!(Fix::of(v), None, "{v}");
+        }
+        assert_eq!(Fix::of(1.0).map(|f| f.apply(3)), Some(3));
+        assert_eq!(
+            Fix::of(0.5).map(|f| (f.apply(3), f.apply(-3))),
+            Some((2, -1))
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! #     kind: frameless_engine::ModelKind::Mlp, n_nodes: 1, n_features: 1, n_classes: 1,
 //! #     architecture: frameless_engine::writer::Architecture::Mlp { layers: vec![frameless_engine::writer::Linear { in_dim: 1, out_dim: 1, weight: vec![2.0], bias: vec![0.0] }] },
 //! #     metadata: Default::default(),
+//! #     calibration: None,
 //! # };
 //! let blob = frameless_engine::writer::write_blob(&w, frameless_engine::Precision::F32)?;
 //! let (seed, other) = ([7u8; 32], [8u8; 32]);

@@ -7,19 +7,22 @@
 //!
 //! ```
 //! use frameless_engine::writer::*;
-//! use frameless_engine::{Model, ModelKind, Precision};
+//! use frameless_engine::{Features, Model, ModelKind, Precision};
 //! let w = ModelWeights {
 //!     kind: ModelKind::Mlp, n_nodes: 1, n_features: 1, n_classes: 1,
 //!     architecture: Architecture::Mlp { layers: vec![Linear { in_dim: 1, out_dim: 1, weight: vec![2.0], bias: vec![0.0] }] },
 //!     metadata: OwnedMetadata::default(),
+//!     calibration: None,
 //! };
+//! // int8 needs the activation ranges, measured on the graph's nodes.
+//! assert_eq!(write_blob(&w, Precision::Int8), Err(WriteError::Uncalibrated));
+//! let w = w.calibrated([(0, Features::Dense(&[1.5]))]);
 //! let blob = write_blob(&w, Precision::Int8)?;
 //! assert_eq!(blob, write_blob(&w, Precision::Int8)?);
 //! assert_eq!(Model::from_bytes(&blob)?.precision(), Precision::Int8);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::quant::quantize_symmetric_i8;
 use crate::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -138,6 +141,20 @@ pub struct ModelWeights {
     pub architecture: Architecture,
     /// Descriptive data.
     pub metadata: OwnedMetadata,
+    /// Activation ranges for int8 ([`int8::calibrate`]); int8 blobs need them.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
+}
+
+impl ModelWeights {
+    /// These weights with the calibration of `inputs` ([`int8::calibrate`]).
+    pub fn calibrated<'x>(
+        mut self,
+        inputs: impl IntoIterator<Item = (usize, crate::Features<'x>)>,
+    ) -> Self {
+        self.calibration = Some(int8::calibrate(&self, inputs));
+        self
+    }
 }
 
 /// Why [`write_blob`] refused its input.
@@ -162,6 +179,13 @@ pub enum WriteError {
     ClassNames,
     /// A dimension or the body does not fit in u32.
     TooLarge,
+    /// int8 without a calibration, or one that does not fit the architecture.
+    Uncalibrated,
+    /// An int8 multiplier beyond what the engine's integer pass takes.
+    Int8Range {
+        /// Which tensor.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for WriteError {
@@ -177,6 +201,10 @@ impl fmt::Display for WriteError {
                 f.write_str("class names: wrong count or a name contains a newline")
             }
             WriteError::TooLarge => f.write_str("model too large for the blob format"),
+            WriteError::Uncalibrated => f.write_str(
+                "int8 needs activation ranges: calibrate the weights on the graph's nodes first",
+            ),
+            WriteError::Int8Range { what } => write!(f, "int8 multiplier out of range in {what}"),
         }
     }
 }
@@ -212,47 +240,109 @@ fn check(v: &[f32], len: usize, what: &'static str) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// Encodes `rows` (each one output channel) and, if `transpose`, stores them
-/// input-major. Pushes the data tensor and the scales tensor.
-fn push_matrix(out: &mut Vec<u8>, rows: &[&[f32]], prec: Precision, transpose: bool) {
+/// `rows` (each one output channel) in file order: input-major if `transpose`.
+fn ordered<T: Copy + Default>(rows: &[Vec<T>], transpose: bool) -> Vec<T> {
     let cols = rows.first().map_or(0, |r| r.len());
-    let mut scales = Vec::new();
-    let stored: Vec<Vec<f32>> = match prec {
-        Precision::Int8 => rows
-            .iter()
-            .map(|r| {
-                let mut q = vec![0i8; r.len()];
-                scales.push(quantize_symmetric_i8(r, &mut q));
-                q.into_iter().map(f32::from).collect()
-            })
-            .collect(),
-        _ => rows.iter().map(|r| r.to_vec()).collect(),
-    };
-    let order: Vec<f32> = if transpose {
+    if transpose {
+        let at = |r: &Vec<T>, j: usize| r.get(j).copied().unwrap_or_default();
         (0..cols)
-            .flat_map(|j| stored.iter().map(move |r| r.get(j).copied().unwrap_or(0.0)))
+            .flat_map(|j| rows.iter().map(move |r| at(r, j)))
             .collect()
     } else {
-        stored.concat()
-    };
-    let data: Vec<u8> = match prec {
-        Precision::F32 => f32s(order),
-        Precision::F16 => order
-            .iter()
-            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-            .collect(),
-        Precision::Int8 => order.iter().map(|&v| v as i8 as u8).collect(),
-    };
-    push_bytes(out, &data);
-    push_bytes(out, &f32s(scales));
+        rows.concat()
+    }
+}
+
+/// How [`write_blob`] stores the tensors: as floats, or int8 with the static units.
+enum Encoding {
+    Float(Precision),
+    Int8(int8::Units),
+}
+
+impl Encoding {
+    /// Pushes a float matrix (and its empty scale list).
+    fn push_float(&self, out: &mut Vec<u8>, rows: &[&[f32]], prec: Precision, transpose: bool) {
+        let order = ordered(
+            &rows.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+            transpose,
+        );
+        let data: Vec<u8> = match prec {
+            Precision::F16 => order
+                .iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect(),
+            _ => f32s(order),
+        };
+        push_bytes(out, &data);
+        push_bytes(out, &[]);
+    }
+
+    /// Pushes `rows` and `bias` (one layer, or all band classifiers) with
+    /// the int8 `units` (`(s_in, unit)`) that position has.
+    fn push_layer(
+        &self,
+        out: &mut Vec<u8>,
+        rows: &[&[f32]],
+        bias: &[f32],
+        units: impl Fn(&int8::Units) -> (f64, f64),
+        what: &'static str,
+        transpose: bool,
+    ) -> Result<(), WriteError> {
+        match self {
+            Encoding::Float(prec) => {
+                self.push_float(out, rows, *prec, transpose);
+                push_bytes(out, &f32s(bias.iter().copied()));
+            }
+            Encoding::Int8(u) => {
+                let q = int8::QuantLinear::new(rows, bias, units(u), what)?;
+                push_bytes(
+                    out,
+                    &ordered(&q.rows, transpose)
+                        .iter()
+                        .map(|&v| v as u8)
+                        .collect::<Vec<_>>(),
+                );
+                push_bytes(out, &f32s(q.multiplier));
+                push_bytes(
+                    out,
+                    &q.bias
+                        .iter()
+                        .flat_map(|b| b.to_le_bytes())
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes the band tables of one stage (all bands, `n x d` each).
+    fn push_tables(&self, out: &mut Vec<u8>, tables: &[Vec<f32>], d: usize) {
+        match self {
+            Encoding::Float(prec) => {
+                let rows: Vec<&[f32]> = tables.iter().flat_map(|t| t.chunks(d)).collect();
+                self.push_float(out, &rows, *prec, false);
+            }
+            Encoding::Int8(_) => {
+                let q: Vec<int8::QuantTable> =
+                    tables.iter().map(|t| int8::QuantTable::new(t, d)).collect();
+                let data: Vec<u8> = q
+                    .iter()
+                    .flat_map(|t| t.rows.concat())
+                    .map(|v| v as u8)
+                    .collect();
+                push_bytes(out, &data);
+                push_bytes(out, &f32s(q.iter().flat_map(|t| t.scales.iter().copied())));
+            }
+        }
+    }
 }
 
 fn push_linear(
     out: &mut Vec<u8>,
     l: &Linear,
-    in_dim: usize,
-    out_dim: usize,
-    prec: Precision,
+    (in_dim, out_dim): (usize, usize),
+    enc: &Encoding,
+    units: impl Fn(&int8::Units) -> (f64, f64),
     first: bool,
 ) -> Result<(), WriteError> {
     if l.in_dim != in_dim || l.out_dim != out_dim {
@@ -267,9 +357,7 @@ fn push_linear(
     )?;
     check(&l.bias, out_dim, "linear bias")?;
     let rows: Vec<&[f32]> = l.weight.chunks(in_dim.max(1)).take(out_dim).collect();
-    push_matrix(out, &rows, prec, first);
-    push_bytes(out, &f32s(l.bias.iter().copied()));
-    Ok(())
+    enc.push_layer(out, &rows, &l.bias, units, "linear layer", first)
 }
 
 fn u32_of(v: usize) -> Result<u32, WriteError> {
@@ -285,6 +373,10 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
     if n == 0 || f == 0 || c == 0 {
         return Err(WriteError::StageCount);
     }
+    let enc = match precision {
+        Precision::Int8 => Encoding::Int8(int8::Units::of(weights)?),
+        p => Encoding::Float(p),
+    };
     let mut t = Vec::new();
     let (hidden, bands, stages) = match (&weights.architecture, weights.kind) {
         (Architecture::Mlp { layers }, ModelKind::Mlp) => {
@@ -300,7 +392,8 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
             for (k, l) in layers.iter().enumerate() {
                 let in_dim = if k == 0 { f } else { d };
                 let out_dim = if k + 1 == s { c } else { d };
-                push_linear(&mut t, l, in_dim, out_dim, precision, k == 0)?;
+                let units = |u: &int8::Units| u.layer(k, s);
+                push_linear(&mut t, l, (in_dim, out_dim), &enc, units, k == 0)?;
             }
             (d, 0, s)
         }
@@ -324,14 +417,9 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
                 });
             }
             for (i, st) in stages.iter().enumerate() {
-                push_linear(
-                    &mut t,
-                    &st.encoder,
-                    if i == 0 { f } else { d },
-                    d,
-                    precision,
-                    i == 0,
-                )?;
+                let in_dim = if i == 0 { f } else { d };
+                let units = |u: &int8::Units| u.encoder(i);
+                push_linear(&mut t, &st.encoder, (in_dim, d), &enc, units, i == 0)?;
                 if st.tables.len() != b || st.gates.len() != b {
                     return Err(WriteError::StageCount);
                 }
@@ -342,15 +430,14 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
                         "band table",
                     )?;
                 }
-                let rows: Vec<&[f32]> = st.tables.iter().flat_map(|tab| tab.chunks(d)).collect();
-                push_matrix(&mut t, &rows, precision, false);
+                enc.push_tables(&mut t, &st.tables, d);
                 for g in &st.gates {
                     check(&g.weight, 2 * d, "gate weight")?;
                     check(&[g.bias], 1, "gate bias")?;
                 }
                 let rows: Vec<&[f32]> = st.gates.iter().map(|g| g.weight.as_slice()).collect();
-                push_matrix(&mut t, &rows, precision, false);
-                push_bytes(&mut t, &f32s(st.gates.iter().map(|g| g.bias)));
+                let bias: Vec<f32> = st.gates.iter().map(|g| g.bias).collect();
+                enc.push_layer(&mut t, &rows, &bias, int8::Units::gates, "gate", false)?;
             }
             // All band classifiers form one B*C x d matrix.
             let mut rows: Vec<&[f32]> = Vec::new();
@@ -366,9 +453,16 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
                 rows.extend(l.weight.chunks(d));
                 bias.extend_from_slice(&l.bias);
             }
-            push_matrix(&mut t, &rows, precision, false);
-            push_bytes(&mut t, &f32s(bias));
-            push_linear(&mut t, feature_classifier, d, c, precision, false)?;
+            enc.push_layer(
+                &mut t,
+                &rows,
+                &bias,
+                int8::Units::bands,
+                "band classifier",
+                false,
+            )?;
+            let units = |u: &int8::Units| u.features(s);
+            push_linear(&mut t, feature_classifier, (d, c), &enc, units, false)?;
             (d, b, s)
         }
         _ => return Err(WriteError::KindMismatch),
@@ -401,6 +495,17 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
     let mut body =
         postcard::to_stdvec(&(weights.kind, precision, dims)).map_err(|_| WriteError::TooLarge)?;
     body.extend(postcard::to_stdvec(&meta).map_err(|_| WriteError::TooLarge)?);
+    let section = match &enc {
+        Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages as usize)),
+        Encoding::Float(_) => Vec::new(),
+    };
+    let section: Vec<f32> = section.into_iter().map(|v| v as f32).collect();
+    if section.iter().any(|&v| crate::quant::Fix::of(v).is_none()) {
+        return Err(WriteError::Int8Range {
+            what: "calibration",
+        });
+    }
+    push_bytes(&mut body, &f32s(section));
     body.extend(t);
     let header = Header {
         magic: MAGIC,
@@ -419,6 +524,10 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
 
 #[path = "writer_reference.rs"]
 pub mod reference;
+
+#[path = "writer_int8.rs"]
+pub mod int8;
+pub use int8::Calibration;
 
 #[path = "writer_metadata.rs"]
 mod metadata;

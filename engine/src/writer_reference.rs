@@ -20,6 +20,7 @@
 //!     kind: ModelKind::Mlp, n_nodes: 1, n_features: 2, n_classes: 2,
 //!     architecture: Architecture::Mlp { layers: vec![layer] },
 //!     metadata: OwnedMetadata::default(),
+//!     calibration: None,
 //! };
 //! let (logits, gates) = forward::<f64>(&w, 0, Features::Dense(&[1.0, 0.0]), |_| {});
 //! assert_eq!((logits, gates), (vec![1.0, 0.5], vec![]));

@@ -63,8 +63,12 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let (mut h, body) = split(&blob(Precision::F32));
-    h.version = 3;
-    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 3 });
+    h.version = 4;
+    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 4 });
+    // Version 2 (int8 with run-time float scales) is refused: re-export for v3.
+    let mut v2 = blob(Precision::F32);
+    v2[4] = 2;
+    assert_eq!(err(&v2), Error::UnsupportedVersion { found: 2 });
     // Version 1 (CRC-32 instead of SHA-256, no signature) is no longer read.
     let mut v1 = blob(Precision::F32);
     v1[4] = 1;
@@ -233,11 +237,13 @@ fn tensor_kinds(model: &ModelWeights) -> Vec<(Section, Role)> {
         v.extend(bias.then_some((s, Role::Bias)));
         v
     };
-    match &model.architecture {
+    // The calibration section (int8 only) comes first.
+    let mut v = vec![(Section::Calibration, Role::Scales)];
+    v.extend(match &model.architecture {
         Architecture::Mlp { layers } => layers
             .iter()
             .flat_map(|_| mat(Section::Layer, true))
-            .collect(),
+            .collect::<Vec<_>>(),
         Architecture::Frameless { stages, .. } => {
             let mut v: Vec<_> = stages
                 .iter()
@@ -252,7 +258,8 @@ fn tensor_kinds(model: &ModelWeights) -> Vec<(Section, Role)> {
             v.extend(mat(Section::FeatureClassifier, true));
             v
         }
-    }
+    });
+    v
 }
 
 /// `model` in `p` with the first value of tensor `k` replaced by `bad` (little endian,
@@ -281,7 +288,9 @@ fn bad_value() {
         for p in [Precision::F32, Precision::F16, Precision::Int8] {
             let kinds = tensor_kinds(&model);
             for (k, &(section, role)) in kinds.iter().enumerate() {
-                if role == Role::Scales && p != Precision::Int8 {
+                // Float blobs have no scales; int8 biases are any i32.
+                let int8 = p == Precision::Int8;
+                if (role == Role::Scales && !int8) || (role == Role::Bias && int8) {
                     continue;
                 }
                 let weights = role == Role::Weights;
@@ -295,8 +304,8 @@ fn bad_value() {
                         .to_vec(),
                 };
                 if role == Role::Scales {
-                    // Finite but 127 * 3e38 overflows; zero; negative.
-                    bads.extend([3e38, 0.0, -1.0].map(f32b));
+                    // Beyond the integer multiplier's range (>= 2^23, < 2^-39); zero; negative.
+                    bads.extend([3e38, 1e-13, 0.0, -1.0].map(f32b));
                 }
                 for bad in &bads {
                     let blob = with_value(&model, p, k, bad);
@@ -350,7 +359,12 @@ fn overflow() {
             let mut scratch = vec![0.0; m.scratch_len()];
             let big = [f32::MAX / 2.0; F];
             let r = m.predict(0, Features::Dense(&big), &mut scratch);
-            assert_eq!(r.unwrap_err(), Error::Overflow, "{:?} {p}", model.kind);
+            if p == Precision::Int8 {
+                // Integer-only: features beyond the calibrated range saturate.
+                assert!(r.unwrap().logits.iter().all(|v| v.is_finite()));
+            } else {
+                assert_eq!(r.unwrap_err(), Error::Overflow, "{:?} {p}", model.kind);
+            }
             let r = m
                 .predict(0, Features::Dense(&[1.0; F]), &mut scratch)
                 .unwrap();
@@ -464,10 +478,10 @@ fn non_finite_feature() {
 #[test]
 fn scratch_too_small() {
     assert_eq!(
-        model_err(0, Features::Dense(&[0.0; 3]), 17),
+        model_err(0, Features::Dense(&[0.0; 3]), 11),
         Error::ScratchTooSmall {
-            needed: 18,
-            found: 17
+            needed: 12,
+            found: 11
         }
     );
 }

@@ -127,7 +127,8 @@ fn gates_depend_on_node() {
 
 #[test]
 fn scratch_and_macs() {
-    // fmlp-s: C + B + 3d + 2C = 2 + 2 + 6 + 4 = 14 words (f32); int8 adds 2d = 4.
+    // fmlp-s: C + B + 3d + 2C = 2 + 2 + 6 + 4 = 14 words (f32); integer int8:
+    // C + B + 2C (i32 logits, gates, feature and band logits) + d (acc) + 2d lanes (d words) = 12.
     let w = frameless(1);
     let m32 = write_blob(&w, Precision::F32).unwrap();
     let m8 = write_blob(&w, Precision::Int8).unwrap();
@@ -136,8 +137,8 @@ fn scratch_and_macs() {
         Model::from_bytes(&m8).unwrap(),
     );
     assert_eq!(a.scratch_len(), 14);
-    assert_eq!(b.scratch_len(), 18);
-    assert_eq!(b.scratch_bytes(), 72);
+    assert_eq!(b.scratch_len(), 12);
+    assert_eq!(b.scratch_bytes(), 48);
     assert!(b.scratch_len() <= frameless_engine::max_scratch_len(&b.dims()));
     // nnz*d + B*2d + (B+1)*d*C = 3*2 + 8 + 12 = 26.
     assert_eq!(a.mac_count(3), 26);
@@ -145,4 +146,67 @@ fn scratch_and_macs() {
     // mlp: 3*2 + 2*2 = 10.
     let m = write_blob(&mlp(), Precision::F32).unwrap();
     assert_eq!(Model::from_bytes(&m).unwrap().mac_count(3), 10);
+}
+
+/// The integer pass against [`QuantizedModel::forward`], bit for bit: logits,
+/// gates and class, from int8 features (`predict_int8`) and from f32 ones
+/// (`predict`, which quantises with the blob's input scale and converts).
+#[test]
+fn int8_is_bit_exact_with_the_integer_reference() {
+    use frameless_engine::quant::quantize_value_i8;
+    use frameless_engine::writer::int8::QuantizedModel;
+    let mut checked = 0;
+    for w in all_models() {
+        let q = QuantizedModel::new(&w).unwrap();
+        let blob = write_blob(&w, Precision::Int8).unwrap();
+        let model = Model::from_bytes(&blob).unwrap();
+        let (s_x, s_l) = (model.calibration(0).unwrap(), model.calibration(1).unwrap());
+        let mut scratch = vec![0.0f32; model.scratch_len()];
+        for node in 0..N {
+            for x in inputs() {
+                let xq: Vec<i8> = x.iter().map(|&v| quantize_value_i8(v, s_x)).collect();
+                let (want, want_gates) = q.forward(node, Features::Dense(&xq));
+                let p = model
+                    .predict_int8(node as u32, Features::Dense(&xq), &mut scratch)
+                    .unwrap();
+                assert_eq!(
+                    (p.logits, p.gates),
+                    (&want[..], &want_gates[..]),
+                    "{} node {node}",
+                    w.kind
+                );
+                let class = p.class;
+                let (idx, vals) = sparse_of(&x);
+                let vq: Vec<i8> = vals.iter().map(|&v| quantize_value_i8(v, s_x)).collect();
+                let sparse = Features::Sparse {
+                    indices: &idx,
+                    values: &vq[..],
+                };
+                let ps = model
+                    .predict_int8(node as u32, sparse, &mut scratch)
+                    .unwrap();
+                assert_eq!((ps.class, ps.logits), (class, &want[..]));
+                let f = model
+                    .predict(node as u32, Features::Dense(&x), &mut scratch)
+                    .unwrap();
+                let logits: Vec<f32> = want.iter().map(|&v| v as f32 * s_l).collect();
+                let gates: Vec<f32> = want_gates.iter().map(|&g| g as f32 / 32768.0).collect();
+                assert_eq!(
+                    (f.class, f.logits, f.gates),
+                    (class, &logits[..], &gates[..])
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 3 * N * inputs().len());
+}
+
+#[test]
+fn predict_int8_needs_an_int8_blob() {
+    let blob = write_blob(&mlp(), Precision::F32).unwrap();
+    let model = Model::from_bytes(&blob).unwrap();
+    let mut s = vec![0.0; model.scratch_len()];
+    let r = model.predict_int8(0, Features::Dense(&[0i8; F]), &mut s);
+    assert_eq!(r.unwrap_err(), frameless_engine::Error::NotInt8);
 }

@@ -37,7 +37,7 @@ pub fn meta() -> OwnedMetadata {
 /// The hand-computed mlp: W1 = [[0.5,-1,0.25],[1.5,0.5,-0.5]], b1 = [0.1,-0.2],
 /// W2 = [[1,-1],[0.5,2]], b2 = [0,0.3].
 pub fn mlp() -> ModelWeights {
-    ModelWeights {
+    calibrated(ModelWeights {
         kind: ModelKind::Mlp,
         n_nodes: N,
         n_features: F,
@@ -59,6 +59,18 @@ pub fn mlp() -> ModelWeights {
             ],
         },
         metadata: meta(),
+        calibration: None,
+    })
+}
+
+/// `w` calibrated on [`inputs`] at every node (int8 blobs need it).
+pub fn calibrated(w: ModelWeights) -> ModelWeights {
+    let xs = inputs();
+    let all = (0..N).flat_map(|n| xs.iter().map(move |x| (n, Features::Dense(x))));
+    let cal = frameless_engine::writer::int8::calibrate(&w, all);
+    ModelWeights {
+        calibration: Some(cal),
+        ..w
     }
 }
 
@@ -77,7 +89,7 @@ fn stage(seed: u32, in_dim: usize) -> Stage {
 
 /// fmlp-s (`stages == 1`) or fmlp-o with `stages` stages.
 pub fn frameless(stages: usize) -> ModelWeights {
-    ModelWeights {
+    calibrated(ModelWeights {
         kind: if stages == 1 {
             ModelKind::FmlpS
         } else {
@@ -94,7 +106,8 @@ pub fn frameless(stages: usize) -> ModelWeights {
             feature_classifier: linear(300, D, C),
         },
         metadata: meta(),
-    }
+        calibration: None,
+    })
 }
 
 /// The contract's forward semantics in f64: (logits, gates), from the

@@ -1,0 +1,303 @@
+//! The integer-only int8 forward pass (blob v3): i8 weights and
+//! activations, i32 sums, [`Fix`] requantisation, [`sigmoid_q15`] gates and
+//! i32 logits. No float operation runs here; [`Model::predict`] converts at
+//! the edges only (features in, logits and gates out).
+//!
+//! Units: a layer whose output is an activation of scale `s` produces `y`
+//! in `s / 256` (`y = M acc + bias`, `M` and `bias` stored per row), then
+//! `q = clamp((y + 128) >> 8)`; logits are i32 in units of the logit scale;
+//! gate inputs `z` are Q12, gates `alpha` Q15; the next stage's input is
+//! summed in `s_h / 2^12`. Every shift rounds halves toward +inf.
+
+use crate::kernels::int8::{lane_slot, BLOCK_I8, I8};
+use crate::kernels::{axpy_rows, Encoding};
+use crate::layout::Lin;
+use crate::model::{Parts, Plan};
+use crate::predict::{chunks, Features, Prediction, Value};
+use crate::quant::{sat_i32, sigmoid_q15, Fix, QuantI8};
+use crate::{Error, Model, Precision};
+
+/// Fractional bits of the next stage's input while it is summed over bands.
+const MIX_BITS: u32 = 12;
+
+/// The result of [`Model::predict_int8`], borrowed from the caller's scratch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntPrediction<'s> {
+    /// `argmax(logits)`, the first maximum on ties.
+    pub class: u32,
+    /// The C logits, in units of [`Model::calibration`]`(1)`.
+    pub logits: &'s [i32],
+    /// The B gates of the output stage in Q15 (`32768` is 1.0; empty for mlp).
+    pub gates: &'s [i32],
+}
+
+/// The integer views of a scratch cut for int8.
+struct IntParts<'s> {
+    logits: &'s mut [i32],
+    gates: &'s mut [i32],
+    feat: &'s mut [i32],
+    band: &'s mut [i32],
+    acc: &'s mut [i32],
+    lanes: &'s mut [i16],
+}
+
+fn ints(v: &mut [f32]) -> &mut [i32] {
+    bytemuck::try_cast_slice_mut(v).unwrap_or(&mut [])
+}
+
+impl<'s> IntParts<'s> {
+    fn of(p: Parts<'s>) -> Self {
+        let [_, _, _, feat, band] = p.vecs;
+        IntParts {
+            logits: ints(p.logits),
+            gates: ints(p.gates),
+            feat: ints(feat),
+            band: ints(band),
+            acc: p.acc,
+            lanes: p.lanes,
+        }
+    }
+}
+
+/// `(y + 128) >> 8` clamped to `lo..=127`: an activation from its 1/256 units.
+fn lane(y: i32, lo: i64) -> i16 {
+    ((i64::from(y) + 128) >> 8).clamp(lo, 127) as i16
+}
+
+/// `out[o] = M[row0 + o] * extra * (W[row0 + o] . lanes) + bias[row0 + o]`.
+fn matvec(lin: &Lin, row0: usize, lanes: &[i16], extra: Fix, out: &mut [i32]) {
+    for (o, v) in out.iter_mut().enumerate() {
+        let r = row0.saturating_add(o);
+        let acc = i64::from(I8::dot(lanes, lin.w.row(r)));
+        *v = sat_i32(lin.w.fix(r).mul(extra).apply(acc) + lin.bias_i32(r));
+    }
+}
+
+/// The first layer: `acc = M (W x) + bias` over the non-zero features, whose
+/// int8 values `coef` gives.
+fn first_layer<V: Value>(
+    lin: &Lin,
+    x: &Features<V>,
+    coef: impl Fn(V) -> Option<i16>,
+    acc: &mut [i32],
+) {
+    acc.fill(0);
+    chunks(&lin.w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
+    for (o, v) in acc.iter_mut().enumerate() {
+        *v = sat_i32(lin.w.fix(o).apply(i64::from(*v)) + lin.bias_i32(o));
+    }
+}
+
+/// Writes `q(i)` for `i < len` into `lanes` at their [`lane_slot`]s.
+fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
+    for i in 0..len {
+        if let Some(l) = lanes.get_mut(lane_slot(i, len)) {
+            *l = q(i);
+        }
+    }
+}
+
+/// The first maximum of `v` (a later value must be strictly greater).
+fn argmax(v: &[i32]) -> u32 {
+    let first_max = |(c, m), (i, &x)| if x > m { (i, x) } else { (c, m) };
+    let (class, _) = v.iter().enumerate().fold((0, i32::MIN), first_max);
+    u32::try_from(class).unwrap_or(0)
+}
+
+impl Model<'_> {
+    /// Classifies `node` from features already quantised with the blob's
+    /// input scale ([`Model::calibration`]`(0)`: `q = round(x / scale)`), in
+    /// integer arithmetic only; `scratch` as for [`Model::predict`].
+    ///
+    /// # Errors
+    /// [`Error::NotInt8`] for a float blob; otherwise those of [`Model::predict`]
+    /// before any computing (the integer pass itself saturates, never fails).
+    pub fn predict_int8<'s>(
+        &self,
+        node: u32,
+        features: Features<'_, i8>,
+        scratch: &'s mut [f32],
+    ) -> Result<IntPrediction<'s>, Error> {
+        if self.precision() != Precision::Int8 {
+            return Err(Error::NotInt8);
+        }
+        self.check_call(node, &features, scratch.len())?;
+        let p = IntParts::of(self.scratch.split(scratch));
+        let r = self.run_int8(node as usize, &features, |v| Some(i16::from(v)), p)?;
+        Ok(IntPrediction {
+            class: r.class,
+            logits: r.logits,
+            gates: r.gates,
+        })
+    }
+
+    /// [`Model::predict`] for an int8 blob (checks made): quantise, run, convert.
+    pub(crate) fn run_int8_as_f32<'s>(
+        &self,
+        node: usize,
+        x: &Features,
+        p: Parts<'s>,
+    ) -> Result<Prediction<'s>, Error> {
+        let q = QuantI8::new(self.calibration(0).unwrap_or(1.0));
+        let coef = |v| Some(i16::from(q.quantize(v))).filter(|&q| q != 0);
+        let r = self.run_int8(node, x, coef, IntParts::of(p))?;
+        let (scale, class) = (self.calibration(1).unwrap_or(1.0), r.class);
+        let logits = bytemuck::try_cast_slice_mut::<i32, f32>(r.logits).unwrap_or(&mut []);
+        logits
+            .iter_mut()
+            .for_each(|v| *v = v.to_bits() as i32 as f32 * scale);
+        let gates = bytemuck::try_cast_slice_mut::<i32, f32>(r.gates).unwrap_or(&mut []);
+        gates
+            .iter_mut()
+            .for_each(|v| *v = v.to_bits() as i32 as f32 / 32768.0);
+        Ok(Prediction {
+            class,
+            logits,
+            gates,
+        })
+    }
+
+    /// Runs the integer pass, `coef` giving each non-zero feature's int8 value.
+    fn run_int8<'s, V: Value>(
+        &self,
+        node: usize,
+        x: &Features<V>,
+        coef: impl Fn(V) -> Option<i16>,
+        mut p: IntParts<'s>,
+    ) -> Result<IntOut<'s>, Error> {
+        match self.plan {
+            Plan::Mlp { .. } => self.mlp_int8(x, coef, &mut p)?,
+            Plan::Frameless { .. } => self.frameless_int8(node, x, coef, &mut p)?,
+        }
+        let class = argmax(p.logits);
+        Ok(IntOut {
+            class,
+            logits: p.logits,
+            gates: p.gates,
+        })
+    }
+
+    /// Every mlp layer: lanes in, `acc` out, then the next layer's lanes.
+    fn mlp_int8<V: Value>(
+        &self,
+        x: &Features<V>,
+        coef: impl Fn(V) -> Option<i16>,
+        p: &mut IntParts,
+    ) -> Result<(), Error> {
+        let Plan::Mlp { first, mut rest } = self.plan else {
+            return Ok(());
+        };
+        let (sh, d) = (self.shape, self.shape.d);
+        for k in 0..sh.s {
+            let lin = if k == 0 { first } else { rest.layer(&sh, k)? };
+            let last = k.saturating_add(1) == sh.s;
+            let out: &mut [i32] = if last {
+                &mut *p.logits
+            } else {
+                p.acc.get_mut(..d).unwrap_or(&mut [])
+            };
+            if k == 0 {
+                first_layer(&lin, x, &coef, out);
+            } else {
+                matvec(&lin, 0, p.lanes.get(..d).unwrap_or(&[]), Fix::UNIT, out);
+            }
+            if !last {
+                fill(p.lanes, d, |o| lane(out.get(o).copied().unwrap_or(0), 0));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every frameless stage. Lanes: `u` then `e`; `e`'s lanes also carry the
+    /// next stage's input `h`, summed in `acc` (free once `u` is in lanes).
+    fn frameless_int8<V: Value>(
+        &self,
+        node: usize,
+        x: &Features<V>,
+        coef: impl Fn(V) -> Option<i16>,
+        p: &mut IntParts,
+    ) -> Result<(), Error> {
+        let Plan::Frameless { first, rest, head } = &self.plan else {
+            return Ok(());
+        };
+        let mut rest = *rest;
+        let (sh, d) = (self.shape, self.shape.d);
+        let scale = |i: usize| self.calibration(i).and_then(Fix::of).unwrap_or(Fix::UNIT);
+        let (u, e) = p.lanes.split_at_mut(d.min(p.lanes.len()));
+        for s in 0..sh.s {
+            let st = if s == 0 { *first } else { rest.stage(&sh, s)? };
+            let last = s.saturating_add(1) == sh.s;
+            let (s_u, r_h) = (scale(2 + 2 * s), scale(3 + 2 * s));
+            // u = W_enc h + b (stage 1: h = x); ReLU except in the output stage.
+            if s == 0 {
+                first_layer(&st.encoder, x, &coef, p.acc);
+            } else {
+                matvec(&st.encoder, 0, e, Fix::UNIT, p.acc);
+            }
+            let lo = if last { -127 } else { 0 };
+            fill(u, d, |o| lane(p.acc.get(o).copied().unwrap_or(0), lo));
+            if last {
+                matvec(&head.features, 0, u, Fix::UNIT, p.feat);
+                p.logits.fill(0);
+            } else {
+                p.acc.fill(0);
+            }
+            let mut alpha_sum = 0i64;
+            for b in 0..sh.b {
+                let row = b.saturating_mul(sh.n).saturating_add(node);
+                let (e_row, s_e) = (st.tables.row(row), st.tables.fix(row));
+                fill(e, d, |o| e_row.get(o).map_or(0, |&c| i16::from(c as i8)));
+                // z = s_g (s_e g_e . e + s_u g_u . u) + beta, in Q12.
+                let g = st.gates.w.row(b);
+                let (ge, gu) = g.split_at_checked(d).unwrap_or((g, &[]));
+                let m = st.gates.w.fix(b);
+                let ze = m.mul(s_e).apply(i64::from(I8::dot(e, ge)));
+                let zu = m.mul(s_u).apply(i64::from(I8::dot(u, gu)));
+                let alpha = sigmoid_q15(sat_i32(ze + zu + st.gates.bias_i32(b)));
+                let keep = i64::from(32_768 - alpha);
+                if last {
+                    if let Some(g) = p.gates.get_mut(b) {
+                        *g = alpha;
+                    }
+                    // logits += (1 - alpha) (C_b e + c_b) + alpha (C_x u + c_x)
+                    matvec(&head.bands, b.saturating_mul(sh.c), e, s_e, p.band);
+                    let (band, feat) = (p.band.iter(), p.feat.iter());
+                    for ((l, &t), &f) in p.logits.iter_mut().zip(band).zip(feat) {
+                        let mixed =
+                            (keep * i64::from(t) + i64::from(alpha) * i64::from(f) + (1 << 14))
+                                >> 15;
+                        *l = sat_i32(i64::from(*l) + mixed);
+                    }
+                } else {
+                    // h += (1 - alpha) e, in s_h / 2^12; the u terms once, after the bands.
+                    let k = sat_i32(s_e.mul(r_h).apply(keep));
+                    for (h, &c) in p.acc.iter_mut().zip(e_row) {
+                        *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(c as i8));
+                    }
+                    alpha_sum += i64::from(alpha);
+                }
+            }
+            if !last {
+                let k = sat_i32(s_u.mul(r_h).apply(alpha_sum));
+                let acc = &mut *p.acc;
+                for (o, h) in acc.iter_mut().enumerate() {
+                    let uo = u.get(lane_slot(o, d)).copied().unwrap_or(0);
+                    *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(uo));
+                }
+                let half = 1i64 << (MIX_BITS - 1);
+                fill(e, d, |o| {
+                    let h = i64::from(acc.get(o).copied().unwrap_or(0));
+                    ((h + half) >> MIX_BITS).clamp(-127, 127) as i16
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`IntPrediction`] with mutable slices, for [`Model::predict`] to convert in place.
+struct IntOut<'s> {
+    class: u32,
+    logits: &'s mut [i32],
+    gates: &'s mut [i32],
+}
