@@ -70,6 +70,7 @@ fn cora_student() -> ModelWeights {
             dataset: "cora-size random".into(),
             ..Default::default()
         },
+        calibration: None,
     }
 }
 

@@ -114,7 +114,8 @@ impl StudentFile {
         }
     }
 
-    /// The engine writer's weights (metadata: dataset, class names, f32 test accuracy).
+    /// The engine writer's weights (metadata: dataset, class names, f32 test accuracy),
+    /// int8-calibrated on the file's features as [`crate::quantize::model_weights`] does.
     pub fn weights(&self) -> ModelWeights {
         let architecture = match self.config.kind {
             StudentKind::Mlp => Architecture::Mlp {
@@ -137,7 +138,9 @@ impl StudentFile {
                 class_names: self.class_names.clone(),
                 test_accuracy: Some(self.report.test_accuracy as f32),
             },
+            calibration: None,
         }
+        .calibrated(crate::quantize::all_nodes(&self.features))
     }
 
     /// Writes the file as JSON, atomically.

@@ -62,6 +62,14 @@ pub enum ExportError {
         /// The node where it occurs.
         node: u32,
     },
+    /// The engine's int8 logits differ from the integer simulation (they must be identical).
+    #[error("int8 parity failed: node {node} logit differs from the integer simulation by {max_diff:.3e} (must be 0)")]
+    NotBitExact {
+        /// Largest difference.
+        max_diff: f64,
+        /// The node where it occurs.
+        node: u32,
+    },
     /// Quantised argmax agreement too low.
     #[error("{precision} parity failed: engine and simulated forward agree on {:.3} % of nodes (need {:.1} %)", 100.0 * agreement, 100.0 * MIN_AGREEMENT)]
     Agreement {
@@ -118,6 +126,7 @@ impl crate::error::Blamed for ExportError {
             | Self::Engine { .. }
             | Self::LogitMismatch { .. }
             | Self::Agreement { .. }
+            | Self::NotBitExact { .. }
             | Self::AccuracyDrop { .. }
             | Self::Coverage { .. } => Blame::Internal,
         }
@@ -258,6 +267,10 @@ pub fn verify(
             });
         }
     } else {
+        let (diff_sim, node) = max_diff(&logits, &simulated, c);
+        if precision == Precision::Int8 && (diff_sim != 0.0 || simulated.len() != logits.len()) {
+            return Err(ExportError::NotBitExact { max_diff: diff_sim, node });
+        }
         if report.agreement_with_simulated < MIN_AGREEMENT {
             return Err(ExportError::Agreement {
                 precision,

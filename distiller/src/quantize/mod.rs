@@ -19,7 +19,7 @@ use frameless_engine::{Model, Precision};
 use serde::{Deserialize, Serialize};
 
 pub use simulate::simulate;
-pub use weights::{linear_of, model_weights};
+pub use weights::{all_nodes, linear_of, model_weights};
 
 use crate::sparse::Csr;
 use crate::train::accuracy;

@@ -4,18 +4,18 @@
 //!
 //! - f32: the weights as they are.
 //! - f16: every weight matrix, gate vector and table rounded to IEEE half; activations f32.
-//! - int8: weights fake-quantised per output channel (row of `W`), gate vectors per gate,
-//!   tables per row; the activation entering every linear layer or gate dot product
-//!   (`x`, `h`, `u`) fake-quantised per vector; tables used as stored. Because
-//!   `Σ q_x q_w · s_x s_w = Σ (q_x s_x)(q_w s_w)`, this equals the engine's i32
-//!   accumulation up to f32 rounding.
+//! - int8: the engine's integer contract, run by the writer's integer reference
+//!   ([`QuantizedModel::forward`]) on the features quantised with the blob's input
+//!   scale; logits and gates converted as the engine's f32 entry converts them, so
+//!   the engine must match it bit for bit.
 //!
 //! It is not the engine itself on purpose: export checks the engine against it, an
 //! independent computation of the same contract.
 
-use frameless_engine::quant::{fake_quantize_f16, fake_quantize_i8};
+use frameless_engine::quant::{fake_quantize_f16, fake_quantize_i8, quantize_value_i8};
+use frameless_engine::writer::int8::{calibrate, QuantizedModel};
 use frameless_engine::writer::{reference::forward, Architecture, Linear, ModelWeights};
-use frameless_engine::Precision;
+use frameless_engine::{Features, Precision};
 
 use crate::sparse::Csr;
 
@@ -29,7 +29,7 @@ fn round_rows(values: &mut [f32], row: usize, precision: Precision) {
 }
 
 /// `weights` with every matrix, gate vector and table rounded as a blob in
-/// `precision` stores them (biases stay f32).
+/// `precision` stores them (biases stay f32; int8 is [`simulate_int8`]'s).
 fn rounded(weights: &ModelWeights, precision: Precision) -> ModelWeights {
     let mut w = weights.clone();
     let round = |l: &mut Linear| round_rows(&mut l.weight, l.in_dim, precision);
@@ -64,6 +64,9 @@ pub fn simulate(
     precision: Precision,
     features: &Csr,
 ) -> (Vec<f32>, Vec<f32>) {
+    if precision == Precision::Int8 {
+        return simulate_int8(weights, features);
+    }
     let w = rounded(weights, precision);
     let activation = |v: &mut [f32]| {
         if precision == Precision::Int8 {
@@ -76,6 +79,34 @@ pub fn simulate(
         let (l, g) = forward::<f32>(&w, i, features.row_features(i), activation);
         logits.extend(l);
         gates.extend(g);
+    }
+    (logits, gates)
+}
+
+/// [`simulate`] for int8 (weights without a calibration are calibrated on `features`).
+fn simulate_int8(weights: &ModelWeights, features: &Csr) -> (Vec<f32>, Vec<f32>) {
+    let n = features.n_rows.min(weights.n_nodes);
+    let mut w = weights.clone();
+    if w.calibration.is_none() {
+        w.calibration = Some(calibrate(&w, super::all_nodes(features).take(n)));
+    }
+    let Ok(q) = QuantizedModel::new(&w) else {
+        return (Vec::new(), Vec::new());
+    };
+    let section = q.section();
+    let (s_x, s_l) = (section[0], section[1]);
+    let (mut logits, mut gates) = (Vec::new(), Vec::new());
+    let mut values = Vec::new();
+    for i in 0..n {
+        let Features::Sparse { indices, values: v } = features.row_features(i) else {
+            continue;
+        };
+        values.clear();
+        values.extend(v.iter().map(|&x| quantize_value_i8(x, s_x)));
+        let x = Features::Sparse { indices, values: &values[..] };
+        let (l, g) = q.forward(i, x);
+        logits.extend(l.iter().map(|&v| v as f32 * s_l));
+        gates.extend(g.iter().map(|&v| v as f32 / 32768.0));
     }
     (logits, gates)
 }

@@ -9,6 +9,7 @@
 use candle_core::{DType, Tensor};
 use frameless_engine::writer::{Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage};
 
+use crate::sparse::Csr;
 use crate::student::{Params, Student, StudentGraph};
 use crate::train::Dense;
 
@@ -30,7 +31,8 @@ pub fn linear_of(dense: &Dense) -> candle_core::Result<Linear> {
     })
 }
 
-/// Plain f32 weights of `student`, with its tables `E_b^s` precomputed on `graph`.
+/// Plain f32 weights of `student`, with its tables `E_b^s` precomputed on `graph`
+/// and the activation ranges int8 needs, calibrated on every node of `graph`.
 ///
 /// # Errors
 /// Candle errors.
@@ -84,5 +86,13 @@ pub fn model_weights(
         n_classes: student.n_classes,
         architecture,
         metadata,
-    })
+        calibration: None,
+    }
+    .calibrated(all_nodes(graph.features.matrix())))
+}
+
+/// `(node, features)` of every row of `features`: what int8 calibrates on
+/// (every node of the graph, the nodes the blob answers for).
+pub fn all_nodes(features: &Csr) -> impl Iterator<Item = (usize, frameless_engine::Features<'_>)> {
+    (0..features.n_rows).map(|i| (i, features.row_features(i)))
 }

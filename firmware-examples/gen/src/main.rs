@@ -92,6 +92,7 @@ fn weights(rng: &mut Rng) -> ModelWeights {
             class_names: (0..N_CLASSES).map(|c| format!("class{c}")).collect(),
             test_accuracy: None,
         },
+        calibration: None,
     }
 }
 
