@@ -271,6 +271,15 @@ fn model_files(
 fn synthetic_files(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     let mut rng = Rng(SEED);
     let w = weights(&mut rng);
+    // int8 calibrates on inputs like the test set's: every node, 14-22 ones.
+    let mut cal = Rng(SEED ^ 0xCA11);
+    let (n, f) = (w.n_nodes, w.n_features);
+    let inputs: Vec<(u32, Vec<u32>)> = (0..n).map(|_| test_candidate(&mut cal, n, f)).collect();
+    let ones = vec![1.0f32; f];
+    let w = w.calibrated(inputs.iter().enumerate().map(|(i, (_, idx))| {
+        let values = &ones[..idx.len()];
+        (i, Features::Sparse { indices: idx, values })
+    }));
     let blobs: Vec<Vec<u8>> = PRECISIONS
         .iter()
         .map(|&p| write_blob(&w, p).map_err(|e| format!("write_blob({p}): {e:?}")))
