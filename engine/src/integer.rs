@@ -112,6 +112,8 @@ impl Model<'_> {
     /// # Errors
     /// [`Error::NotInt8`] for a float blob; otherwise those of [`Model::predict`]
     /// before any computing (the integer pass itself saturates, never fails).
+    // Never inlined: one symbol whose call graph `scripts/check-no-float.py` walks.
+    #[inline(never)]
     pub fn predict_int8<'s>(
         &self,
         node: u32,

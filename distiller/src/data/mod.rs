@@ -15,6 +15,7 @@
 //! # Ok::<(), frameless_distiller::data::DataError>(())
 //! ```
 
+mod ball;
 mod error;
 mod geom;
 mod plain;

@@ -223,6 +223,16 @@ pub struct TeacherConfig {
     pub framelet: FrameletConfig,
 }
 
+impl TeacherConfig {
+    /// How many edges away a node's answer can depend on: every layer applies
+    /// `W_b^T Â_b W_b`, each `W_b` a degree-`(n - 1)` polynomial per level.
+    pub fn receptive_hops(&self) -> usize {
+        let f = &self.framelet;
+        let transform = f.chebyshev_order.saturating_sub(1) * f.levels;
+        self.layers * (2 * transform + 1)
+    }
+}
+
 impl Default for TeacherConfig {
     fn default() -> Self {
         Self {
