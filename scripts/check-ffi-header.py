@@ -16,8 +16,9 @@ header = (root / "ffi/include/frameless.h").read_text()
 rust = (root / "ffi/src/lib.rs").read_text()
 
 C_OF_RUST = {
-    "i32": "int32_t", "u32": "uint32_t", "usize": "size_t", "f32": "float", "u8": "uint8_t",
+    "i32": "int32_t", "i8": "int8_t", "u32": "uint32_t", "usize": "size_t", "f32": "float", "u8": "uint8_t",
     "FramelessModel": "frameless_model", "FramelessPrediction": "frameless_prediction",
+    "FramelessIntPrediction": "frameless_int_prediction",
     "FramelessDims": "frameless_dims", "core::ffi::c_void": "void", "c_void": "void",
     "c_char": "char",
 }

@@ -453,7 +453,8 @@ fn teacher_query_ns(
         let ops = framelet::build(&ball.graph().map_err(sparse)?, &config.framelet)?;
         let split = ball.split(0, SplitRates::default());
         let kind = TeacherKind::Spatial;
-        let trainer = crate::teacher::Trainer::new(&ball, &ops, kind, config, 0, &split, &Device::Cpu)?;
+        let trainer =
+            crate::teacher::Trainer::new(&ball, &ops, kind, config, 0, &split, &Device::Cpu)?;
         trainer.log_probs()?; // warm
         let start = Instant::now();
         for _ in 0..3 {
@@ -464,7 +465,10 @@ fn teacher_query_ns(
     }
     times.sort_by(f64::total_cmp);
     let median = times.get(times.len() / 2).copied().unwrap_or(f64::NAN);
-    Ok((median, sizes.iter().sum::<f64>() / sizes.len().max(1) as f64))
+    Ok((
+        median,
+        sizes.iter().sum::<f64>() / sizes.len().max(1) as f64,
+    ))
 }
 
 /// Writes `report` as pretty JSON to `path` atomically.

@@ -11,7 +11,7 @@
 
 use crate::kernels::int8::{lane_slot, BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, Encoding};
-use crate::layout::Lin;
+use crate::layout::{le, Lin};
 use crate::model::{Parts, Plan};
 use crate::predict::{chunks, Features, Prediction, Value};
 use crate::quant::{sat_i32, sigmoid_q15, Fix, QuantI8};
@@ -64,12 +64,23 @@ fn lane(y: i32, lo: i64) -> i16 {
     ((i64::from(y) + 128) >> 8).clamp(lo, 127) as i16
 }
 
+/// `(M[r], bias[r])` of `lin`'s rows from `row0` on, in order.
+fn row_params<'a>(lin: &Lin<'a>, row0: usize) -> impl Iterator<Item = (Fix, i64)> + 'a {
+    let fix = |c: &[u8]| Fix::of(f32::from_le_bytes(le(c))).unwrap_or(Fix::UNIT);
+    let m = lin.w.scales.chunks_exact(4).skip(row0).map(fix);
+    m.zip(
+        lin.bias
+            .chunks_exact(4)
+            .skip(row0)
+            .map(|c| i64::from(i32::from_le_bytes(le(c)))),
+    )
+}
+
 /// `out[o] = M[row0 + o] * extra * (W[row0 + o] . lanes) + bias[row0 + o]`.
 fn matvec(lin: &Lin, row0: usize, lanes: &[i16], extra: Fix, out: &mut [i32]) {
-    for (o, v) in out.iter_mut().enumerate() {
-        let r = row0.saturating_add(o);
-        let acc = i64::from(I8::dot(lanes, lin.w.row(r)));
-        *v = sat_i32(lin.w.fix(r).mul(extra).apply(acc) + lin.bias_i32(r));
+    let rows = lin.w.data.chunks_exact(lin.w.cols.max(1)).skip(row0);
+    for ((v, w), (m, b)) in out.iter_mut().zip(rows).zip(row_params(lin, row0)) {
+        *v = sat_i32(m.mul(extra).apply(i64::from(I8::dot(lanes, w))) + b);
     }
 }
 
@@ -83,8 +94,8 @@ fn first_layer<V: Value>(
 ) {
     acc.fill(0);
     chunks(&lin.w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
-    for (o, v) in acc.iter_mut().enumerate() {
-        *v = sat_i32(lin.w.fix(o).apply(i64::from(*v)) + lin.bias_i32(o));
+    for (v, (m, b)) in acc.iter_mut().zip(row_params(lin, 0)) {
+        *v = sat_i32(m.apply(i64::from(*v)) + b);
     }
 }
 

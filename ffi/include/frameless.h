@@ -59,6 +59,7 @@ extern "C" {
 #define FRAMELESS_E_NON_FINITE_FEATURE 21          /* a feature value is NaN or infinite */
 #define FRAMELESS_E_OTHER 22                       /* an engine error without a code of its own */
 #define FRAMELESS_E_OVERFLOW 23                    /* a non-finite value computed in predict */
+#define FRAMELESS_E_NOT_INT8 24                    /* an integer-only call on a float model */
 
 /* A loaded model. Opaque: zero it before the first frameless_load (statics
  * are); the blob it was loaded from must outlive it, unchanged. */
@@ -88,6 +89,17 @@ typedef struct frameless_prediction {
     const float *gates;
 } frameless_prediction;
 
+/* An integer-only answer: logits in units of the logit scale
+ * (frameless_int8_scales), gates in Q15 (32768 is 1.0); both point into the
+ * scratch, valid until it is reused. */
+typedef struct frameless_int_prediction {
+    uint32_t class_id;   /* argmax of the logits, first maximum on ties */
+    uint32_t n_logits;
+    uint32_t n_gates;
+    const int32_t *logits;
+    const int32_t *gates;
+} frameless_int_prediction;
+
 /* Validates the blob_len bytes at blob (any alignment; borrowed, not copied)
  * and fills *model. */
 int32_t frameless_load(frameless_model *model, const uint8_t *blob, size_t blob_len);
@@ -110,6 +122,18 @@ int32_t frameless_predict_sparse(const frameless_model *model, uint32_t node,
                                  const uint32_t *indices, const float *values, size_t nnz,
                                  void *scratch, size_t scratch_bytes,
                                  frameless_prediction *out);
+
+/* int8 models: a feature is quantised as round(x / *input_scale) (to -128..127),
+ * a logit is value * *logit_scale. */
+int32_t frameless_int8_scales(const frameless_model *model, float *input_scale,
+                              float *logit_scale);
+
+/* Classifies node from its nnz non-zero features quantised with the input
+ * scale, in integer arithmetic only (no float instruction runs). */
+int32_t frameless_predict_int8_sparse(const frameless_model *model, uint32_t node,
+                                      const uint32_t *indices, const int8_t *values,
+                                      size_t nnz, void *scratch, size_t scratch_bytes,
+                                      frameless_int_prediction *out);
 
 /* The name of a status code ("FRAMELESS_E_SCRATCH_TOO_SMALL", ...), static;
  * "FRAMELESS_E_UNKNOWN" for an undefined code. Never NULL. */

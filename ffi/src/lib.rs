@@ -87,10 +87,12 @@ pub const FRAMELESS_E_NON_FINITE_FEATURE: i32 = 21;
 pub const FRAMELESS_E_OTHER: i32 = 22;
 /// A value computed during predict was not finite (overflow); nothing was returned.
 pub const FRAMELESS_E_OVERFLOW: i32 = 23;
+/// An integer-only call on a float model.
+pub const FRAMELESS_E_NOT_INT8: i32 = 24;
 
 /// Every code with its name, in code order: the one table behind
 /// [`frameless_error_name`] (and the header test).
-pub const ERROR_NAMES: [(i32, &CStr); 24] = [
+pub const ERROR_NAMES: [(i32, &CStr); 25] = [
     (FRAMELESS_OK, c"FRAMELESS_OK"),
     (FRAMELESS_E_NULL_POINTER, c"FRAMELESS_E_NULL_POINTER"),
     (FRAMELESS_E_MISALIGNED, c"FRAMELESS_E_MISALIGNED"),
@@ -136,6 +138,7 @@ pub const ERROR_NAMES: [(i32, &CStr); 24] = [
     ),
     (FRAMELESS_E_OTHER, c"FRAMELESS_E_OTHER"),
     (FRAMELESS_E_OVERFLOW, c"FRAMELESS_E_OVERFLOW"),
+    (FRAMELESS_E_NOT_INT8, c"FRAMELESS_E_NOT_INT8"),
 ];
 
 /// The status code of an engine error.
@@ -152,6 +155,7 @@ pub fn error_code(e: &Error) -> i32 {
         Error::ShapeMismatch { .. } => FRAMELESS_E_SHAPE_MISMATCH,
         Error::BadValue { .. } => FRAMELESS_E_BAD_VALUE,
         Error::Overflow => FRAMELESS_E_OVERFLOW,
+        Error::NotInt8 => FRAMELESS_E_NOT_INT8,
         Error::BadMetadata => FRAMELESS_E_BAD_METADATA,
         Error::NodeOutOfRange { .. } => FRAMELESS_E_NODE_OUT_OF_RANGE,
         Error::FeatureLength { .. } => FRAMELESS_E_FEATURE_LENGTH,
@@ -203,6 +207,24 @@ pub struct FramelessPrediction {
     pub logits: *const f32,
     /// The gates `alpha_b` of the output stage.
     pub gates: *const f32,
+}
+
+/// The result of an integer-only predict call: `frameless_int_prediction` in
+/// C. Logits in units of the model's logit scale, gates in Q15 (32768 is 1.0);
+/// both point into the scratch, valid until it is reused.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct FramelessIntPrediction {
+    /// `argmax(logits)`, the first maximum on ties.
+    pub class_id: u32,
+    /// Number of logits (the model's classes).
+    pub n_logits: u32,
+    /// Number of gates (the model's bands; 0 for an mlp).
+    pub n_gates: u32,
+    /// The logits (`logit = value * logit_scale`).
+    pub logits: *const i32,
+    /// The gates `alpha_b` of the output stage, Q15.
+    pub gates: *const i32,
 }
 
 /// The model's dimensions: `frameless_dims` in C.
@@ -448,6 +470,138 @@ unsafe fn predict(
         }
         Err(e) => error_code(&e),
     }
+}
+
+/// The checked scratch of a predict call: `m.scratch_len()` words, or the code.
+///
+/// # Safety
+/// `scratch` points to `scratch_bytes` writable bytes used by nothing else
+/// during the call (or is NULL: a code).
+unsafe fn scratch_of<'s>(
+    m: &Model,
+    scratch: *mut core::ffi::c_void,
+    scratch_bytes: usize,
+) -> Result<&'s mut [f32], i32> {
+    let scratch = scratch.cast::<f32>();
+    if scratch.is_null() {
+        return Err(FRAMELESS_E_NULL_POINTER);
+    }
+    if !scratch.is_aligned() {
+        return Err(FRAMELESS_E_MISALIGNED);
+    }
+    let words = scratch_bytes / size_of::<f32>();
+    if words < m.scratch_len() {
+        return Err(FRAMELESS_E_SCRATCH_TOO_SMALL);
+    }
+    if words > isize::MAX as usize / size_of::<f32>() {
+        return Err(FRAMELESS_E_TOO_LONG);
+    }
+    // SAFETY: non-NULL, aligned, `words * 4 <= scratch_bytes` bytes that the
+    // caller guarantees writable and not aliased; any bit pattern is a valid
+    // f32, and predict writes before it reads.
+    Ok(unsafe { core::slice::from_raw_parts_mut(scratch, m.scratch_len()) })
+}
+
+/// Classifies `node` from its `nnz` non-zero features quantised with the
+/// model's input scale (`frameless_int8_scales`): strictly increasing
+/// `indices` (< `n_features`) and their int8 `values`, in integer arithmetic
+/// only (no float instruction runs); fills `*out`.
+///
+/// # Errors
+/// `FRAMELESS_E_NOT_INT8` for a float model; otherwise as
+/// [`frameless_predict_sparse`] (no `FRAMELESS_E_NON_FINITE_FEATURE`).
+///
+/// # Safety
+/// As for [`frameless_predict_sparse`], `values` pointing to `nnz` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn frameless_predict_int8_sparse(
+    model: *const FramelessModel,
+    node: u32,
+    indices: *const u32,
+    values: *const i8,
+    nnz: usize,
+    scratch: *mut core::ffi::c_void,
+    scratch_bytes: usize,
+    out: *mut FramelessIntPrediction,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let m = match unsafe { model_ref(model) } {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    // SAFETY: the caller guarantees `nnz` readable indices and values.
+    let x = unsafe { slice(indices, nnz) }.and_then(|indices| {
+        // SAFETY: as above.
+        let values = unsafe { slice(values, nnz) }?;
+        Ok(Features::Sparse { indices, values })
+    });
+    let x = match x {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if out.is_null() {
+        return FRAMELESS_E_NULL_POINTER;
+    }
+    if !out.is_aligned() {
+        return FRAMELESS_E_MISALIGNED;
+    }
+    // SAFETY: forwarded from this function's contract.
+    let scratch = match unsafe { scratch_of(m, scratch, scratch_bytes) } {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match m.predict_int8(node, x, scratch) {
+        Ok(p) => {
+            let result = FramelessIntPrediction {
+                class_id: p.class,
+                n_logits: u32::try_from(p.logits.len()).unwrap_or(0),
+                n_gates: u32::try_from(p.gates.len()).unwrap_or(0),
+                logits: p.logits.as_ptr(),
+                gates: p.gates.as_ptr(),
+            };
+            // SAFETY: non-NULL and aligned; the caller guarantees it is writable.
+            unsafe { out.write(result) };
+            FRAMELESS_OK
+        }
+        Err(e) => error_code(&e),
+    }
+}
+
+/// `*input_scale` and `*logit_scale` of an int8 model: quantise a feature
+/// as `round(x / input_scale)`; a logit is `value * logit_scale`.
+///
+/// # Errors
+/// `FRAMELESS_E_NULL_POINTER`, `FRAMELESS_E_MISALIGNED`, `FRAMELESS_E_NOT_LOADED`
+/// or `FRAMELESS_E_NOT_INT8`; the outputs are unchanged then.
+///
+/// # Safety
+/// `model` as for [`frameless_scratch_bytes`]; the outputs are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn frameless_int8_scales(
+    model: *const FramelessModel,
+    input_scale: *mut f32,
+    logit_scale: *mut f32,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let m = match unsafe { model_ref(model) } {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let (Some(x), Some(l)) = (m.calibration(0), m.calibration(1)) else {
+        return FRAMELESS_E_NOT_INT8;
+    };
+    if input_scale.is_null() || logit_scale.is_null() {
+        return FRAMELESS_E_NULL_POINTER;
+    }
+    if !input_scale.is_aligned() || !logit_scale.is_aligned() {
+        return FRAMELESS_E_MISALIGNED;
+    }
+    // SAFETY: non-NULL and aligned; the caller guarantees them writable.
+    unsafe {
+        input_scale.write(x);
+        logit_scale.write(l);
+    }
+    FRAMELESS_OK
 }
 
 /// Classifies `node` from all `n_features` feature values at `features`

@@ -406,3 +406,85 @@ fn struct_layout_is_what_the_header_declares() {
     assert_eq!(size_of::<FramelessDims>(), 24);
     assert!(HEADER.contains("#define FRAMELESS_H"));
 }
+
+#[test]
+fn int8_entry_matches_the_engine_and_refuses_float_models() {
+    let engine = Model::from_bytes(BLOB).expect("the committed blob loads");
+    let m = loaded(BLOB);
+    let (mut xs, mut ls) = (0f32, 0f32);
+    // SAFETY: live handle and outputs.
+    assert_eq!(
+        unsafe { frameless_int8_scales(&m, &mut xs, &mut ls) },
+        FRAMELESS_OK
+    );
+    assert_eq!(
+        (Some(xs), Some(ls)),
+        (engine.calibration(0), engine.calibration(1))
+    );
+    let mut ours = vec![0f32; scratch_words(&m)];
+    let mut theirs = vec![0f32; engine.scratch_len()];
+    for node in [0, 17, engine.dims().n_nodes - 1] {
+        let (idx, val) = sparse(node, engine.dims().n_features);
+        let q: Vec<i8> = val
+            .iter()
+            .map(|&v| frameless_engine::quant::quantize_value_i8(v, xs))
+            .collect();
+        let x = Features::Sparse {
+            indices: &idx,
+            values: &q[..],
+        };
+        let want = engine
+            .predict_int8(node, x, &mut theirs)
+            .expect("engine predicts");
+        let mut p = MaybeUninit::<FramelessIntPrediction>::uninit();
+        let (sp, sb) = (ours.as_mut_ptr().cast::<c_void>(), ours.len() * 4);
+        // SAFETY: live handle, slices of nnz elements, scratch and output.
+        let rc = unsafe {
+            frameless_predict_int8_sparse(
+                &m,
+                node,
+                idx.as_ptr(),
+                q.as_ptr(),
+                idx.len(),
+                sp,
+                sb,
+                p.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, FRAMELESS_OK, "{}", name(rc));
+        // SAFETY: FRAMELESS_OK wrote it; logits and gates point into `ours`.
+        let (p, logits, gates) = unsafe {
+            let p = p.assume_init();
+            let l = core::slice::from_raw_parts(p.logits, p.n_logits as usize);
+            let g = core::slice::from_raw_parts(p.gates, p.n_gates as usize);
+            (p, l, g)
+        };
+        assert_eq!(
+            (p.class_id, logits, gates),
+            (want.class, want.logits, want.gates)
+        );
+    }
+    let f32_blob = include_bytes!("../../firmware-examples/models/model-f32.fgkd");
+    let f = loaded(f32_blob);
+    // SAFETY: live handle and outputs.
+    assert_eq!(
+        unsafe { frameless_int8_scales(&f, &mut xs, &mut ls) },
+        FRAMELESS_E_NOT_INT8
+    );
+    let mut p = MaybeUninit::<FramelessIntPrediction>::uninit();
+    let mut s = vec![0f32; scratch_words(&f)];
+    // SAFETY: as above, with nnz 0.
+    let rc = unsafe {
+        frameless_predict_int8_sparse(
+            &f,
+            0,
+            null(),
+            null(),
+            0,
+            s.as_mut_ptr().cast(),
+            s.len() * 4,
+            p.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, FRAMELESS_E_NOT_INT8);
+}

@@ -45,15 +45,17 @@ impl Dataset {
         let n = self.n_nodes();
         let mut new_id = vec![u32::MAX; n];
         for (i, &u) in nodes.iter().enumerate() {
-            let slot = new_id
-                .get_mut(u as usize)
-                .ok_or(out_of_range(u, n))?;
+            let slot = new_id.get_mut(u as usize).ok_or(out_of_range(u, n))?;
             *slot = i as u32;
         }
         let triplets: Vec<(u32, u32, f32)> = nodes
             .iter()
             .enumerate()
-            .flat_map(|(i, &u)| self.features.row(u as usize).map(move |(c, v)| (i as u32, c, v)))
+            .flat_map(|(i, &u)| {
+                self.features
+                    .row(u as usize)
+                    .map(move |(c, v)| (i as u32, c, v))
+            })
             .collect();
         let features = Csr::from_triplets(nodes.len(), self.n_features, &triplets)?;
         let renumber = |u: u32| new_id.get(u as usize).copied().filter(|&i| i != u32::MAX);
@@ -77,5 +79,10 @@ impl Dataset {
 /// Node `u` of an `n`-node graph, as the adjacency entry it would be.
 fn out_of_range(u: u32, n: usize) -> SparseError {
     let u = u as usize;
-    SparseError::IndexOutOfRange { row: u, col: u, n_rows: n, n_cols: n }
+    SparseError::IndexOutOfRange {
+        row: u,
+        col: u,
+        n_rows: n,
+        n_cols: n,
+    }
 }

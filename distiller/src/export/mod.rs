@@ -269,7 +269,10 @@ pub fn verify(
     } else {
         let (diff_sim, node) = max_diff(&logits, &simulated, c);
         if precision == Precision::Int8 && (diff_sim != 0.0 || simulated.len() != logits.len()) {
-            return Err(ExportError::NotBitExact { max_diff: diff_sim, node });
+            return Err(ExportError::NotBitExact {
+                max_diff: diff_sim,
+                node,
+            });
         }
         if report.agreement_with_simulated < MIN_AGREEMENT {
             return Err(ExportError::Agreement {

@@ -103,7 +103,10 @@ fn simulate_int8(weights: &ModelWeights, features: &Csr) -> (Vec<f32>, Vec<f32>)
         };
         values.clear();
         values.extend(v.iter().map(|&x| quantize_value_i8(x, s_x)));
-        let x = Features::Sparse { indices, values: &values[..] };
+        let x = Features::Sparse {
+            indices,
+            values: &values[..],
+        };
         let (l, g) = q.forward(i, x);
         logits.extend(l.iter().map(|&v| v as f32 * s_l));
         gates.extend(g.iter().map(|&v| v as f32 / 32768.0));
