@@ -61,6 +61,14 @@ for t in ${FW_TARGETS:-cortex-m4 riscv32}; do
         awk -v t="$t" -v w="$what" -v a="${!a}" -v b="${!b}" -v v="$verdict" 'BEGIN {
             printf "budget check %s %s: inspect %d bytes, firmware build of this blob %d bytes (%+.2f%%) %s\n", t, w, a, b, 100 * (a - b) / b, v }'
     done
+    # Instructions are an estimate (instr/MAC of the recorded model, no fixed
+    # overhead): shown against this blob's count at its test nodes' nnz, not checked.
+    nnz="$(jget "$fw" mean_nnz)"
+    est="$(cd "$here/.." && cargo run --profile test --quiet --bin frameless -- \
+        inspect "$tmp/demo/model-$precision.fgkd" --target "$t" --nnz "${nnz%.*}" --json)"
+    est="$(jget "${est#*\"budget\":}" instr_per_inference)"
+    awk -v t="$t" -v a="$est" -v b="$(jget "$fw" instr_per_inf)" -v n="${nnz%.*}" 'BEGIN {
+        printf "budget estimate %s instructions: inspect %d per inference at nnz %d, firmware %.2f (%+.1f%%, not checked)\n", t, a, n, b, 100 * (a - b) / b }'
     echo "  (firmware build: engine code $(jget "$fw" engine_code_bytes) B measured on this blob vs $(jget "$budget" engine_code_bytes) B recorded; stack $(jget "$fw" stack_bytes) B vs $(jget "$budget" stack_bytes) B; whole budget firmware $(jget "$fw" flash_bytes) B flash)"
 done
 if [ "$bad" -ne 0 ]; then
