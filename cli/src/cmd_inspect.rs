@@ -21,7 +21,8 @@ Examples:
 
 Budget (--target): flash = blob + the engine's code for that target, precision and
 features; RAM = scratch + the stack high-water of load + predict (+ the engine's static
-RAM); instructions per inference = instructions per MAC x the blob's MACs at --nnz.
+RAM); instructions per inference = instructions per MAC x the blob's MACs at --nnz
+(an estimate: the ratio was measured on one Cora-size model, fixed costs included).
 The engine's figures were measured in QEMU by firmware-examples/run.sh and are
 compiled into this binary from firmware-examples/budget.json (checked in CI;
 regenerate with FW_RECORD=1 firmware-examples/run.sh, then rebuild). Your firmware's
