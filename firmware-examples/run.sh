@@ -10,6 +10,10 @@
 #   FW_MODELS         model folder written by gen (default: models/; a relative
 #                     path is taken from the current directory)
 #   FW_SKIP_GEN_CHECK=1  skip checking models/ against the current engine writer
+#   FW_BUDGET=0       skip the budget firmware builds (step 5)
+#   FW_RECORD=1       rewrite budget.json from this run (default models/, every
+#                     target and precision); without it, a run of the default
+#                     models/ fails if its figures differ from budget.json
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # The firmware's build script reads FW_MODELS; absolute, as cargo runs it elsewhere.
@@ -76,6 +80,28 @@ for t in "${targets[@]}"; do
     cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$(triple "$t")" -p frameless-engine || fail=1
 done
 
+# An ELF's sizes, "flash ram text rodata": flash = every allocated section with
+# contents (vector table, code, read-only data, .data's initial image); RAM =
+# allocated and writable (.data, .bss, .uninit; not the linker's .stack/.heap
+# regions); text = executable; rodata = the rest of flash but .data.
+elf_sizes() {
+    local flash=0 ram=0 text=0 rodata=0 name type size flg
+    while read -r name type size flg; do
+        case "$name" in .stack | .heap) continue ;; esac
+        [[ "$flg" == *A* ]] || continue
+        size=$((16#$size))
+        [ "$type" = NOBITS ] || flash=$((flash + size))
+        if [[ "$flg" == *W* ]] || [ "$name" = .data ]; then
+            ram=$((ram + size))
+        elif [[ "$flg" == *X* ]]; then
+            text=$((text + size))
+        elif [ "$type" != NOBITS ]; then
+            rodata=$((rodata + size))
+        fi
+    done < <(arm-none-eabi-readelf -S -W "$1" | sed -n 's/^ *\[ *[0-9]*\] //p' | awk '{ print $1, $2, $5, $7 }')
+    echo "$flash $ram $text $rodata"
+}
+
 qemu_run() { # target elf log -> QEMU's exit status
     set +e
     # shellcheck disable=SC2046
@@ -127,6 +153,7 @@ done
 
 # 4. Every firmware, run in QEMU.
 rows=()
+declare -A reports
 for t in "${targets[@]}"; do
     for p in "${precisions[@]}"; do
         if [ ! -f "$FW_MODELS/model-$p.fgkd" ]; then
@@ -160,9 +187,84 @@ for t in "${targets[@]}"; do
         esac
         [ "$rc" -eq 0 ] && [ -n "$report" ] || fail=1
         [ -n "$report" ] || { [ "$status" = ok ] && status="NO REPORT"; }
+        reports["$t-$p"]="$report"
         rows+=("$t|$p|$(field instr_per_inf)|$(field macs_per_inf)|$(field instr_per_mac)|$(field blob_bytes)|$(field scratch_bytes)|$(field stack_bytes)|$(field load_instr)|$(field exact_logits)|$status")
     done
 done
+
+# 5. The budget (budget.json, read by `frameless inspect --target`): per target,
+# precision and feature set, the budget firmware (common/src/budget.rs: load the
+# blob, answer one node, static scratch of exactly scratch_len) and its baseline
+# without engine calls (`budget-base`, same blob and test node embedded). Engine
+# code = flash(budget) - flash(base) - (blob_bytes - base blob_bytes); engine
+# static RAM = RAM(budget) - RAM(base) - scratch_bytes; stack = the budget
+# firmware's painted high-water of load + predict. Instructions per MAC come
+# from step 4's FWREPORT (feature set default; verify changes loading only).
+budget_entries=()
+budget_rows=()
+if [ "${FW_BUDGET:-1}" != 0 ] && [ -n "$fault_p" ]; then
+    for t in "${targets[@]}"; do
+        tr="$(triple "$t")"
+        # "name features" per build; the base embeds $fault_p's blob.
+        builds=("base $fault_p,budget-base")
+        for p in "${precisions[@]}"; do
+            [ -f "$FW_MODELS/model-$p.fgkd" ] && builds+=("default $p,budget")
+        done
+        [ -f "$FW_MODELS/model-$fault_p.signed.fgkd" ] && builds+=("verify $fault_p,budget,sig-test")
+        base_sizes="" base_blob=""
+        for b in "${builds[@]}"; do
+            set_name="${b%% *}" feats="${b#* }"
+            p="${feats%%,*}"
+            note "building the budget firmware fw-$t ($feats)"
+            elf="out/fw-$t-budget-$set_name-$p.elf"
+            log="out/fw-$t-budget-$set_name-$p.log"
+            rc=0
+            if cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$tr" -p "fw-$t" --features "$feats"; then
+                cp "target/$tr/release/fw-$t" "$elf"
+                qemu_run "$t" "$elf" "$log" || rc=$?
+            else
+                rc=build
+            fi
+            line="$(grep '^FWBUDGET' "$log" 2>/dev/null | tail -n 1 || true)"
+            if [ "$rc" != 0 ] || [ -z "$line" ]; then
+                cat "$log" >&2 2>/dev/null || true
+                note "budget firmware fw-$t ($feats): status $rc, expected 0 with an FWBUDGET line"
+                fail=1
+                [ "$set_name" = base ] && break
+                continue
+            fi
+            bfield() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            read -r flash ram text rodata <<<"$(elf_sizes "$elf")"
+            if [ "$set_name" = base ]; then
+                base_sizes="$flash $ram $text $rodata" base_blob="$(bfield blob_bytes)"
+                continue
+            fi
+            read -r bflash bram btext brodata <<<"$base_sizes"
+            blob="$(bfield blob_bytes)" scratch="$(bfield scratch_bytes)" stack="$(bfield stack_bytes)"
+            code=$((flash - bflash - (blob - base_blob)))
+            e="\"target\": \"$t\", \"precision\": \"$p\", \"features\": \"$set_name\""
+            e+=", \"blob_bytes\": $blob, \"scratch_bytes\": $scratch"
+            e+=", \"engine_code_bytes\": $code, \"engine_text_bytes\": $((text - btext))"
+            e+=", \"engine_rodata_bytes\": $((rodata - brodata - (blob - base_blob)))"
+            e+=", \"engine_static_ram_bytes\": $((ram - bram - scratch)), \"stack_bytes\": $stack"
+            e+=", \"flash_bytes\": $flash, \"ram_bytes\": $ram"
+            e+=", \"harness_flash_bytes\": $((bflash - base_blob)), \"harness_ram_bytes\": $bram"
+            report="${reports["$t-$p"]:-}"
+            ipm="" ipi=""
+            if [ -n "$report" ]; then
+                field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$report"; }
+                ipm="$(field instr_per_mac)" ipi="$(field instr_per_inf)"
+                read -r xflash xram _ _ <<<"$(elf_sizes "out/fw-$t-$p.elf")"
+                e+=", \"instr_per_inf\": $ipi, \"macs_per_inf\": $(field macs_per_inf)"
+                e+=", \"instr_per_mac\": $ipm, \"mean_nnz\": $(field mean_nnz)"
+                e+=", \"example_flash_bytes\": $xflash, \"example_ram_bytes\": $xram"
+                e+=", \"example_stack_bytes\": $(field stack_bytes)"
+            fi
+            budget_entries+=("{$e}")
+            budget_rows+=("$t|$p|$set_name|$blob|$code|$((blob + code))|$scratch|$stack|$((ram - bram + stack))|$ipm")
+        done
+    done
+fi
 
 if [ "${#rows[@]}" -eq 0 ]; then
     note "no model of the precisions ${precisions[*]} in $FW_MODELS"
@@ -190,6 +292,83 @@ for t in "${targets[@]}"; do
     fi
 done
 echo "(models from $FW_MODELS; instructions from QEMU -icount shift=0: riscv32 minstret exact; cortex-m4 SysTick, 40 instructions/tick, (16 passes - 1 pass) / 15 passes over the test nodes; stack_B = predict's stack high-water mark by painting)"
+
+# The budget: this run's figures in out/budget.json; FW_RECORD=1 makes them the
+# committed budget.json, else a run of the default models/ is checked against it.
+if [ "${#budget_entries[@]}" -gt 0 ]; then
+    echo
+    printf '%-10s %-5s %-8s %10s %12s %11s %9s %8s %8s %10s\n' \
+        target prec features blob_B engine_code_B flash_B scratch_B stack_B ram_B instr/MAC
+    for r in "${budget_rows[@]}"; do
+        IFS='|' read -r -a c <<<"$r"
+        printf '%-10s %-5s %-8s %10s %12s %11s %9s %8s %8s %10s\n' "${c[@]}"
+    done
+    echo "(budget firmware minus its baseline without engine calls; flash = blob + engine code, ram = scratch + static + stack of load and predict; budget.json)"
+    tmp_json="out/.budget.json.tmp"
+    {
+        echo '{'
+        echo '  "about": "What the engine costs a firmware, per target, precision and feature set: measured by firmware-examples/run.sh, read by frameless inspect --target at build time.",'
+        echo '  "method": "engine_code_bytes = flash of the budget firmware (common/src/budget.rs: load the blob, answer one node) minus flash of the same firmware without engine calls (budget-base, same blob and test node), less the blob-size difference; flash = allocated sections with contents (vector table, .text, .rodata, .data image), RAM = .data + .bss + .uninit; stack_bytes = painted high-water of load + predict in the budget firmware; instr_per_mac = the example firmware'"'"'s QEMU -icount instructions per inference / Model::mac_count, over its 32 test nodes; example_* = the full example firmware (test set, checks, report).",'
+        echo '  "tolerance": "blob_bytes, scratch_bytes, macs_per_inf, mean_nnz exact; engine_code_bytes, flash_bytes, ram_bytes, stack_bytes, instr_per_inf, instr_per_mac, example_flash_bytes +-2%",'
+        echo '  "regenerate": "FW_RECORD=1 firmware-examples/run.sh",'
+        echo '  "entries": ['
+        n=${#budget_entries[@]}
+        for i in "${!budget_entries[@]}"; do
+            sep=,
+            [ "$i" -eq $((n - 1)) ] && sep=
+            echo "    ${budget_entries[$i]}$sep"
+        done
+        echo '  ]'
+        echo '}'
+    } >"$tmp_json"
+    mv "$tmp_json" out/budget.json
+    full_run=0
+    [ "$FW_MODELS" = "$here/models" ] && [ "${targets[*]}" = "cortex-m4 riscv32" ] &&
+        [ "${precisions[*]}" = "f32 f16 int8" ] && full_run=1
+    if [ "${FW_RECORD:-0}" = 1 ]; then
+        if [ "$full_run" != 1 ] || [ "$fail" -ne 0 ]; then
+            note "FW_RECORD=1 needs a passing run of the default models/, every target and precision: budget.json not written"
+            fail=1
+        else
+            cp out/budget.json budget.json.tmp && mv budget.json.tmp budget.json
+            note "wrote budget.json (${#budget_entries[@]} entries); rebuild frameless so inspect --target reads it"
+        fi
+    elif [ "$FW_MODELS" = "$here/models" ]; then
+        jget() { sed -n "s/.*\"$2\": \"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$1"; }
+        stale=0
+        for e in "${budget_entries[@]}"; do
+            key="$(sed -n 's/^{\("target": "[^"]*", "precision": "[^"]*", "features": "[^"]*"\).*/\1/p' <<<"$e")"
+            old="$(grep -F "$key" budget.json || true)"
+            if [ -z "$old" ]; then
+                note "budget.json has no entry {$key}"
+                stale=1
+                continue
+            fi
+            for k in blob_bytes scratch_bytes macs_per_inf mean_nnz; do
+                if [ "$(jget "$e" "$k")" != "$(jget "$old" "$k")" ]; then
+                    note "budget.json {$key}: $k is $(jget "$old" "$k"), this run measured $(jget "$e" "$k")"
+                    stale=1
+                fi
+            done
+            for k in engine_code_bytes flash_bytes ram_bytes stack_bytes instr_per_inf instr_per_mac example_flash_bytes; do
+                a="$(jget "$old" "$k")" b="$(jget "$e" "$k")"
+                [ -z "$a$b" ] && continue
+                if ! awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; exit !(a != "" && b != "" && d <= 0.02 * m) }'; then
+                    note "budget.json {$key}: $k is $a, this run measured $b (more than 2% apart)"
+                    stale=1
+                fi
+            done
+        done
+        if [ "$stale" -ne 0 ]; then
+            note "budget.json is stale: regenerate it with FW_RECORD=1 firmware-examples/run.sh and commit it"
+            fail=1
+        else
+            note "budget.json matches this run (${#budget_entries[@]} entries)"
+        fi
+    else
+        note "budget figures of $FW_MODELS in out/budget.json (budget.json holds the default models/' and is not checked here)"
+    fi
+fi
 if [ "$fail" -ne 0 ]; then
     note "FAILED"
     exit 1

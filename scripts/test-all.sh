@@ -29,9 +29,12 @@ else
     echo "test-all: cargo-fuzz or nightly is not installed: the libFuzzer run is skipped" >&2
 fi
 # Firmware examples: setup.sh installs what is missing, then both targets are
-# built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision.
+# built (-Zbuild-std=core, Debian rustc) and run under QEMU for every precision;
+# fails if the budget figures differ from firmware-examples/budget.json (code size,
+# stack, instructions beyond 2%; regenerate: FW_RECORD=1 firmware-examples/run.sh).
 firmware-examples/run.sh
-# A blob really exported by a small `frameless demo` (int8), flashed the same way.
+# A blob really exported by a small `frameless demo` (int8), flashed the same way;
+# fails if `inspect --target` flash or RAM is more than 5% off that firmware build's.
 firmware-examples/run-exported.sh
 # The C API: libframeless_ffi.a for Cortex-M4F, frameless.h checked against its
 # symbols, and the C firmware (gcc-arm-none-eabi) bit-identical to the host engine.

@@ -93,6 +93,70 @@ fn demo_inspect_and_predict() {
 }
 
 #[test]
+fn inspect_target_adds_the_budget() {
+    let blob = demo_dir().join("model-int8.fgkd");
+    let budget = |args: &[&str]| {
+        let out = frameless()
+            .arg("inspect")
+            .arg(&blob)
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v["blob_bytes"].as_u64().unwrap(), v["budget"].clone())
+    };
+    let (blob_bytes, b) = budget(&["--target", "cortex-m4", "--nnz", "5"]);
+    let n = |k: &str| b[k].as_f64().unwrap_or_else(|| panic!("{k} in {b}"));
+    // flash = blob + engine code; RAM = scratch + stack + static; instr = instr/MAC x MACs.
+    assert_eq!(n("flash_bytes"), blob_bytes as f64 + n("engine_code_bytes"));
+    assert!(n("engine_code_bytes") > 1000.0);
+    let ram = n("scratch_bytes") + n("stack_bytes") + n("engine_static_ram_bytes");
+    assert_eq!(n("ram_bytes"), ram);
+    assert_eq!(n("nnz"), 5.0);
+    assert_eq!(
+        n("instr_per_inference"),
+        (n("instr_per_mac") * n("macs")).round()
+    );
+    // More input features, more MACs.
+    let (_, b40) = budget(&["--target", "cortex-m4", "--nnz", "40"]);
+    assert!(b40["macs"].as_u64().unwrap() > b["macs"].as_u64().unwrap());
+    // Signature checking costs code.
+    let (_, v) = budget(&["--target", "cortex-m4", "--verify"]);
+    assert!(v["engine_code_bytes"].as_u64().unwrap() > n("engine_code_bytes") as u64);
+    // The host: what the blob needs, and what is not known.
+    let (_, h) = budget(&["--target", "host"]);
+    assert!(h["flash_bytes"].is_null() && h["scratch_bytes"].as_u64().unwrap() > 0);
+    assert!(h["unknown"].as_str().unwrap().contains("host"), "{h}");
+
+    let out = frameless()
+        .arg("inspect")
+        .arg(&blob)
+        .args(["--target", "riscv32"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        text.contains("budget      riscv32, features default") && text.contains("engine code"),
+        "{text}"
+    );
+    // An f32 blob has no recorded verify figures: one line naming what is recorded.
+    let l = stderr_line(
+        frameless()
+            .arg("inspect")
+            .arg(demo_dir().join("model-f32.fgkd"))
+            .args(["--target", "riscv32", "--verify"]),
+    );
+    assert!(
+        l.contains("no budget recorded for riscv32 f32 with features verify"),
+        "{l}"
+    );
+    assert!(l.contains("riscv32/int8/verify"), "{l}");
+}
+
+#[test]
 fn distill_and_export_from_files_are_deterministic() {
     let dir = demo_dir();
     let work = tempfile::tempdir().unwrap();

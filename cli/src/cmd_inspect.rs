@@ -7,13 +7,27 @@ use clap::Args;
 use frameless_engine::{Header, Model};
 
 use crate::args::OutputArgs;
+use crate::budget::{Budget, Target};
 use crate::BadInput;
 
 const EXAMPLES: &str = "\
 Examples:
   frameless inspect out/demo/model-int8.fgkd
   frameless inspect model.fgkd --json
-  frameless inspect model.fgkd --public-key release.pub";
+  frameless inspect model.fgkd --public-key release.pub
+  frameless inspect model-int8.fgkd --target cortex-m4            # flash, RAM, instructions
+  frameless inspect model-int8.fgkd --target riscv32 --nnz 40 --json
+  frameless inspect model-int8.fgkd --target cortex-m4 --verify   # firmware that checks signatures
+
+Budget (--target): flash = blob + the engine's code for that target, precision and
+features; RAM = scratch + the stack high-water of load + predict (+ the engine's static
+RAM); instructions per inference = instructions per MAC x the blob's MACs at --nnz
+(an estimate: the ratio was measured on one Cora-size model, fixed costs included).
+The engine's figures were measured in QEMU by firmware-examples/run.sh and are
+compiled into this binary from firmware-examples/budget.json (checked in CI;
+regenerate with FW_RECORD=1 firmware-examples/run.sh, then rebuild). Your firmware's
+own start-up and I/O come on top. `host` has no recorded figures: it shows what
+the blob itself needs and says what it cannot know.";
 
 /// Show a blob's header (format version, kind, precision), dims, sizes, SHA-256 and
 /// signature status, and metadata. A blob that fails validation (bad magic, version,
@@ -27,6 +41,16 @@ pub struct InspectArgs {
     /// Verify the blob's Ed25519 signature with this public key file (from `keygen`).
     #[arg(long, value_name = "KEY")]
     public_key: Option<PathBuf>,
+    /// Also print the budget on this target: flash, RAM and instructions per inference.
+    #[arg(long, value_enum)]
+    target: Option<Target>,
+    /// Non-zero input features per inference for the instruction count (default: the
+    /// mean of the firmware test nodes the figures were measured on).
+    #[arg(long, requires = "target")]
+    nnz: Option<usize>,
+    /// Budget for firmware built with the engine's `verify` feature (signed blobs).
+    #[arg(long, requires = "target")]
+    verify: bool,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -111,6 +135,15 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         .split('\n')
         .filter(|s| !s.is_empty())
         .collect();
+    let budget = match args.target {
+        Some(t) => Some(
+            Budget::of(&model, bytes.len(), t, args.verify, args.nnz).map_err(|e| match e {
+                crate::budget::BudgetError::Malformed(_) => anyhow::Error::new(e),
+                e => BadInput::Budget { error: e }.into(),
+            })?,
+        ),
+        None => None,
+    };
     let mut o = std::io::stdout().lock();
     if args.output.json {
         let v = serde_json::json!({
@@ -123,6 +156,10 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             "scratch_bytes": model.scratch_bytes(),
             "dataset": m.dataset, "class_names": names, "test_accuracy": m.test_accuracy,
         });
+        let mut v = v;
+        if let Some(b) = &budget {
+            v["budget"] = budget_json(b);
+        }
         writeln!(o, "{v}")?;
         return Ok(());
     }
@@ -166,5 +203,105 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         Some(a) => writeln!(o, "test acc    {:.2}% (at export)", 100.0 * a)?,
         None => writeln!(o, "test acc    -")?,
     }
+    if let Some(b) = &budget {
+        write_budget(&mut o, b)?;
+    }
     Ok(())
+}
+
+/// What `host` cannot know.
+const HOST_UNKNOWN: &str = "no engine code size, stack or instruction count is recorded for the host (budget.json holds firmware targets only)";
+
+/// `--json`'s `budget` object.
+fn budget_json(b: &Budget) -> serde_json::Value {
+    let r = b.recorded.as_ref();
+    serde_json::json!({
+        "target": b.target.name(), "features": b.features,
+        "source": r.map(|_| "firmware-examples/budget.json, compiled in"),
+        "flash_bytes": b.flash_bytes(), "blob_bytes": b.blob_bytes,
+        "engine_code_bytes": r.map(|r| r.engine_code_bytes),
+        "ram_bytes": b.ram_bytes(), "scratch_bytes": b.scratch_bytes,
+        "stack_bytes": r.map(|r| r.stack_bytes),
+        "engine_static_ram_bytes": r.map(|r| r.engine_static_ram_bytes),
+        "nnz": b.nnz, "macs": b.macs,
+        "instr_per_mac": r.map(|r| r.instr_per_mac),
+        "instr_per_inference": b.instructions().map(f64::round),
+        "harness_flash_bytes": r.map(|r| r.harness_flash_bytes),
+        "unknown": if r.is_none() { Some(HOST_UNKNOWN) } else { None },
+    })
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The readable budget lines.
+fn write_budget(o: &mut impl Write, b: &Budget) -> std::io::Result<()> {
+    let source = match b.recorded {
+        Some(_) => "measured by firmware-examples/run.sh, compiled in",
+        None => "nothing recorded for the host",
+    };
+    writeln!(
+        o,
+        "budget      {}, features {} ({source})",
+        b.target.name(),
+        b.features
+    )?;
+    let Some(r) = &b.recorded else {
+        writeln!(
+            o,
+            "  flash     ? = blob {} + engine code ?",
+            grouped(b.blob_bytes)
+        )?;
+        writeln!(
+            o,
+            "  RAM       ? = scratch {} + stack ?",
+            grouped(b.scratch_bytes)
+        )?;
+        writeln!(
+            o,
+            "  MACs      {} per inference (nnz {})",
+            grouped(b.macs),
+            b.nnz
+        )?;
+        return writeln!(o, "  unknown   {HOST_UNKNOWN}");
+    };
+    let (flash, ram) = (b.flash_bytes().unwrap_or(0), b.ram_bytes().unwrap_or(0));
+    writeln!(
+        o,
+        "  flash     {} bytes = blob {} + engine code {}",
+        grouped(flash),
+        grouped(b.blob_bytes),
+        grouped(r.engine_code_bytes)
+    )?;
+    writeln!(
+        o,
+        "  RAM       {} bytes = scratch {} + stack {} (load + predict high-water) + static {}",
+        grouped(ram),
+        grouped(b.scratch_bytes),
+        grouped(r.stack_bytes),
+        grouped(r.engine_static_ram_bytes)
+    )?;
+    writeln!(
+        o,
+        "  instr     {} per inference = {:.2} instr/MAC x {} MACs (nnz {})",
+        grouped(b.instructions().unwrap_or(0.0).round() as u64),
+        r.instr_per_mac,
+        grouped(b.macs),
+        b.nnz
+    )?;
+    writeln!(
+        o,
+        "  not in    your firmware's own start-up and I/O (the example's minimal one: {} bytes of flash)",
+        grouped(r.harness_flash_bytes)
+    )
 }

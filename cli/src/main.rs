@@ -4,6 +4,7 @@
 #![allow(rustdoc::invalid_html_tags)]
 
 mod args;
+mod budget;
 mod cmd_demo;
 mod cmd_distill;
 mod cmd_experiment;
@@ -127,6 +128,12 @@ pub enum BadInput {
         path: std::path::PathBuf,
         /// The engine's verdict.
         error: frameless_engine::Error,
+    },
+    /// A budget `inspect --target` has no figures for.
+    #[error("{error}")]
+    Budget {
+        /// Why.
+        error: crate::budget::BudgetError,
     },
     /// A key file that is not 64 hex digits.
     #[error("{}: not a key file (expected 64 hex digits, as `frameless keygen` writes)", path.display())]

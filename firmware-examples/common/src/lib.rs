@@ -10,11 +10,21 @@
 //!
 //! The report line starts with `FWREPORT` and holds `key=value` fields that
 //! `run.sh` turns into its table.
+//!
+//! With the feature `budget`, [`run`] is the budget firmware's body instead
+//! (`budget.rs`): what the model costs a firmware, for `budget.json`.
 #![no_std]
 #![deny(missing_docs)]
+// The budget body uses only part of the shared helpers.
+#![cfg_attr(feature = "budget", allow(dead_code, unused_imports))]
 
+#[cfg(feature = "budget")]
+mod budget;
 mod data;
 mod stack;
+
+#[cfg(feature = "budget")]
+pub use budget::run;
 
 use core::cell::UnsafeCell;
 use core::hint::black_box;
@@ -59,7 +69,12 @@ pub trait Board {
 /// f32 words of the static scratch buffer, fixed at compile time from the
 /// embedded model's dims by the engine's own bound; `run` checks it against
 /// the loaded model's exact `scratch_len` before any inference.
+#[cfg(not(feature = "budget"))]
 const SCRATCH_WORDS: usize = frameless_engine::max_scratch_len(&data::DIMS);
+/// The budget firmware reserves exactly the host's `scratch_len`, so its RAM is
+/// what the model needs (checked against the loaded model before use).
+#[cfg(feature = "budget")]
+const SCRATCH_WORDS: usize = data::HOST_SCRATCH_WORDS;
 
 /// Static scratch buffer, in `.bss`.
 struct Scratch(UnsafeCell<[f32; SCRATCH_WORDS]>);
@@ -137,6 +152,7 @@ fn sig_test<B: Board>(board: &mut B) -> ! {
 }
 
 /// Runs the whole example on `board` and exits QEMU with the status above.
+#[cfg(not(feature = "budget"))]
 // With `sig-test`, `sig_test` exits after loading: the rest is unreachable there.
 #[cfg_attr(feature = "sig-test", allow(unreachable_code, unused_variables))]
 pub fn run<B: Board>(board: &mut B) -> ! {
