@@ -22,9 +22,14 @@ pub fn f16_bits_to_f32(h: u16) -> f32 {
     f32::from_bits(o | (u32::from(h & 0x8000) << 16))
 }
 
+#[cfg(all(feature = "dsp", target_arch = "arm", target_abi = "eabihf"))]
+use super::dsp::f16_to_f32 as widen;
+#[cfg(not(all(feature = "dsp", target_arch = "arm", target_abi = "eabihf")))]
+use f16_bits_to_f32 as widen;
+
 float_encoding! {
-    /// f16 weights widened to f32; f32 activations and sums.
-    F16, 2, |w: &[u8]| f16_bits_to_f32(u16::from_le_bytes(le(w)))
+    /// f16 weights widened to f32 (feature `dsp` on Arm: by the FPU); f32 activations and sums.
+    F16, 2, |w: &[u8]| widen(u16::from_le_bytes(le(w)))
 }
 
 #[cfg(test)]

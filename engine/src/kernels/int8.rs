@@ -32,16 +32,27 @@ impl Encoding for I8 {
         let [w] = le::<1>(w);
         f32::from(w as i8)
     }
-    /// Cortex-M4: activation pairs as one word feed SMLABB/SMLATB (3
-    /// instructions per MAC). RISC-V has no halfword-select multiply: the
-    /// generic [`super::dot`]'s plain LH/LB loads are cheaper there.
+    /// Cortex-M4: feature `dsp`'s `SMLAD` kernel, else activation pairs as
+    /// one word feeding SMLABB/SMLATB (3 instructions per MAC). RISC-V has no
+    /// halfword-select multiply: the generic [`super::dot`] is cheaper there.
     #[inline(always)]
     fn dot(x: &[i16], w: &[u8]) -> i32 {
+        #[cfg(all(feature = "dsp", target_arch = "arm"))]
+        return super::dsp::dot_i8(x, w);
+        #[cfg(not(all(feature = "dsp", target_arch = "arm")))]
         if cfg!(target_arch = "arm") {
             dot_i8_pairs(x, w)
         } else {
             super::dot::<I8>(x, w)
         }
+    }
+    /// Cortex-M4 with feature `dsp`: two rows per `SMLAD`; else generic.
+    #[inline(always)]
+    fn axpy_rows<const BLOCK: usize>(out: &mut [i32], rows: &[(&[u8], i16)]) {
+        #[cfg(all(feature = "dsp", target_arch = "arm"))]
+        return super::dsp::axpy_rows_i8(out, rows);
+        #[cfg(not(all(feature = "dsp", target_arch = "arm")))]
+        super::axpy_rows_generic::<I8, BLOCK>(out, rows);
     }
 }
 
@@ -61,7 +72,7 @@ pub const BLOCK_I8: usize = if cfg!(target_arch = "arm") { 4 } else { 16 };
 
 /// The int8 dot product reading activation lanes in word-aligned pairs
 /// (lane by lane when `x` is not word-aligned).
-pub(crate) fn dot_i8_pairs(x: &[i16], w: &[u8]) -> i32 {
+pub fn dot_i8_pairs(x: &[i16], w: &[u8]) -> i32 {
     let (x, w) = common(x, w, 1);
     let n4 = x.len() & !3;
     let (xh, xr) = x.split_at(n4);

@@ -3,7 +3,9 @@
 //! One kernel shape per operation, generic over the weight [`Encoding`]:
 //! [`f32::F32`](struct@f32::F32) and [`f16::F16`] weights meet f32
 //! activations and accumulate in f32; [`int8::I8`] weights meet int8
-//! activations widened to i16 lanes and accumulate in wrapping i32.
+//! activations widened to i16 lanes and accumulate in wrapping i32. With
+//! feature `dsp` on `target_arch = "arm"`, int8 and the f16 widening run the
+//! `asm!` kernels of `dsp` (the firmware self-test checks them bit for bit).
 //! The tests check every kernel against a plain oracle (`tests::reference`:
 //! int8 bit exact; floats within a relative `1e-5`, as they reassociate sums).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
@@ -35,6 +37,9 @@ macro_rules! float_encoding {
     };
 }
 
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+#[allow(unsafe_code)]
+pub mod dsp;
 pub mod f16;
 pub mod f32;
 pub mod int8;
@@ -59,6 +64,11 @@ pub trait Encoding: Sized {
     fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc {
         dot::<Self>(x, w)
     }
+    /// [`axpy_rows`]: [`axpy_rows_generic`] unless the target has a better kernel.
+    #[inline(always)]
+    fn axpy_rows<const BLOCK: usize>(out: &mut [Self::Acc], rows: &[(&[u8], Self::Lane)]) {
+        axpy_rows_generic::<Self, BLOCK>(out, rows);
+    }
 }
 
 /// Truncates `x` and `w` to a common length of `n` weights of `bytes` each.
@@ -73,8 +83,7 @@ fn common<'x, 'w, T>(x: &'x [T], w: &'w [u8], bytes: usize) -> (&'x [T], &'w [u8
 pub fn dot<E: Encoding>(x: &[E::Lane], w: &[u8]) -> E::Acc {
     let (x, w) = common(x, w, E::BYTES);
     let mut acc = [E::Acc::default(); 4];
-    let xc = x.chunks_exact(4);
-    let wc = w.chunks_exact(4 * E::BYTES);
+    let (xc, wc) = (x.chunks_exact(4), w.chunks_exact(4 * E::BYTES));
     let (xr, wr) = (xc.remainder(), wc.remainder());
     for (xs, ws) in xc.zip(wc) {
         for ((a, &xv), wv) in acc.iter_mut().zip(xs).zip(ws.chunks_exact(E::BYTES)) {
@@ -99,7 +108,14 @@ pub fn axpy<E: Encoding>(acc: &mut [E::Acc], a: E::Lane, w: &[u8]) {
 /// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, rows in
 /// order per output (bit-identical to one [`axpy`] per row), `BLOCK` outputs
 /// at a time in registers: the input-major first layer over a feature chunk.
+/// A row ending inside a block adds nothing to that block.
+#[inline(always)]
 pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
+    E::axpy_rows::<BLOCK>(out, rows);
+}
+
+/// The safe [`axpy_rows`] of every encoding.
+pub fn axpy_rows_generic<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
     let mut blocks = out.chunks_exact_mut(BLOCK);
     let mut start = 0usize;
     let step = BLOCK.wrapping_mul(E::BYTES);
