@@ -24,59 +24,7 @@
 
 use core::arch::asm;
 
-use super::common;
-use crate::layout::le;
-
-/// `SXTB16`: bytes 0 and 2 of `x`, sign-extended, as the two halfwords.
-#[inline(always)]
-fn sxtb16(x: u32) -> u32 {
-    let r;
-    // SAFETY: one register-to-register instruction of ARMv7E-M; touches no
-    // memory, stack or flags.
-    unsafe { asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags)) };
-    r
-}
-
-/// `SXTB16 ..., ROR #8`: bytes 1 and 3 of `x`, sign-extended, as the two halfwords.
-#[inline(always)]
-fn sxtb16_ror8(x: u32) -> u32 {
-    let r;
-    // SAFETY: one register-to-register instruction of ARMv7E-M; touches no
-    // memory, stack or flags.
-    unsafe { asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x, options(pure, nomem, nostack, preserves_flags)) };
-    r
-}
-
-/// `PKHBT`: the bottom halfword of `a` below the bottom halfword of `b`.
-#[inline(always)]
-fn pkhbt(a: u32, b: u32) -> u32 {
-    let r;
-    // SAFETY: one register-to-register instruction of ARMv7E-M; touches no
-    // memory, stack or flags.
-    unsafe { asm!("pkhbt {r}, {a}, {b}, lsl #16", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack, preserves_flags)) };
-    r
-}
-
-/// `PKHTB`: the top halfword of `b` below the top halfword of `a`.
-#[inline(always)]
-fn pkhtb(a: u32, b: u32) -> u32 {
-    let r;
-    // SAFETY: one register-to-register instruction of ARMv7E-M; touches no
-    // memory, stack or flags.
-    unsafe { asm!("pkhtb {r}, {a}, {b}, asr #16", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack, preserves_flags)) };
-    r
-}
-
-/// `SMLAD`: `acc + a.lo * b.lo + a.hi * b.hi` (signed halfwords), wrapping.
-#[inline(always)]
-fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-    let r;
-    // SAFETY: one register-to-register instruction of ARMv7E-M; touches no
-    // memory or stack. It may set the sticky Q flag (hence no
-    // `preserves_flags`); the result register is the wrapped sum either way.
-    unsafe { asm!("smlad {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, c = in(reg) acc, options(pure, nomem, nostack)) };
-    r
-}
+use super::{common, int8::I8};
 
 /// IEEE half bits to f32 by `VCVTB.F32.F16`: the same value as
 /// [`super::f16::f16_bits_to_f32`] for every non-NaN input (checked for all
@@ -106,83 +54,151 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(r)
 }
 
-/// Four weight bytes `(w0, w1, w2, w3)` sign-extended as the halfword pairs
-/// `((w0, w1), (w2, w3))`.
-#[inline(always)]
-fn pairs(w: u32) -> (u32, u32) {
-    let (even, odd) = (sxtb16(w), sxtb16_ror8(w));
-    (pkhbt(even, odd), pkhtb(odd, even))
-}
-
 /// `sum_i x[i] * w[i]` over int8 weights and i16 lanes, as
-/// [`super::int8::dot_i8_pairs`] computes it: 8 MACs per loop turn in 4
-/// `SMLAD`s, lanes read as words (lane by lane when `x` is not word-aligned).
+/// [`super::int8::dot_i8_pairs`] computes it: word-aligned lanes go through
+/// [`dot_i8_words`] four at a time, the rest lane by lane.
 pub fn dot_i8(x: &[i16], w: &[u8]) -> i32 {
     let (x, w) = common(x, w, 1);
-    let n8 = x.len() & !7;
-    let (xh, xr) = x.split_at(n8);
-    let (wh, wr) = w.split_at(n8.min(w.len()));
-    let (mut a, mut b) = (0i32, 0i32);
-    match bytemuck::try_cast_slice::<i16, u32>(xh) {
-        Ok(xp) => {
-            for (xs, ws) in xp.chunks_exact(4).zip(wh.chunks_exact(8)) {
-                if let &[x01, x23, x45, x67] = xs {
-                    let w = u64::from_le_bytes(le(ws));
-                    let ((w01, w23), (w45, w67)) = (pairs(w as u32), pairs((w >> 32) as u32));
-                    a = smlad(x01, w01, a);
-                    b = smlad(x23, w23, b);
-                    a = smlad(x45, w45, a);
-                    b = smlad(x67, w67, b);
-                }
-            }
-        }
-        Err(_) => a = super::dot::<super::int8::I8>(xh, wh),
-    }
-    a.wrapping_add(b).wrapping_add(super::dot::<super::int8::I8>(xr, wr))
+    let n4 = x.len() & !3;
+    let (xh, xr) = x.split_at(n4);
+    let (wh, wr) = w.split_at(n4.min(w.len()));
+    let head = match bytemuck::try_cast_slice::<i16, u32>(xh) {
+        Ok(xp) => dot_i8_words(xp, wh),
+        Err(_) => super::dot::<I8>(xh, wh),
+    };
+    head.wrapping_add(super::dot::<I8>(xr, wr))
 }
 
-/// `out[o] += sum_k c_k * row_k[o]`, as [`super::axpy_rows`] computes it:
-/// four outputs in registers, rows two at a time, one `SMLAD` per output per
-/// row pair (`(c_k, c_k+1) . (row_k[o], row_k+1[o])`).
+/// `sum_i x[i] * w[i]` over the lane pairs `x` (two i16 per word, low
+/// first) and the weight bytes `w`, `min(x.len() / 2, w.len() / 4)` groups
+/// of four: per group one `LDRD`, one `LDR`, two `SXTB16`, one `PKHBT`, one
+/// `PKHTB` and two `SMLAD` (2.5 instructions per MAC with the loop).
+fn dot_i8_words(x: &[u32], w: &[u8]) -> i32 {
+    let groups = (x.len() / 2).min(w.len() / 4);
+    if groups == 0 {
+        return 0;
+    }
+    let acc: i32;
+    // SAFETY: reads `groups` times 8 bytes from `x` and 4 bytes from `w`,
+    // both within their slices by the `min` above; `x` is word-aligned (a
+    // `&[u32]`), as `LDRD` needs; `LDR` from `w` may be unaligned, which
+    // ARMv7-M allows (CCR.UNALIGN_TRP is clear, as Rust's own codegen
+    // for these targets assumes). Writes only its register operands (the
+    // pointers and count are copies) and the flags; no stack.
+    unsafe {
+        asm!(
+            "2:",
+            "ldrd {x01}, {x23}, [{xp}], #8",
+            "ldr {wv}, [{wp}], #4",
+            "sxtb16 {e}, {wv}",
+            "sxtb16 {o}, {wv}, ror #8",
+            "pkhbt {wv}, {e}, {o}, lsl #16",
+            "pkhtb {o}, {o}, {e}, asr #16",
+            "smlad {acc}, {x01}, {wv}, {acc}",
+            "smlad {acc}, {x23}, {o}, {acc}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xp = inout(reg) x.as_ptr() => _,
+            wp = inout(reg) w.as_ptr() => _,
+            n = inout(reg) groups => _,
+            acc = inout(reg) 0i32 => acc,
+            x01 = out(reg) _,
+            x23 = out(reg) _,
+            wv = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            options(readonly, nostack),
+        )
+    };
+    acc
+}
+
+/// `out[o] += sum_k c_k * row_k[o]`, as [`super::axpy_rows`] computes it
+/// (i32 sums wrap, so the order is free): rows two at a time, each pair
+/// swept over the outputs by [`axpy2_i8`].
 pub fn axpy_rows_i8(out: &mut [i32], rows: &[(&[u8], i16)]) {
-    // Four bytes of `row` from `start`, if the row holds them.
-    let word = |row: &[u8], start: usize| row.get(start..start.checked_add(4)?).map(|b| u32::from_le_bytes(le(b)));
-    let mut blocks = out.chunks_exact_mut(4);
-    let mut start = 0usize;
-    for blk in &mut blocks {
-        if let Ok(blk) = <&mut [i32; 4]>::try_from(blk) {
-            let [mut a0, mut a1, mut a2, mut a3] = *blk;
-            let mut two = rows.chunks_exact(2);
-            for pair in &mut two {
-                let &[(r0, c0), (r1, c1)] = pair else { continue };
-                let c = pkhbt(c0 as u16 as u32, c1 as u16 as u32);
-                let (w0, w1) = match (word(r0, start), word(r1, start)) {
-                    (Some(w0), Some(w1)) => (w0, w1),
-                    // A short row adds nothing: the other row alone.
-                    (Some(w0), None) => (w0, 0),
-                    (None, Some(w1)) => (0, w1),
-                    (None, None) => continue,
-                };
-                let (e0, o0, e1, o1) = (sxtb16(w0), sxtb16_ror8(w0), sxtb16(w1), sxtb16_ror8(w1));
-                a0 = smlad(c, pkhbt(e0, e1), a0);
-                a1 = smlad(c, pkhbt(o0, o1), a1);
-                a2 = smlad(c, pkhtb(e1, e0), a2);
-                a3 = smlad(c, pkhtb(o1, o0), a3);
-            }
-            let mut a = [a0, a1, a2, a3];
-            for &(r, c) in two.remainder() {
-                if let Some(w) = r.get(start..start.wrapping_add(4)) {
-                    super::axpy::<super::int8::I8>(&mut a, c, w);
-                }
-            }
-            *blk = a;
-        }
-        start = start.wrapping_add(4);
-    }
-    let tail = blocks.into_remainder();
-    if !tail.is_empty() {
-        for &(row, c) in rows {
-            super::axpy::<super::int8::I8>(tail, c, row.get(start..).unwrap_or(&[]));
+    let whole = out.len() & !3;
+    let (head, tail) = out.split_at_mut(whole);
+    // Only a row's whole blocks of four within `head` count there.
+    let blocks = |r| blocks_of_four(r, whole);
+    let mut two = rows.chunks_exact(2);
+    for pair in &mut two {
+        let &[(r0, c0), (r1, c1)] = pair else { continue };
+        let (r0, r1) = (blocks(r0), blocks(r1));
+        axpy2_i8(head, r0, r1, u32::from(c0 as u16) | (u32::from(c1 as u16) << 16));
+        // The longer row's blocks past the shorter one's end.
+        let both = r0.len().min(r1.len());
+        for (r, ck) in [(r0, c0), (r1, c1)] {
+            let rest = r.get(both..).unwrap_or(&[]);
+            super::axpy::<I8>(head.get_mut(both..).unwrap_or(&mut []), ck, rest);
         }
     }
+    for &(r, ck) in two.remainder() {
+        super::axpy::<I8>(head, ck, blocks(r));
+    }
+    for &(r, ck) in rows {
+        super::axpy::<I8>(tail, ck, r.get(whole..).unwrap_or(&[]));
+    }
+}
+
+/// `out[o] += c.lo * r0[o] + c.hi * r1[o]` over the first
+/// `min(out.len(), r0.len(), r1.len()) / 4` blocks of four outputs: per block
+/// two `LDR`, four `SXTB16`, eight `SMLAxy` (the halfword-select multiply-adds)
+/// and the outputs loaded and stored as two `LDRD`/`STRD` pairs (2.5
+/// instructions per MAC with the loop).
+fn axpy2_i8(out: &mut [i32], r0: &[u8], r1: &[u8], c: u32) {
+    let quads = out.len().min(r0.len()).min(r1.len()) / 4;
+    if quads == 0 {
+        return;
+    }
+    // SAFETY: reads `quads` times 4 bytes from each of `r0` and `r1` and
+    // reads and writes `quads` times 16 bytes of `out`, all within their
+    // slices by the `min` above; `out` is word-aligned (a `&mut [i32]`), as
+    // `LDRD`/`STRD` need; `LDR` from the rows may be unaligned, which ARMv7-M
+    // allows (as Rust's own codegen for these targets assumes). `out` is a
+    // unique borrow, so nothing else sees the writes. Writes only its
+    // register operands (the pointers and count are copies) and the flags
+    // (and Q); no stack.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {w0}, [{p0}], #4",
+            "ldr {t}, [{p1}], #4",
+            "ldrd {a0}, {a1}, [{op}]",
+            "sxtb16 {e}, {w0}",
+            "sxtb16 {w0}, {w0}, ror #8",
+            "sxtb16 {w1}, {t}, ror #8",
+            "sxtb16 {t}, {t}",
+            "smlabb {a0}, {e}, {c}, {a0}",
+            "smlabb {a1}, {w0}, {c}, {a1}",
+            "smlabt {a0}, {t}, {c}, {a0}",
+            "smlabt {a1}, {w1}, {c}, {a1}",
+            "strd {a0}, {a1}, [{op}], #8",
+            "ldrd {a0}, {a1}, [{op}]",
+            "smlatb {a0}, {e}, {c}, {a0}",
+            "smlatb {a1}, {w0}, {c}, {a1}",
+            "smlatt {a0}, {t}, {c}, {a0}",
+            "smlatt {a1}, {w1}, {c}, {a1}",
+            "strd {a0}, {a1}, [{op}], #8",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            op = inout(reg) out.as_mut_ptr() => _,
+            p0 = inout(reg) r0.as_ptr() => _,
+            p1 = inout(reg) r1.as_ptr() => _,
+            n = inout(reg) quads => _,
+            c = in(reg) c,
+            w0 = out(reg) _,
+            w1 = out(reg) _,
+            t = out(reg) _,
+            e = out(reg) _,
+            a0 = out(reg) _,
+            a1 = out(reg) _,
+            options(nostack),
+        )
+    };
+}
+
+/// The first `min(whole, row.len())` bytes of `row`, rounded down to whole blocks of four.
+fn blocks_of_four(row: &[u8], whole: usize) -> &[u8] {
+    row.get(..whole.min(row.len()) & !3).unwrap_or(&[])
 }
