@@ -22,9 +22,11 @@
 //! [`f16_to_f32`], a single-precision FPU with half conversion (the `eabihf`
 //! targets on those cores).
 
+#![allow(unsafe_code)]
+
 use core::arch::asm;
 
-use super::{common, int8::I8};
+use super::int8::I8;
 
 /// IEEE half bits to f32 by `VCVTB.F32.F16`: the same value as
 /// [`super::f16::f16_bits_to_f32`] for every non-NaN input (checked for all
@@ -55,18 +57,10 @@ pub fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// `sum_i x[i] * w[i]` over int8 weights and i16 lanes, as
-/// [`super::int8::dot_i8_pairs`] computes it: word-aligned lanes go through
-/// [`dot_i8_words`] four at a time, the rest lane by lane.
+/// [`super::int8::dot_i8_pairs`] computes it, word-aligned lanes through
+/// [`dot_i8_words`].
 pub fn dot_i8(x: &[i16], w: &[u8]) -> i32 {
-    let (x, w) = common(x, w, 1);
-    let n4 = x.len() & !3;
-    let (xh, xr) = x.split_at(n4);
-    let (wh, wr) = w.split_at(n4.min(w.len()));
-    let head = match bytemuck::try_cast_slice::<i16, u32>(xh) {
-        Ok(xp) => dot_i8_words(xp, wh),
-        Err(_) => super::dot::<I8>(xh, wh),
-    };
-    head.wrapping_add(super::dot::<I8>(xr, wr))
+    super::int8::by_words(x, w, dot_i8_words)
 }
 
 /// `sum_i x[i] * w[i]` over the lane pairs `x` (two i16 per word, low
@@ -123,9 +117,16 @@ pub fn axpy_rows_i8(out: &mut [i32], rows: &[(&[u8], i16)]) {
     let blocks = |r| blocks_of_four(r, whole);
     let mut two = rows.chunks_exact(2);
     for pair in &mut two {
-        let &[(r0, c0), (r1, c1)] = pair else { continue };
+        let &[(r0, c0), (r1, c1)] = pair else {
+            continue;
+        };
         let (r0, r1) = (blocks(r0), blocks(r1));
-        axpy2_i8(head, r0, r1, u32::from(c0 as u16) | (u32::from(c1 as u16) << 16));
+        axpy2_i8(
+            head,
+            r0,
+            r1,
+            u32::from(c0 as u16) | (u32::from(c1 as u16) << 16),
+        );
         // The longer row's blocks past the shorter one's end.
         let both = r0.len().min(r1.len());
         for (r, ck) in [(r0, c0), (r1, c1)] {

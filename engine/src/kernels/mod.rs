@@ -3,9 +3,8 @@
 //! One kernel shape per operation, generic over the weight [`Encoding`]:
 //! [`f32::F32`](struct@f32::F32) and [`f16::F16`] weights meet f32
 //! activations and accumulate in f32; [`int8::I8`] weights meet int8
-//! activations widened to i16 lanes and accumulate in wrapping i32. With
-//! feature `dsp` on `target_arch = "arm"`, int8 and the f16 widening run the
-//! `asm!` kernels of `dsp` (the firmware self-test checks them bit for bit).
+//! activations widened to i16 lanes and accumulate in wrapping i32 (feature
+//! `dsp` on Arm: int8 and f16 widening by `asm!`, `dsp.rs`, checked in QEMU).
 //! The tests check every kernel against a plain oracle (`tests::reference`:
 //! int8 bit exact; floats within a relative `1e-5`, as they reassociate sums).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
@@ -38,7 +37,6 @@ macro_rules! float_encoding {
 }
 
 #[cfg(all(feature = "dsp", target_arch = "arm"))]
-#[allow(unsafe_code)]
 pub mod dsp;
 pub mod f16;
 pub mod f32;
@@ -64,10 +62,10 @@ pub trait Encoding: Sized {
     fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc {
         dot::<Self>(x, w)
     }
-    /// [`axpy_rows`]: [`axpy_rows_generic`] unless the target has a better kernel.
+    /// [`axpy_rows`]: [`rows_safe`] unless the target has a better kernel.
     #[inline(always)]
-    fn axpy_rows<const BLOCK: usize>(out: &mut [Self::Acc], rows: &[(&[u8], Self::Lane)]) {
-        axpy_rows_generic::<Self, BLOCK>(out, rows);
+    fn axpy_rows<const B: usize>(out: &mut [Self::Acc], rows: &[(&[u8], Self::Lane)]) {
+        rows_safe::<Self, B>(out, rows);
     }
 }
 
@@ -108,19 +106,19 @@ pub fn axpy<E: Encoding>(acc: &mut [E::Acc], a: E::Lane, w: &[u8]) {
 /// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, rows in
 /// order per output (bit-identical to one [`axpy`] per row), `BLOCK` outputs
 /// at a time in registers: the input-major first layer over a feature chunk.
-/// A row ending inside a block adds nothing to that block.
 #[inline(always)]
 pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
     E::axpy_rows::<BLOCK>(out, rows);
 }
 
-/// The safe [`axpy_rows`] of every encoding.
-pub fn axpy_rows_generic<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
-    let mut blocks = out.chunks_exact_mut(BLOCK);
-    let mut start = 0usize;
-    let step = BLOCK.wrapping_mul(E::BYTES);
-    for blk in &mut blocks {
-        if let Ok(blk) = <&mut [E::Acc; BLOCK]>::try_from(blk) {
+/// The safe [`axpy_rows`]; a row ending inside a block adds nothing to it.
+pub fn rows_safe<E: Encoding, const B: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
+    let step = B.wrapping_mul(E::BYTES);
+    let whole = (out.len() / B.max(1)).wrapping_mul(step);
+    let mut blocks = out.chunks_exact_mut(B);
+    for (b, blk) in (&mut blocks).enumerate() {
+        let start = b.wrapping_mul(step);
+        if let Ok(blk) = <&mut [E::Acc; B]>::try_from(blk) {
             let mut a = *blk;
             for &(row, ck) in rows {
                 if let Some(w) = row.get(start..start.wrapping_add(step)) {
@@ -131,13 +129,13 @@ pub fn axpy_rows_generic<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], ro
             }
             *blk = a;
         }
-        start = start.wrapping_add(step);
     }
     let tail = blocks.into_remainder();
-    if !tail.is_empty() {
-        for &(row, ck) in rows {
-            axpy::<E>(tail, ck, row.get(start..).unwrap_or(&[]));
-        }
+    for &(row, ck) in rows
+        .get(..usize::from(!tail.is_empty()) * rows.len())
+        .unwrap_or(&[])
+    {
+        axpy::<E>(tail, ck, row.get(whole..).unwrap_or(&[]));
     }
 }
 
