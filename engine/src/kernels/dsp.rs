@@ -56,18 +56,11 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(r)
 }
 
-/// `sum_i x[i] * w[i]` over int8 weights and i16 lanes, as
-/// [`super::int8::dot_i8_pairs`] computes it, word-aligned lanes through
-/// [`dot_i8_words`].
-pub fn dot_i8(x: &[i16], w: &[u8]) -> i32 {
-    super::int8::by_words(x, w, dot_i8_words)
-}
-
 /// `sum_i x[i] * w[i]` over the lane pairs `x` (two i16 per word, low
 /// first) and the weight bytes `w`, `min(x.len() / 2, w.len() / 4)` groups
 /// of four: per group one `LDRD`, one `LDR`, two `SXTB16`, one `PKHBT`, one
 /// `PKHTB` and two `SMLAD` (2.5 instructions per MAC with the loop).
-fn dot_i8_words(x: &[u32], w: &[u8]) -> i32 {
+pub fn dot_i8_words(x: &[u32], w: &[u8]) -> i32 {
     let groups = (x.len() / 2).min(w.len() / 4);
     if groups == 0 {
         return 0;
@@ -107,37 +100,39 @@ fn dot_i8_words(x: &[u32], w: &[u8]) -> i32 {
     acc
 }
 
-/// `out[o] += sum_k c_k * row_k[o]`, as [`super::axpy_rows`] computes it
-/// (i32 sums wrap, so the order is free): rows two at a time, each pair
-/// swept over the outputs by [`axpy2_i8`].
+/// `out[o] += sum_k c_k * row_k[o]`, bit-identical to one
+/// [`super::axpy`] per row (i32 sums wrap, so the order is free), short rows
+/// included: rows two at a time, each pair swept over the outputs by
+/// [`axpy2_i8`], the rest (a row's end past the other's, a lone last row,
+/// outputs past the last whole four) by [`super::axpy`].
 pub fn axpy_rows_i8(out: &mut [i32], rows: &[(&[u8], i16)]) {
     let whole = out.len() & !3;
     let (head, tail) = out.split_at_mut(whole);
-    // Only a row's whole blocks of four within `head` count there.
-    let blocks = |r| blocks_of_four(r, whole);
     let mut two = rows.chunks_exact(2);
     for pair in &mut two {
         let &[(r0, c0), (r1, c1)] = pair else {
             continue;
         };
-        let (r0, r1) = (blocks(r0), blocks(r1));
+        let (r0, r1) = (r0.get(..whole).unwrap_or(r0), r1.get(..whole).unwrap_or(r1));
         axpy2_i8(
             head,
             r0,
             r1,
             u32::from(c0 as u16) | (u32::from(c1 as u16) << 16),
         );
-        // The longer row's blocks past the shorter one's end.
-        let both = r0.len().min(r1.len());
+        let both = r0.len().min(r1.len()) & !3;
         for (r, ck) in [(r0, c0), (r1, c1)] {
             let rest = r.get(both..).unwrap_or(&[]);
             super::axpy::<I8>(head.get_mut(both..).unwrap_or(&mut []), ck, rest);
         }
     }
     for &(r, ck) in two.remainder() {
-        super::axpy::<I8>(head, ck, blocks(r));
+        super::axpy::<I8>(head, ck, r);
     }
-    for &(r, ck) in rows {
+    for &(r, ck) in rows
+        .iter()
+        .take(if tail.is_empty() { 0 } else { rows.len() })
+    {
         super::axpy::<I8>(tail, ck, r.get(whole..).unwrap_or(&[]));
     }
 }
@@ -197,9 +192,4 @@ fn axpy2_i8(out: &mut [i32], r0: &[u8], r1: &[u8], c: u32) {
             options(nostack),
         )
     };
-}
-
-/// The first `min(whole, row.len())` bytes of `row`, rounded down to whole blocks of four.
-fn blocks_of_four(row: &[u8], whole: usize) -> &[u8] {
-    row.get(..whole.min(row.len()) & !3).unwrap_or(&[])
 }
