@@ -42,7 +42,7 @@ impl Encoding for I8 {
     /// Feature `dsp` on Arm: two rows per pass, by `SMLAxy`.
     #[cfg(all(feature = "dsp", target_arch = "arm"))]
     fn axpy_rows<const B: usize>(out: &mut [i32], rows: &[(&[u8], i16)]) {
-        super::dsp::axpy_rows_i8(out, rows);
+        super::dsp::axpy_rows_i8::<B>(out, rows);
     }
 }
 

@@ -62,33 +62,10 @@ pub trait Encoding: Sized {
     fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc {
         dot::<Self>(x, w)
     }
-    /// [`axpy_rows`]: safe, `B` outputs at a time in registers, unless the
-    /// target has a better kernel.
+    /// [`axpy_rows`]: [`rows_safe`] unless the target has a better kernel.
+    #[inline(always)]
     fn axpy_rows<const B: usize>(out: &mut [Self::Acc], rows: &[(&[u8], Self::Lane)]) {
-        let step = B.wrapping_mul(Self::BYTES);
-        let whole = (out.len() / B.max(1)).wrapping_mul(step);
-        let mut blocks = out.chunks_exact_mut(B);
-        for (b, blk) in (&mut blocks).enumerate() {
-            let start = b.wrapping_mul(step);
-            if let Ok(blk) = <&mut [Self::Acc; B]>::try_from(blk) {
-                let mut a = *blk;
-                for &(row, ck) in rows {
-                    let Some(w) = row.get(start..start.wrapping_add(step)) else {
-                        axpy::<Self>(&mut a, ck, row.get(start..).unwrap_or(&[]));
-                        continue;
-                    };
-                    for (av, wv) in a.iter_mut().zip(w.chunks_exact(Self::BYTES)) {
-                        *av = Self::mac(*av, ck, wv);
-                    }
-                }
-                *blk = a;
-            }
-        }
-        // A whole number of blocks leaves no tail: skip the row loop.
-        let tail = blocks.into_remainder();
-        for &(row, ck) in if tail.is_empty() { &[][..] } else { rows } {
-            axpy::<Self>(tail, ck, row.get(whole..).unwrap_or(&[]));
-        }
+        rows_safe::<Self, B>(out, rows);
     }
 }
 
@@ -127,11 +104,40 @@ pub fn axpy<E: Encoding>(acc: &mut [E::Acc], a: E::Lane, w: &[u8]) {
 }
 
 /// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, rows in
-/// order per output (bit-identical to one [`axpy`] per row), `BLOCK` outputs
-/// at a time in registers: the input-major first layer over a feature chunk.
+/// order per output (bit-identical to one [`axpy`] per row of at least
+/// `out.len()` weights), `BLOCK` outputs at a time in registers: the
+/// input-major first layer over a feature chunk.
 #[inline(always)]
 pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
     E::axpy_rows::<BLOCK>(out, rows);
+}
+
+/// The safe [`axpy_rows`]. A row shorter than `out` adds nothing to the
+/// block of `B` outputs it ends in (rows in the tail count element-wise).
+pub fn rows_safe<E: Encoding, const B: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
+    let step = B.wrapping_mul(E::BYTES);
+    let whole = (out.len() / B.max(1)).wrapping_mul(step);
+    let mut blocks = out.chunks_exact_mut(B);
+    for (b, blk) in (&mut blocks).enumerate() {
+        let start = b.wrapping_mul(step);
+        if let Ok(blk) = <&mut [E::Acc; B]>::try_from(blk) {
+            let mut a = *blk;
+            for &(row, ck) in rows {
+                if let Some(w) = row.get(start..start.wrapping_add(step)) {
+                    for (av, wv) in a.iter_mut().zip(w.chunks_exact(E::BYTES)) {
+                        *av = E::mac(*av, ck, wv);
+                    }
+                }
+            }
+            *blk = a;
+        }
+    }
+    let tail = blocks.into_remainder();
+    // A whole number of blocks leaves no tail: skip the row loop.
+    let rows = if tail.is_empty() { &[][..] } else { rows };
+    for &(row, ck) in rows {
+        axpy::<E>(tail, ck, row.get(whole..).unwrap_or(&[]));
+    }
 }
 
 #[cfg(test)]
@@ -244,28 +250,36 @@ mod tests {
         fn row_blocked_axpy_equals_per_row_axpy(n in 0usize..70, rows in proptest::collection::vec((-127i16..=127, -4.0f32..4.0, proptest::collection::vec(-4.0f32..4.0, 70), 0usize..90), 0..40)) {
             let q: Vec<i16> = rows.iter().map(|r| r.0).collect();
             let c: Vec<f32> = rows.iter().map(|r| r.1).collect();
-            // Rows of length n, except now and then a short one (it adds what it holds).
+            // Rows of length n, except now and then a short one.
             let len = |r: &(i16, f32, Vec<f32>, usize)| if r.3 < 70 && r.3 % 3 == 0 { r.3.min(n) } else { n };
             let b8: Vec<Vec<u8>> = rows.iter().map(|r| r.2[..len(r)].iter().map(|v| (*v * 31.0) as i8 as u8).collect()).collect();
             let b32: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f32(&r.2[..len(r)])).collect();
             let b16: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f16(&r.2[..len(r)])).collect();
             fn refs<'v, T: Copy>(v: &'v [Vec<u8>], c: &[T]) -> Vec<(&'v [u8], T)> { v.iter().map(|r| r.as_slice()).zip(c.iter().copied()).collect() }
-            let (mut a, mut want) = (vec![5i32; n], vec![5i32; n]);
+            // What one axpy per row adds for blocks of `b`: a row shorter than the
+            // whole blocks stops at the end of its last whole block.
+            fn per_row<E: Encoding>(init: E::Acc, n: usize, b: usize, rows: &[Vec<u8>], c: &[E::Lane]) -> Vec<E::Acc> {
+                let mut want = vec![init; n];
+                for (r, &ck) in rows.iter().zip(c) {
+                    let len = r.len() / E::BYTES;
+                    let keep = if len >= n / b * b { len } else { len / b * b };
+                    axpy::<E>(&mut want, ck, &r[..keep * E::BYTES]);
+                }
+                want
+            }
+            let mut a = vec![5i32; n];
             axpy_rows::<I8, BLOCK_I8>(&mut a, &refs(&b8, &q));
-            for (r, &qk) in b8.iter().zip(&q) { axpy::<I8>(&mut want, qk, r); }
-            prop_assert_eq!(&a, &want);
-            // Both block widths (Cortex-M and the rest) on every host.
+            prop_assert_eq!(a, per_row::<I8>(5, n, BLOCK_I8, &b8, &q));
+            // Other block widths on every host.
             let mut a4 = vec![5i32; n];
             axpy_rows::<I8, 4>(&mut a4, &refs(&b8, &q));
-            prop_assert_eq!(a4, want);
-            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            prop_assert_eq!(a4, per_row::<I8>(5, n, 4, &b8, &q));
+            let mut a = vec![0.25f32; n];
             axpy_rows::<F32, 16>(&mut a, &refs(&b32, &c));
-            for (r, &ck) in b32.iter().zip(&c) { axpy::<F32>(&mut want, ck, r); }
-            prop_assert_eq!(a, want);
-            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            prop_assert_eq!(a, per_row::<F32>(0.25, n, 16, &b32, &c));
+            let mut a = vec![0.25f32; n];
             axpy_rows::<F16, 16>(&mut a, &refs(&b16, &c));
-            for (r, &ck) in b16.iter().zip(&c) { axpy::<F16>(&mut want, ck, r); }
-            prop_assert_eq!(a, want);
+            prop_assert_eq!(a, per_row::<F16>(0.25, n, 16, &b16, &c));
         }
 
         #[test]

@@ -3,10 +3,10 @@
 //! plain safe kernel, bit for bit, on pseudo-random cases (lengths 0..70,
 //! unaligned lanes, short rows, the extremes -128/-127/127 and full-range
 //! i16 lanes mixed in): the int8 dot (`I8::dot`, `dot_i8_pairs`) against
-//! the generic `dot`, the first-layer `axpy_rows` against one `axpy` per
-//! row, and the f16 widening against `half` on all 65 536 inputs.
+//! the generic `dot`, the first-layer `axpy_rows` against `rows_safe`, and
+//! the f16 widening against `half` on all 65 536 inputs.
 
-use frameless_engine::kernels::{axpy, axpy_rows, dot, int8, Encoding};
+use frameless_engine::kernels::{axpy_rows, dot, int8, rows_safe, Encoding};
 
 /// Random cases per kernel.
 const CASES: u32 = 300;
@@ -90,7 +90,11 @@ pub fn run() -> Result<u32, (&'static str, u32)> {
         }
         for (slot, r) in rows.iter_mut().zip(rows_w.iter()) {
             // One row in eight ends early (a short row adds nothing past its end).
-            let len = if rng.next() % 8 == 0 { rng.below(n + 1) } else { n };
+            let len = if rng.next() % 8 == 0 {
+                rng.below(n + 1)
+            } else {
+                n
+            };
             *slot = (r.get(..len).unwrap_or(&[]), rng.lane(case % 3 == 0));
         }
         let rows = rows.get(..k).unwrap_or(&[]);
@@ -99,9 +103,7 @@ pub fn run() -> Result<u32, (&'static str, u32)> {
         let mut want = got;
         let (got, want) = (&mut got[..n], &mut want[..n]);
         axpy_rows::<int8::I8, { int8::BLOCK_I8 }>(got, rows);
-        for &(r, c) in rows {
-            axpy::<int8::I8>(want, c, r);
-        }
+        rows_safe::<int8::I8, { int8::BLOCK_I8 }>(want, rows);
         if got != want {
             return Err(("axpy_rows_i8", case));
         }
