@@ -4,7 +4,9 @@
 # row per target/precision. Exits non-zero on any build failure, prediction
 # mismatch, fault, panic or timeout. Called by scripts/test-all.sh.
 #
-#   FW_PRECISIONS     precisions to run (default: "f32 f16 int8")
+#   FW_PRECISIONS     precisions to run (default: "f32 f16 int8"); on cortex-m4
+#                     each of f16 and int8 runs once more with the engine's `dsp`
+#                     kernels (rows f16+dsp, int8+dsp), after their self-test
 #   FW_TARGETS        targets to run (default: "cortex-m4 riscv32")
 #   FW_TIMEOUT        seconds per QEMU run (default: 120)
 #   FW_MODELS         model folder written by gen (default: models/; a relative
@@ -155,14 +157,23 @@ done
 rows=()
 declare -A reports
 for t in "${targets[@]}"; do
-    for p in "${precisions[@]}"; do
-        if [ ! -f "$FW_MODELS/model-$p.fgkd" ]; then
-            note "no $FW_MODELS/model-$p.fgkd: skipping $p"
+    runs=("${precisions[@]}")
+    if [ "$t" = cortex-m4 ]; then
+        for p in "${precisions[@]}"; do
+            case "$p" in f16 | int8) runs+=("$p+dsp") ;; esac
+        done
+    fi
+    for p in "${runs[@]}"; do
+        base="${p%+dsp}"
+        features="$base"
+        [ "$p" = "$base" ] || features="$base,dsp"
+        if [ ! -f "$FW_MODELS/model-$base.fgkd" ]; then
+            note "no $FW_MODELS/model-$base.fgkd: skipping $p"
             continue
         fi
         tr="$(triple "$t")"
         note "building fw-$t ($p)"
-        if ! cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$tr" -p "fw-$t" --features "$p"; then
+        if ! cargo build "${cargo_q[@]}" "${build_std[@]}" --target "$tr" -p "fw-$t" --features "$features"; then
             rows+=("$t|$p|||||||||BUILD FAILED")
             fail=1
             continue
@@ -186,6 +197,10 @@ for t in "${targets[@]}"; do
             *) status="EXIT $rc" ;;
         esac
         [ "$rc" -eq 0 ] && [ -n "$report" ] || fail=1
+        if [ "$p" != "$base" ] && [ "$rc" -eq 0 ] && ! grep -q '^FWDSP .* ok$' "$log"; then
+            status="NO DSP SELF-TEST"
+            fail=1
+        fi
         [ -n "$report" ] || { [ "$status" = ok ] && status="NO REPORT"; }
         reports["$t-$p"]="$report"
         rows+=("$t|$p|$(field instr_per_inf)|$(field macs_per_inf)|$(field instr_per_mac)|$(field blob_bytes)|$(field scratch_bytes)|$(field stack_bytes)|$(field load_instr)|$(field exact_logits)|$status")
@@ -272,11 +287,11 @@ if [ "${#rows[@]}" -eq 0 ]; then
 fi
 
 echo
-printf '%-10s %-5s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
+printf '%-10s %-8s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
     target prec instr/infer MACs instr/MAC blob_B scratch_B stack_B load_instr exact status
 for r in "${rows[@]}"; do
     IFS='|' read -r -a c <<<"$r"
-    printf '%-10s %-5s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
+    printf '%-10s %-8s %14s %9s %10s %10s %9s %8s %11s %9s %s\n' \
         "${c[0]}" "${c[1]}" "${c[2]:-}" "${c[3]:-}" "${c[4]:-}" "${c[5]:-}" "${c[6]:-}" "${c[7]:-}" "${c[8]:-}" "${c[9]:-}" "${c[10]:-}"
 done
 # f32 vs int8 cost per target (RV32IMAC has no FPU: soft-float calls).

@@ -4,6 +4,9 @@
 # `#[cfg(test)]` (the whole file if it has none). Fails at 1500 or more.
 # verify.rs is skipped too: the signature check behind feature `verify`
 # (off by default), which firmware that loads unsigned blobs never compiles.
+# kernels/dsp.rs is skipped too: the Cortex-M4 asm! kernels behind feature `dsp`
+# (off by default, compiled only for target_arch = "arm"), which replace safe
+# kernels that stay counted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=1500
@@ -12,7 +15,7 @@ while IFS= read -r f; do
     n=$(awk '/^[[:space:]]*#\[cfg\(test\)\]/ { exit } { n++ } END { print n + 0 }' "$f")
     printf '%5d %s\n' "$n" "$f"
     total=$((total + n))
-done < <(find engine/src -name '*.rs' ! -name 'writer*.rs' ! -path engine/src/verify.rs | sort)
+done < <(find engine/src -name '*.rs' ! -name 'writer*.rs' ! -path engine/src/verify.rs ! -path engine/src/kernels/dsp.rs | sort)
 echo "engine no_std lines: $total (limit < $limit)"
 if [ "$total" -ge "$limit" ]; then
     echo "error: the engine's no_std part has $total lines, must stay under $limit" >&2

@@ -1,6 +1,6 @@
 //! frameless-engine: runs a distilled frameless student on microcontrollers.
 //!
-//! `no_std`, no allocator, no `unsafe`. A model blob (written by
+//! `no_std`, no allocator, no `unsafe` (but `dsp`'s `asm!`). A model blob (written by
 //! `writer` under feature `std`, specified in `docs/blob-format.md`) is
 //! validated once by [`Model::from_bytes`] and then used in place, e.g.
 //! straight from flash; [`Model::predict`] classifies one node from its live
@@ -33,7 +33,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
-#![forbid(unsafe_code)]
+#![cfg_attr(not(feature = "dsp"), forbid(unsafe_code))]
+#![cfg_attr(feature = "dsp", deny(unsafe_code))]
 #![deny(missing_docs)]
 
 /// Defines a `pub enum` and its `Display`, each variant with its fields and message.

@@ -5,9 +5,13 @@ use crate::layout::le;
 /// Widens IEEE half bits to f32, exactly (zero, subnormals, Inf and NaN
 /// included; tested against `half` for all 65 536 inputs). Branch-light and
 /// table-free, so it is quick without F16C and on FPU-only MCUs, where
-/// `half`'s per-value runtime dispatch is the bottleneck.
+/// `half`'s per-value runtime dispatch is the bottleneck. Feature `dsp` on
+/// Arm with an FPU: the FPU's `VCVTB` instead (`dsp::f16_to_f32`).
 #[inline(always)]
+#[cfg_attr(all(feature = "dsp", target_abi = "eabihf"), allow(unreachable_code))]
 pub fn f16_bits_to_f32(h: u16) -> f32 {
+    #[cfg(all(feature = "dsp", target_arch = "arm", target_abi = "eabihf"))]
+    return super::dsp::f16_to_f32(h);
     const SHIFTED_EXP: u32 = 0x7c00 << 13;
     let magic = f32::from_bits(113 << 23);
     let mut o = u32::from(h & 0x7fff) << 13;

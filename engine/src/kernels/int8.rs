@@ -1,12 +1,9 @@
 //! int8 weights: one `i8` per byte; activations arrive already quantised
-//! and widened to `i16` (once per vector, by the caller), products
-//! accumulate in wrapping `i32`.
-//!
-//! On Cortex-M4 the dot kernel reads activation lanes in word pairs (the
-//! `SMLAD` pattern), safe Rust checked bit for bit against the oracle.
+//! and widened to `i16` lanes (by the caller, at [`lane_slot`]); products
+//! accumulate in wrapping `i32`, the same bits in any summation order.
 //! Overflow cannot happen for blobs with |q| <= 127 (a product is at most
-//! 16129, so 133 000 products fit i32); wrapping arithmetic keeps even a
-//! hostile `-128` weight panic-free.
+//! 16129, so 133 000 products fit i32); wrapping keeps even a hostile
+//! `-128` weight panic-free.
 
 use super::{common, Encoding};
 use crate::layout::le;
@@ -32,9 +29,8 @@ impl Encoding for I8 {
         let [w] = le::<1>(w);
         f32::from(w as i8)
     }
-    /// Cortex-M4: activation pairs as one word feed SMLABB/SMLATB (3
-    /// instructions per MAC). RISC-V has no halfword-select multiply: the
-    /// generic [`super::dot`]'s plain LH/LB loads are cheaper there.
+    /// Cortex-M4: [`dot_i8_pairs`]. RISC-V has no halfword-select
+    /// multiply: the generic [`super::dot`]'s plain loads are cheaper there.
     #[inline(always)]
     fn dot(x: &[i16], w: &[u8]) -> i32 {
         if cfg!(target_arch = "arm") {
@@ -42,6 +38,11 @@ impl Encoding for I8 {
         } else {
             super::dot::<I8>(x, w)
         }
+    }
+    /// Feature `dsp` on Arm: two rows per pass, by `SMLAxy`.
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    fn axpy_rows<const B: usize>(out: &mut [i32], rows: &[(&[u8], i16)]) {
+        super::dsp::axpy_rows_i8::<B>(out, rows);
     }
 }
 
@@ -55,37 +56,41 @@ pub const fn lane_slot(i: usize, len: usize) -> usize {
     i
 }
 
-/// Outputs held in registers per block by [`super::axpy_rows`] for int8:
-/// Cortex-M has 13 usable core registers, RISC-V 31.
-pub const BLOCK_I8: usize = if cfg!(target_arch = "arm") { 4 } else { 16 };
+/// Outputs held in registers per block by [`super::axpy_rows`] for int8
+/// (16 spill on RV32; on Cortex-M4 8 beats 4).
+pub const BLOCK_I8: usize = 8;
 
-/// The int8 dot product reading activation lanes in word-aligned pairs
-/// (lane by lane when `x` is not word-aligned).
-pub(crate) fn dot_i8_pairs(x: &[i16], w: &[u8]) -> i32 {
+/// The int8 dot product reading the lanes four at a time as two words by
+/// `words_i8` (feature `dsp` on Arm: `dsp`'s `SMLAD` loop) when `x` is
+/// word-aligned (the scratch is), lane by lane otherwise and for the tail.
+pub fn dot_i8_pairs(x: &[i16], w: &[u8]) -> i32 {
     let (x, w) = common(x, w, 1);
     let n4 = x.len() & !3;
-    let (xh, xr) = x.split_at(n4);
-    let (wh, wr) = w.split_at(n4.min(w.len()));
-    let mut a0 = 0i32;
-    // Activation lanes two at a time as one word (the scratch lanes are
-    // word-aligned); weights four at a time as one word.
-    match bytemuck::try_cast_slice::<i16, u32>(xh) {
-        Ok(xp) => {
-            for (xs, ws) in xp.chunks_exact(2).zip(wh.chunks_exact(4)) {
-                if let &[x01, x23] = xs {
-                    let wv = u32::from_le_bytes(le(ws)) as i32;
-                    let (x01, x23) = (x01 as i32, x23 as i32);
-                    // Bottom/top halves of each pair times a sign-extended
-                    // byte: the SMLABB / SMLABT shapes on Cortex-M4.
-                    a0 = a0
-                        .wrapping_add(((x01 << 16) >> 16) * ((wv << 24) >> 24))
-                        .wrapping_add((x01 >> 16) * ((wv << 16) >> 24))
-                        .wrapping_add(((x23 << 16) >> 16) * ((wv << 8) >> 24))
-                        .wrapping_add((x23 >> 16) * (wv >> 24));
-                }
-            }
+    let ((xh, xr), (wh, wr)) = (x.split_at(n4), w.split_at(n4.min(w.len())));
+    let head = match bytemuck::try_cast_slice(xh) {
+        Ok(xp) => words_i8(xp, wh),
+        Err(_) => super::dot::<I8>(xh, wh),
+    };
+    head.wrapping_add(super::dot::<I8>(xr, wr))
+}
+
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+use super::dsp::dot_i8_words as words_i8;
+
+/// Lane pairs as words: bottom and top halves times a sign-extended byte,
+/// the SMLABB / SMLATB shapes on Cortex-M4.
+#[cfg(not(all(feature = "dsp", target_arch = "arm")))]
+fn words_i8(xp: &[u32], w: &[u8]) -> i32 {
+    let (mut a, lo) = (0i32, |p: i32| (p << 16) >> 16);
+    for (xs, ws) in xp.chunks_exact(2).zip(w.chunks_exact(4)) {
+        if let &[x01, x23] = xs {
+            let (wv, x01, x23) = (u32::from_le_bytes(le(ws)) as i32, x01 as i32, x23 as i32);
+            a = a
+                .wrapping_add(lo(x01) * ((wv << 24) >> 24))
+                .wrapping_add((x01 >> 16) * ((wv << 16) >> 24))
+                .wrapping_add(lo(x23) * ((wv << 8) >> 24))
+                .wrapping_add((x23 >> 16) * (wv >> 24));
         }
-        Err(_) => a0 = super::dot::<I8>(xh, wh),
     }
-    a0.wrapping_add(super::dot::<I8>(xr, wr))
+    a
 }

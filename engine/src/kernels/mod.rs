@@ -3,7 +3,8 @@
 //! One kernel shape per operation, generic over the weight [`Encoding`]:
 //! [`f32::F32`](struct@f32::F32) and [`f16::F16`] weights meet f32
 //! activations and accumulate in f32; [`int8::I8`] weights meet int8
-//! activations widened to i16 lanes and accumulate in wrapping i32.
+//! activations widened to i16 lanes and accumulate in wrapping i32 (feature
+//! `dsp` on Arm: int8 and f16 widening by `asm!`, `dsp.rs`, checked in QEMU).
 //! The tests check every kernel against a plain oracle (`tests::reference`:
 //! int8 bit exact; floats within a relative `1e-5`, as they reassociate sums).
 //! Kernels never panic: mismatched lengths are truncated to the shorter one.
@@ -35,6 +36,8 @@ macro_rules! float_encoding {
     };
 }
 
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+pub mod dsp;
 pub mod f16;
 pub mod f32;
 pub mod int8;
@@ -59,6 +62,11 @@ pub trait Encoding: Sized {
     fn dot(x: &[Self::Lane], w: &[u8]) -> Self::Acc {
         dot::<Self>(x, w)
     }
+    /// [`axpy_rows`]: [`rows_safe`] unless the target has a better kernel.
+    #[inline(always)]
+    fn axpy_rows<const B: usize>(out: &mut [Self::Acc], rows: &[(&[u8], Self::Lane)]) {
+        rows_safe::<Self, B>(out, rows);
+    }
 }
 
 /// Truncates `x` and `w` to a common length of `n` weights of `bytes` each.
@@ -73,8 +81,7 @@ fn common<'x, 'w, T>(x: &'x [T], w: &'w [u8], bytes: usize) -> (&'x [T], &'w [u8
 pub fn dot<E: Encoding>(x: &[E::Lane], w: &[u8]) -> E::Acc {
     let (x, w) = common(x, w, E::BYTES);
     let mut acc = [E::Acc::default(); 4];
-    let xc = x.chunks_exact(4);
-    let wc = w.chunks_exact(4 * E::BYTES);
+    let (xc, wc) = (x.chunks_exact(4), w.chunks_exact(4 * E::BYTES));
     let (xr, wr) = (xc.remainder(), wc.remainder());
     for (xs, ws) in xc.zip(wc) {
         for ((a, &xv), wv) in acc.iter_mut().zip(xs).zip(ws.chunks_exact(E::BYTES)) {
@@ -97,14 +104,23 @@ pub fn axpy<E: Encoding>(acc: &mut [E::Acc], a: E::Lane, w: &[u8]) {
 }
 
 /// `out[o] += sum_k c_k * row_k[o]` for `rows` = `(row_k, c_k)`, rows in
-/// order per output (bit-identical to one [`axpy`] per row), `BLOCK` outputs
-/// at a time in registers: the input-major first layer over a feature chunk.
+/// order per output (bit-identical to one [`axpy`] per row of at least
+/// `out.len()` weights), `BLOCK` outputs at a time in registers: the
+/// input-major first layer over a feature chunk.
+#[inline(always)]
 pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
-    let mut blocks = out.chunks_exact_mut(BLOCK);
-    let mut start = 0usize;
-    let step = BLOCK.wrapping_mul(E::BYTES);
-    for blk in &mut blocks {
-        if let Ok(blk) = <&mut [E::Acc; BLOCK]>::try_from(blk) {
+    E::axpy_rows::<BLOCK>(out, rows);
+}
+
+/// The safe [`axpy_rows`]. A row shorter than `out` adds nothing to the
+/// block of `B` outputs it ends in (rows in the tail count element-wise).
+pub fn rows_safe<E: Encoding, const B: usize>(out: &mut [E::Acc], rows: &[(&[u8], E::Lane)]) {
+    let step = B.wrapping_mul(E::BYTES);
+    let whole = (out.len() / B.max(1)).wrapping_mul(step);
+    let mut blocks = out.chunks_exact_mut(B);
+    for (b, blk) in (&mut blocks).enumerate() {
+        let start = b.wrapping_mul(step);
+        if let Ok(blk) = <&mut [E::Acc; B]>::try_from(blk) {
             let mut a = *blk;
             for &(row, ck) in rows {
                 if let Some(w) = row.get(start..start.wrapping_add(step)) {
@@ -115,13 +131,12 @@ pub fn axpy_rows<E: Encoding, const BLOCK: usize>(out: &mut [E::Acc], rows: &[(&
             }
             *blk = a;
         }
-        start = start.wrapping_add(step);
     }
     let tail = blocks.into_remainder();
-    if !tail.is_empty() {
-        for &(row, ck) in rows {
-            axpy::<E>(tail, ck, row.get(start..).unwrap_or(&[]));
-        }
+    // A whole number of blocks leaves no tail: skip the row loop.
+    let rows = if tail.is_empty() { &[][..] } else { rows };
+    for &(row, ck) in rows {
+        axpy::<E>(tail, ck, row.get(whole..).unwrap_or(&[]));
     }
 }
 
@@ -201,6 +216,23 @@ mod tests {
         }
 
         #[test]
+        fn int8_kernels_read_lanes_at_lane_slot(pairs in proptest::collection::vec((-127i16..=127, any::<i8>()), 0..300)) {
+            // Producers write activation i at lane_slot(i, n): a permutation of 0..n ...
+            let n = pairs.len();
+            let (x, w): (Vec<i16>, Vec<u8>) = pairs.into_iter().map(|(a, b)| (a, b as u8)).unzip();
+            let mut lanes = vec![None; n];
+            for (i, &v) in x.iter().enumerate() {
+                let slot = lane_slot(i, n);
+                prop_assert!(slot < n && lanes[slot].is_none(), "lane_slot({i}, {n}) = {slot}");
+                lanes[slot] = Some(v);
+            }
+            // ... and every int8 kernel reading lanes gives the oracle's dot of the values.
+            let lanes: Vec<i16> = lanes.into_iter().map(|v| v.unwrap_or(0)).collect();
+            prop_assert_eq!(i64::from(I8::dot(&lanes, &w)), reference::dot_i8(&x, &w));
+            prop_assert_eq!(i64::from(dot_i8_pairs(&lanes, &w)), reference::dot_i8(&x, &w));
+        }
+
+        #[test]
         fn int8_dot_truncates_to_shorter(x in proptest::collection::vec(-127i16..=127, 0..40), w in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(i64::from(I8::dot(&x, &w)), reference::dot_i8(&x, &w));
         }
@@ -215,29 +247,39 @@ mod tests {
         }
 
         #[test]
-        fn row_blocked_axpy_equals_per_row_axpy(n in 0usize..70, rows in proptest::collection::vec((-127i16..=127, -4.0f32..4.0, proptest::collection::vec(-4.0f32..4.0, 70)), 0..40)) {
+        fn row_blocked_axpy_equals_per_row_axpy(n in 0usize..70, rows in proptest::collection::vec((-127i16..=127, -4.0f32..4.0, proptest::collection::vec(-4.0f32..4.0, 70), 0usize..90), 0..40)) {
             let q: Vec<i16> = rows.iter().map(|r| r.0).collect();
             let c: Vec<f32> = rows.iter().map(|r| r.1).collect();
-            let b8: Vec<Vec<u8>> = rows.iter().map(|r| r.2[..n].iter().map(|v| (*v * 31.0) as i8 as u8).collect()).collect();
-            let b32: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f32(&r.2[..n])).collect();
-            let b16: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f16(&r.2[..n])).collect();
+            // Rows of length n, except now and then a short one.
+            let len = |r: &(i16, f32, Vec<f32>, usize)| if r.3 < 70 && r.3 % 3 == 0 { r.3.min(n) } else { n };
+            let b8: Vec<Vec<u8>> = rows.iter().map(|r| r.2[..len(r)].iter().map(|v| (*v * 31.0) as i8 as u8).collect()).collect();
+            let b32: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f32(&r.2[..len(r)])).collect();
+            let b16: Vec<Vec<u8>> = rows.iter().map(|r| bytes_f16(&r.2[..len(r)])).collect();
             fn refs<'v, T: Copy>(v: &'v [Vec<u8>], c: &[T]) -> Vec<(&'v [u8], T)> { v.iter().map(|r| r.as_slice()).zip(c.iter().copied()).collect() }
-            let (mut a, mut want) = (vec![5i32; n], vec![5i32; n]);
+            // What one axpy per row adds for blocks of `b`: a row shorter than the
+            // whole blocks stops at the end of its last whole block.
+            fn per_row<E: Encoding>(init: E::Acc, n: usize, b: usize, rows: &[Vec<u8>], c: &[E::Lane]) -> Vec<E::Acc> {
+                let mut want = vec![init; n];
+                for (r, &ck) in rows.iter().zip(c) {
+                    let len = r.len() / E::BYTES;
+                    let keep = if len >= n / b * b { len } else { len / b * b };
+                    axpy::<E>(&mut want, ck, &r[..keep * E::BYTES]);
+                }
+                want
+            }
+            let mut a = vec![5i32; n];
             axpy_rows::<I8, BLOCK_I8>(&mut a, &refs(&b8, &q));
-            for (r, &qk) in b8.iter().zip(&q) { axpy::<I8>(&mut want, qk, r); }
-            prop_assert_eq!(&a, &want);
-            // Both block widths (Cortex-M and the rest) on every host.
+            prop_assert_eq!(a, per_row::<I8>(5, n, BLOCK_I8, &b8, &q));
+            // Other block widths on every host.
             let mut a4 = vec![5i32; n];
             axpy_rows::<I8, 4>(&mut a4, &refs(&b8, &q));
-            prop_assert_eq!(a4, want);
-            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            prop_assert_eq!(a4, per_row::<I8>(5, n, 4, &b8, &q));
+            let mut a = vec![0.25f32; n];
             axpy_rows::<F32, 16>(&mut a, &refs(&b32, &c));
-            for (r, &ck) in b32.iter().zip(&c) { axpy::<F32>(&mut want, ck, r); }
-            prop_assert_eq!(a, want);
-            let (mut a, mut want) = (vec![0.25f32; n], vec![0.25f32; n]);
+            prop_assert_eq!(a, per_row::<F32>(0.25, n, 16, &b32, &c));
+            let mut a = vec![0.25f32; n];
             axpy_rows::<F16, 16>(&mut a, &refs(&b16, &c));
-            for (r, &ck) in b16.iter().zip(&c) { axpy::<F16>(&mut want, ck, r); }
-            prop_assert_eq!(a, want);
+            prop_assert_eq!(a, per_row::<F16>(0.25, n, 16, &b16, &c));
         }
 
         #[test]

@@ -21,6 +21,8 @@
 #[cfg(feature = "budget")]
 mod budget;
 mod data;
+#[cfg(all(feature = "dsp", target_arch = "arm"))]
+mod dsp_test;
 mod stack;
 
 #[cfg(feature = "budget")]
@@ -169,6 +171,14 @@ pub fn run<B: Board>(board: &mut B) -> ! {
 
     #[cfg(feature = "fault-test")]
     fault_test();
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    match dsp_test::run() {
+        Ok(checks) => println!("FWDSP target={} checks={checks} ok", B::TARGET),
+        Err((kernel, case)) => fail(
+            EXIT_MISMATCH,
+            format_args!("dsp self-test: {kernel} differs from the safe kernel in case {case}"),
+        ),
+    }
     #[cfg(feature = "sig-test")]
     sig_test(board);
 

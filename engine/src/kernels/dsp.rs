@@ -1,0 +1,207 @@
+//! Cortex-M4 DSP-extension kernels (feature `dsp`, `target_arch = "arm"`):
+//! the int8 dot through `SMLAD` (two 16 x 16 products and an add in one
+//! instruction), the two-row first-layer axpy through `SMLABB`/`SMLABT`/
+//! `SMLATB`/`SMLATT`, and the f16 widening through the FPU's `VCVTB.F32.F16`.
+//!
+//! The only `unsafe` in the engine: three `asm!` blocks, each behind a safe
+//! function that checks every length first, with a `SAFETY` comment on what
+//! it reads and writes. The two int8 loops return exactly what the safe
+//! kernels return: i32 sums wrap modulo 2^32 in any order, and the DSP
+//! multiply-adds wrap the same way (they only set the sticky Q flag, which
+//! nothing reads). The firmware's self-test (`firmware-examples`, feature
+//! `dsp`) checks every kernel this feature swaps in bit for bit against the
+//! plain safe kernel on a few hundred random cases under QEMU, and the f16
+//! widening against `half` on all 65 536 inputs.
+//!
+//! Lanes are read in [`super::int8::lane_slot`] order, the identity: the
+//! pairs `(x0, x1)` and `(x2, x3)` of one activation word meet the weight
+//! bytes `(w0, w1)` and `(w2, w3)`, rebuilt from `SXTB16`'s `(w0, w2)` and
+//! `(w1, w3)` by one `PKHBT` and one `PKHTB`. Pairing the lanes as
+//! `(x0, x2)`, `(x1, x3)` instead would save those two (0.5 per MAC).
+//!
+//! Needs the DSP extension (ARMv7E-M: Cortex-M4, M7, M33 with DSP) and, for
+//! [`f16_to_f32`], a single-precision FPU with half conversion (the `eabihf`
+//! targets on those cores).
+
+#![allow(unsafe_code)]
+
+use core::arch::asm;
+
+use super::int8::I8;
+
+/// IEEE half bits to f32 by `VCVTB.F32.F16`: the same value as
+/// [`super::f16::f16_bits_to_f32`] for every non-NaN input (checked for all
+/// 65 536 by the firmware self-test), a NaN for every NaN.
+#[cfg(target_abi = "eabihf")]
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let r: u32;
+    // SAFETY: register moves and one conversion; touches no memory or
+    // stack. Rust offers no `sreg` operand without double precision (M4F
+    // has none), so `s0` is borrowed: saved in `t` and restored before the
+    // block ends (an interrupt stacks and restores it too). The conversion
+    // may raise FPSCR's invalid flag on a signalling NaN (hence no
+    // `preserves_flags`). With FPSCR as the runtime left it (IEEE halves,
+    // no default-NaN), it is exact for every finite half.
+    unsafe {
+        asm!(
+            "vmov {t}, s0",
+            "vmov s0, {h}",
+            "vcvtb.f32.f16 s0, s0",
+            "vmov {r}, s0",
+            "vmov s0, {t}",
+            h = in(reg) u32::from(h),
+            t = out(reg) _,
+            r = lateout(reg) r,
+            options(pure, nomem, nostack),
+        )
+    };
+    f32::from_bits(r)
+}
+
+/// `sum_i x[i] * w[i]` over the lane pairs `x` (two i16 per word, low
+/// first) and the weight bytes `w`, `min(x.len() / 2, w.len() / 4)` groups
+/// of four: per group one `LDRD`, one `LDR`, two `SXTB16`, one `PKHBT`, one
+/// `PKHTB` and two `SMLAD` (2.5 instructions per MAC with the loop).
+pub fn dot_i8_words(x: &[u32], w: &[u8]) -> i32 {
+    let groups = (x.len() / 2).min(w.len() / 4);
+    if groups == 0 {
+        return 0;
+    }
+    let acc: i32;
+    // SAFETY: reads `groups` times 8 bytes from `x` and 4 bytes from `w`,
+    // both within their slices by the `min` above; `x` is word-aligned (a
+    // `&[u32]`), as `LDRD` needs; `LDR` from `w` may be unaligned, which
+    // ARMv7-M allows (CCR.UNALIGN_TRP is clear, as Rust's own codegen
+    // for these targets assumes). Writes only its register operands (the
+    // pointers and count are copies) and the flags; no stack.
+    unsafe {
+        asm!(
+            "2:",
+            "ldrd {x01}, {x23}, [{xp}], #8",
+            "ldr {wv}, [{wp}], #4",
+            "sxtb16 {e}, {wv}",
+            "sxtb16 {o}, {wv}, ror #8",
+            "pkhbt {wv}, {e}, {o}, lsl #16",
+            "pkhtb {o}, {o}, {e}, asr #16",
+            "smlad {acc}, {x01}, {wv}, {acc}",
+            "smlad {acc}, {x23}, {o}, {acc}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xp = inout(reg) x.as_ptr() => _,
+            wp = inout(reg) w.as_ptr() => _,
+            n = inout(reg) groups => _,
+            acc = inout(reg) 0i32 => acc,
+            x01 = out(reg) _,
+            x23 = out(reg) _,
+            wv = out(reg) _,
+            e = out(reg) _,
+            o = out(reg) _,
+            options(readonly, nostack),
+        )
+    };
+    acc
+}
+
+/// `out[o] += sum_k c_k * row_k[o]`, bit-identical to
+/// [`super::rows_safe`] with blocks of `B` (a multiple of 4, else it runs
+/// that; i32 sums wrap, so the order is free): rows two at a time, each
+/// pair swept over the outputs by [`axpy2_i8`], the rest (a row's blocks
+/// past the other's end, a lone last row, the tail past the last whole
+/// block) by [`super::axpy`].
+pub fn axpy_rows_i8<const B: usize>(out: &mut [i32], rows: &[(&[u8], i16)]) {
+    if B == 0 || B % 4 != 0 {
+        return super::rows_safe::<I8, B>(out, rows);
+    }
+    let whole = out.len() / B * B;
+    let (head, tail) = out.split_at_mut(whole);
+    // The part of a row in `head`: its whole blocks of `B`, as `rows_safe` counts them.
+    let part = |r: &[u8]| r.len().min(whole) / B * B;
+    let mut two = rows.chunks_exact(2);
+    for pair in &mut two {
+        let &[(r0, c0), (r1, c1)] = pair else {
+            continue;
+        };
+        let (r0, r1) = (
+            r0.get(..part(r0)).unwrap_or(&[]),
+            r1.get(..part(r1)).unwrap_or(&[]),
+        );
+        axpy2_i8(
+            head,
+            r0,
+            r1,
+            u32::from(c0 as u16) | (u32::from(c1 as u16) << 16),
+        );
+        let both = r0.len().min(r1.len());
+        for (r, ck) in [(r0, c0), (r1, c1)] {
+            let rest = r.get(both..).unwrap_or(&[]);
+            super::axpy::<I8>(head.get_mut(both..).unwrap_or(&mut []), ck, rest);
+        }
+    }
+    for &(r, ck) in two.remainder() {
+        super::axpy::<I8>(head, ck, r.get(..part(r)).unwrap_or(&[]));
+    }
+    for &(r, ck) in rows
+        .iter()
+        .take(if tail.is_empty() { 0 } else { rows.len() })
+    {
+        super::axpy::<I8>(tail, ck, r.get(whole..).unwrap_or(&[]));
+    }
+}
+
+/// `out[o] += c.lo * r0[o] + c.hi * r1[o]` over the first
+/// `min(out.len(), r0.len(), r1.len()) / 4` blocks of four outputs: per block
+/// two `LDR`, four `SXTB16`, eight `SMLAxy` (the halfword-select multiply-adds)
+/// and the outputs loaded and stored as two `LDRD`/`STRD` pairs (2.5
+/// instructions per MAC with the loop).
+fn axpy2_i8(out: &mut [i32], r0: &[u8], r1: &[u8], c: u32) {
+    let quads = out.len().min(r0.len()).min(r1.len()) / 4;
+    if quads == 0 {
+        return;
+    }
+    // SAFETY: reads `quads` times 4 bytes from each of `r0` and `r1` and
+    // reads and writes `quads` times 16 bytes of `out`, all within their
+    // slices by the `min` above; `out` is word-aligned (a `&mut [i32]`), as
+    // `LDRD`/`STRD` need; `LDR` from the rows may be unaligned, which ARMv7-M
+    // allows (as Rust's own codegen for these targets assumes). `out` is a
+    // unique borrow, so nothing else sees the writes. Writes only its
+    // register operands (the pointers and count are copies) and the flags
+    // (and Q); no stack.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {w0}, [{p0}], #4",
+            "ldr {t}, [{p1}], #4",
+            "ldrd {a0}, {a1}, [{op}]",
+            "sxtb16 {e}, {w0}",
+            "sxtb16 {w0}, {w0}, ror #8",
+            "sxtb16 {w1}, {t}, ror #8",
+            "sxtb16 {t}, {t}",
+            "smlabb {a0}, {e}, {c}, {a0}",
+            "smlabb {a1}, {w0}, {c}, {a1}",
+            "smlabt {a0}, {t}, {c}, {a0}",
+            "smlabt {a1}, {w1}, {c}, {a1}",
+            "strd {a0}, {a1}, [{op}], #8",
+            "ldrd {a0}, {a1}, [{op}]",
+            "smlatb {a0}, {e}, {c}, {a0}",
+            "smlatb {a1}, {w0}, {c}, {a1}",
+            "smlatt {a0}, {t}, {c}, {a0}",
+            "smlatt {a1}, {w1}, {c}, {a1}",
+            "strd {a0}, {a1}, [{op}], #8",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            op = inout(reg) out.as_mut_ptr() => _,
+            p0 = inout(reg) r0.as_ptr() => _,
+            p1 = inout(reg) r1.as_ptr() => _,
+            n = inout(reg) quads => _,
+            c = in(reg) c,
+            w0 = out(reg) _,
+            w1 = out(reg) _,
+            t = out(reg) _,
+            e = out(reg) _,
+            a0 = out(reg) _,
+            a1 = out(reg) _,
+            options(nostack),
+        )
+    };
+}
