@@ -16,7 +16,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "setup: $*" >&2; }
 
-apt_packages=(rustc-web rust-web-src lld-22 binutils-arm-none-eabi gcc-arm-none-eabi)
+apt_packages=(rustc-web rust-web-src lld-22 binutils-arm-none-eabi gcc-arm-none-eabi binutils-riscv64-unknown-elf)
 # Shared libraries QEMU 7.2 needs that the image lacks (EMBEDDED.md, route A).
 qemu_libs=(libcapstone4 libfdt1 libibverbs1 libpmem1 librdmacm1 libslirp0 libvdeplug2)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Proves that no soft-float helper is reachable from one function of an ELF.
+"""Proves that no soft-float helper, and no panic, is reachable from one function of an ELF.
 
     check-no-float.py OBJDUMP ELF ROOT
 
@@ -7,8 +7,9 @@ Disassembles ELF with OBJDUMP, builds the call graph from every direct call,
 jump or tail call whose target is a symbol, and walks it from the function
 whose (mangled) name contains ROOT. Fails when the walk reaches a soft-float
 helper (`__addsf3`, `__mulsf3`, `__fixsfsi`, `__floatsisf`, `__ltsf2`, ...,
-and their double `df` forms) or an indirect call it cannot follow (`jalr` to
-a register other than the return), printing the path to it.
+and their double `df` forms), the panic machinery (`core::panicking::*`,
+`rust_begin_unwind`) or an indirect call it cannot follow (`jalr` through a
+register), printing the path to it.
 """
 import re
 import subprocess
@@ -16,6 +17,7 @@ import sys
 from collections import deque
 
 SOFT_FLOAT = re.compile(r"^__\w*?(sf|df)\w*?\d?$")
+PANIC = re.compile(r"9panicking|rust_begin_unwind")
 FUNC = re.compile(r"^([0-9a-f]+) <([^>]+)>:$")
 # A control transfer to a symbol (`auipc ra; jalr off(ra) # addr <sym>` is a call too).
 TARGET = re.compile(r"\t(?:jal|jalr|j|call|tail|b[a-z.]*)\t.*<([^>+]+)(?:\+0x[0-9a-f]+)?>")
@@ -57,7 +59,7 @@ def main():
     seen, queue, bad = {r: None for r in roots}, deque(roots), []
     while queue:
         f = queue.popleft()
-        if SOFT_FLOAT.match(f):
+        if SOFT_FLOAT.match(f) or PANIC.search(f):
             bad.append(f)
             continue
         for ins in indirect.get(f, []):
@@ -74,7 +76,7 @@ def main():
                 f = seen.get(f)
             print(f"check-no-float: reachable: {b}\n    via " + " <- ".join(path), file=sys.stderr)
         sys.exit(1)
-    print(f"check-no-float: {len(seen)} functions reachable from {root} in {elf}, none a soft-float helper")
+    print(f"check-no-float: {len(seen)} functions reachable from {root} in {elf}, none a soft-float helper or a panic")
 
 
 if __name__ == "__main__":

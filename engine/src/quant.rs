@@ -194,7 +194,7 @@ pub fn sigmoid_q15(z: i32) -> i32 {
         .checked_shr(k as u32)
         .unwrap_or(0);
     let den = 65_536 + t;
-    let below = (((t << 15) + den / 2) / den) as i32; // sigmoid(-|z|), <= 16384
+    let below = ((t << 15) + den / 2).checked_div(den).unwrap_or(0) as i32; // sigmoid(-|z|), <= 16384
     if z >= 0 {
         32_768 - below
     } else {

@@ -103,6 +103,65 @@ fn test_node(i: usize) -> Option<(u32, Features<'static>)> {
     Some((node, Features::Sparse { indices, values }))
 }
 
+/// Test node `i`'s features quantised with the int8 blob's input scale (`q`:
+/// all test values, quantised once at start-up).
+#[cfg(feature = "int8")]
+fn test_node_q(i: usize, q: &[i8]) -> Option<(u32, Features<'_, i8>)> {
+    let (node, features) = test_node(i)?;
+    let Features::Sparse { indices, .. } = features else {
+        return None;
+    };
+    let start = *data::OFFSETS.get(i)? as usize;
+    let values = q.get(start..start + indices.len())?;
+    Some((node, Features::Sparse { indices, values }))
+}
+
+/// One answer for test node `i` into `logits` (f32): int8 builds call the
+/// integer-only `predict_int8` on the quantised features `q` and scale its
+/// i32 logits afterwards, outside it; the others call `predict`.
+fn answer(model: &Model, i: usize, q: &[i8], scratch: &mut [f32], logits: &mut [f32]) -> Result<(u32, usize), frameless_engine::Error> {
+    let _ = q;
+    #[cfg(feature = "int8")]
+    {
+        let (node, features) = test_node_q(i, q).ok_or(frameless_engine::Error::InvalidDims)?;
+        let scale = model.calibration(1).unwrap_or(1.0);
+        let p = model.predict_int8(node, features, scratch)?;
+        for (o, &v) in logits.iter_mut().zip(p.logits) {
+            *o = v as f32 * scale;
+        }
+        Ok((p.class, p.logits.len()))
+    }
+    #[cfg(not(feature = "int8"))]
+    {
+        let (node, features) = test_node(i).ok_or(frameless_engine::Error::InvalidDims)?;
+        let p = model.predict(node, features, scratch)?;
+        logits.iter_mut().zip(p.logits).for_each(|(o, &v)| *o = v);
+        Ok((p.class, p.logits.len()))
+    }
+}
+
+/// The class of test node `i`, as the timed passes ask for it (the same
+/// entry point as [`answer`], nothing around it).
+fn timed_class(model: &Model, i: usize, q: &[i8], scratch: &mut [f32]) -> Option<u32> {
+    let _ = q;
+    #[cfg(feature = "int8")]
+    {
+        let (node, features) = test_node_q(i, q)?;
+        model.predict_int8(black_box(node), features, scratch).ok().map(|p| p.class)
+    }
+    #[cfg(not(feature = "int8"))]
+    {
+        let (node, features) = test_node(i)?;
+        model.predict(black_box(node), features, scratch).ok().map(|p| p.class)
+    }
+}
+
+/// `values` quantised with `scale` (int8 builds; all zeros otherwise, unused).
+fn quantize<const N: usize>(values: &[f32; N], scale: Option<f32>) -> [i8; N] {
+    let q = |v| scale.map_or(0, |s| frameless_engine::quant::quantize_value_i8(v, s));
+    core::array::from_fn(|k| values.get(k).map_or(0, |&v| q(v)))
+}
+
 fn nnz(i: usize) -> usize {
     match (data::OFFSETS.get(i), data::OFFSETS.get(i + 1)) {
         (Some(&a), Some(&b)) => (b - a) as usize,
@@ -243,21 +302,22 @@ pub fn run<B: Board>(board: &mut B) -> ! {
     // Check: every test node against the host engine's class and logits,
     // with the unused stack painted to find predict's high-water mark.
     let n_test = data::NODES.len();
+    let quantized = &quantize(&data::VALUES, model.calibration(0));
     let painted = stack::paint(stack_base);
     let mut mismatches = 0usize;
     let mut exact = 0usize;
     let mut max_diff = 0.0f32;
     let mut first_bad: Option<(usize, u32, u32)> = None;
+    let mut logits = [0.0f32; data::DIMS.n_classes as usize];
     for i in 0..n_test {
-        let Some((node, features)) = test_node(i) else {
-            fail(EXIT_SETUP, format_args!("test set entry {i}"));
-        };
+        let node = data::NODES.get(i).copied().unwrap_or(u32::MAX);
         let expected_class = data::CLASSES.get(i).copied().unwrap_or(u32::MAX);
         let expected_logits: &[f32] = data::LOGITS.get(i).map_or(&[], |l| &l[..]);
-        match model.predict(node, features, scratch) {
-            Ok(p) => {
-                let mut ok = p.class == expected_class && p.logits.len() == expected_logits.len();
-                for (&got, &want) in p.logits.iter().zip(expected_logits) {
+        match answer(&model, i, quantized, scratch, &mut logits) {
+            Ok((class, n)) => {
+                let got = logits.get(..n).unwrap_or(&[]);
+                let mut ok = class == expected_class && got.len() == expected_logits.len();
+                for (&got, &want) in got.iter().zip(expected_logits) {
                     let diff = (got - want).abs();
                     max_diff = max_diff.max(diff);
                     exact += usize::from(got.to_bits() == want.to_bits());
@@ -265,7 +325,7 @@ pub fn run<B: Board>(board: &mut B) -> ! {
                 }
                 if !ok {
                     mismatches += 1;
-                    first_bad.get_or_insert((i, p.class, expected_class));
+                    first_bad.get_or_insert((i, class, expected_class));
                 }
             }
             Err(e) => fail(
@@ -281,10 +341,7 @@ pub fn run<B: Board>(board: &mut B) -> ! {
         let start = board.ticks();
         for _ in 0..passes {
             for i in 0..n_test {
-                if let Some((node, features)) = test_node(i) {
-                    let r = model.predict(black_box(node), features, scratch);
-                    black_box(r.map(|p| p.class).ok());
-                }
+                black_box(timed_class(&model, i, quantized, scratch));
             }
         }
         board.ticks() - start
