@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the firmware examples need on a Debian bookworm x86_64 machine
 # (see ../../shared/EMBEDDED.md): Debian's rustc 1.96 + its library source (for
-# -Zbuild-std=core), lld-22, binutils-arm-none-eabi, gcc-arm-none-eabi (the C
+# -Zbuild-std=core), lld-22, binutils-arm-none-eabi, binutils-riscv64-unknown-elf, gcc-arm-none-eabi (the C
 # example; freestanding, so no newlib), and QEMU 7.2 unpacked into
 # a folder (never `apt-get install qemu-system-arm`: it conflicts with the
 # image's qemu-utils 10 from backports).
