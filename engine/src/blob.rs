@@ -1,7 +1,7 @@
 //! The model blob schema: header, dims, kind, precision, metadata and SHA-256.
 //!
 //! A blob is `postcard(Header) ++ body`; the body is `postcard((kind, precision,
-//! dims)) ++ postcard(Metadata) ++ tensors`, each tensor a postcard byte string
+//! dims)) ++ postcard(Metadata) ++ id map ++ tensors`, each tensor a postcard byte string
 //! (varint length, then raw little-endian bytes). `docs/blob-format.md` is the
 //! full specification. The same structs are written by `crate::writer` (feature `std`).
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: [u8; 4] = *b"FGKD";
 
 /// The blob format version this engine reads and writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
 display_enum! {
     /// Which student architecture a blob holds.

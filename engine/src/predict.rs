@@ -5,6 +5,7 @@ use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
 use crate::layout::{Lin, Mat};
 use crate::model::{Parts, Plan};
+use crate::nodes::{mix, Rows};
 use crate::quant::{quantize_to_i16, scale_i8, QuantI8};
 use crate::{Error, Model, Precision};
 
@@ -213,8 +214,11 @@ impl Model<'_> {
     /// Classifies `node` from its live `features`, using `scratch` (at least
     /// [`Model::scratch_len`] words) for every intermediate value.
     ///
+    /// A sliced blob finds `node`'s row by binary search of its id map (`O(log k)`, k kept
+    /// nodes); a full blob uses the id itself.
+    ///
     /// # Errors
-    /// [`Error::NodeOutOfRange`], [`Error::FeatureLength`], [`Error::SparseLengthMismatch`],
+    /// [`Error::NodeOutOfRange`], [`Error::NodeNotKept`] (a sliced blob), [`Error::FeatureLength`], [`Error::SparseLengthMismatch`],
     /// [`Error::FeatureIndexOutOfRange`], [`Error::UnsortedIndices`], [`Error::NonFiniteFeature`]
     /// or [`Error::ScratchTooSmall`] (nothing is computed); [`Error::Overflow`] if a computed
     /// value is not finite, so the logits and gates returned always are.
@@ -224,10 +228,17 @@ impl Model<'_> {
         features: Features<'_>,
         scratch: &'s mut [f32],
     ) -> Result<Prediction<'s>, Error> {
-        let n_nodes = self.dims().n_nodes;
-        if node >= n_nodes {
-            return Err(Error::NodeOutOfRange { node, n_nodes });
-        }
+        let row = self.ids.row(node, self.shape.n)?;
+        self.run(Rows::Own(row), features, scratch)
+    }
+
+    /// Checks `features` and `scratch`, then runs the model on band rows from `rows`.
+    pub(crate) fn run<'s>(
+        &self,
+        rows: Rows,
+        features: Features<'_>,
+        scratch: &'s mut [f32],
+    ) -> Result<Prediction<'s>, Error> {
         features.check(self.shape.f)?;
         let (needed, found) = (self.scratch_len(), scratch.len());
         if found < needed {
@@ -236,7 +247,7 @@ impl Model<'_> {
         let mut p = self.scratch.split(scratch);
         match self.plan {
             Plan::Mlp { .. } => self.run_mlp(&features, &mut p)?,
-            Plan::Frameless { .. } => self.run_frameless(node as usize, &features, &mut p)?,
+            Plan::Frameless { .. } => self.run_frameless(rows, &features, &mut p)?,
         }
         finite(p.logits).and(finite(p.gates))?;
         // The first maximum: a later logit must be strictly greater (no NaN is left).
@@ -283,7 +294,7 @@ impl Model<'_> {
     /// encoded features), `h` (the next stage's input, `sum_b (1 - alpha_b)
     /// e_b + alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb`
     /// (`C_b e + c_b`).
-    fn run_frameless(&self, node: usize, x: &Features, p: &mut Parts) -> Result<(), Error> {
+    fn run_frameless(&self, rows: Rows, x: &Features, p: &mut Parts) -> Result<(), Error> {
         let Plan::Frameless { first, rest, head } = &self.plan else {
             return Ok(());
         };
@@ -311,15 +322,24 @@ impl Model<'_> {
                 h.fill(0.0);
             }
             for b in 0..sh.b {
-                // e = E_b[node]; the output stage of int8 needs only its lanes.
-                let row = b.saturating_mul(sh.n).saturating_add(node);
-                let ea = table_row(&st.tables, row, last, e, eq);
+                // e = E_b[node] (or mixed); the output stage of int8 needs only its lanes.
+                let base = b.saturating_mul(sh.n);
+                let ea = match rows {
+                    Rows::Own(r) => table_row(&st.tables, base.saturating_add(r), last, e, eq),
+                    _ => {
+                        mix(&st.tables, base, &self.ids, sh.n, rows, e);
+                        act(prec, e, eq)?
+                    }
+                };
                 // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
                 let g = st.gates.w.row(b);
                 let split = d.saturating_mul(prec.weight_bytes());
                 let (ge, gu) = g.split_at_checked(split).unwrap_or((g, &[]));
                 let z = st.gates.w.scale(b) * (dot(prec, ge, 1.0, ea) + dot(prec, gu, 1.0, ua));
-                let alpha = 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b))));
+                let alpha = match rows {
+                    Rows::Features => 1.0,
+                    _ => 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b)))),
+                };
                 if last {
                     if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;
