@@ -67,7 +67,7 @@ proptest! {
 
     #[test]
     fn random_bytes_after_magic_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let mut b = b"FGKD\x02".to_vec();
+        let mut b = b"FGKD\x03".to_vec();
         b.extend(bytes);
         let _ = Model::from_bytes(&b);
     }
