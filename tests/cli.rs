@@ -679,7 +679,8 @@ fn first_weight_resealed(blob: &[u8], bad: &[u8]) -> Vec<u8> {
     use frameless_engine::{Dims, Header, Metadata, ModelKind, Precision};
     let (mut h, body): (Header, &[u8]) = postcard::take_from_bytes(blob).unwrap();
     let (_, rest): ((ModelKind, Precision, Dims), &[u8]) = postcard::take_from_bytes(body).unwrap();
-    let (_, tensors): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (_, rest): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (_ids, tensors): (&[u8], &[u8]) = postcard::take_from_bytes(rest).unwrap();
     let (w, _): (&[u8], &[u8]) = postcard::take_from_bytes(tensors).unwrap();
     let start = w.as_ptr() as usize - body.as_ptr() as usize;
     let mut body = body.to_vec();

@@ -44,7 +44,9 @@ pub struct InductiveArgs {
 /// Runs the subcommand.
 pub fn run(args: InductiveArgs) -> anyhow::Result<()> {
     if !(args.held_out > 0.0 && args.held_out < 1.0) {
-        anyhow::bail!(crate::BadInput::HeldOut { share: args.held_out });
+        anyhow::bail!(crate::BadInput::HeldOut {
+            share: args.held_out
+        });
     }
     let root = args
         .data_root

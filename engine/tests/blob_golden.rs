@@ -14,16 +14,16 @@ fn mlp_blob_is_pinned() {
         let h = sha256(&b);
         got.push((p, b.len(), u32::from_be_bytes([h[0], h[1], h[2], h[3]])));
     }
-    // Header prefix: magic, version 2, kind mlp (0), precision f32 (0), dims 4,3,2,2,0,2.
+    // Header prefix: magic, version 3, kind mlp (0), precision f32 (0), dims 4,3,2,2,0,2.
     let b = write_blob(&w, Precision::F32).unwrap();
-    assert_eq!(&b[..12], b"FGKD\x02\x00\x00\x04\x03\x02\x02\x00");
+    assert_eq!(&b[..12], b"FGKD\x03\x00\x00\x04\x03\x02\x02\x00");
     assert_eq!(b[12], 2);
     assert_eq!(got, PINNED);
 }
 
 /// (precision, blob bytes, first four bytes of the blob's SHA-256, big endian).
 const PINNED: [(Precision, usize, u32); 3] = [
-    (Precision::F32, 138, 0xC104_D270),
-    (Precision::F16, 118, 0xE6CA_E950),
-    (Precision::Int8, 124, 0x8F9F_9C94),
+    (Precision::F32, 139, 0xD01A_D15F),
+    (Precision::F16, 119, 0xAF3D_AC29),
+    (Precision::Int8, 125, 0x3639_3C86),
 ];

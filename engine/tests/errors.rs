@@ -26,10 +26,11 @@ fn seal(mut h: Header, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Rebuilds a body from (echo, metadata, tensor bytes).
+/// Rebuilds a body from (echo, metadata, tensor bytes), with an empty id map.
 fn body_of(echo: (ModelKind, Precision, Dims), meta: &Metadata, tensors: &[u8]) -> Vec<u8> {
     let mut b = postcard::to_stdvec(&echo).unwrap();
     b.extend(postcard::to_stdvec(meta).unwrap());
+    b.push(0);
     b.extend_from_slice(tensors);
     b
 }
@@ -40,6 +41,7 @@ fn parts(p: Precision) -> (Header, Metadata<'static>, Vec<u8>) {
     let (_, rest): ((ModelKind, Precision, Dims), &[u8]) =
         postcard::take_from_bytes(&body).unwrap();
     let (_m, t): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (_ids, t): (&[u8], &[u8]) = postcard::take_from_bytes(t).unwrap();
     let meta = Metadata {
         dataset: "tiny",
         class_names: "left\nright",
@@ -63,8 +65,8 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let (mut h, body) = split(&blob(Precision::F32));
-    h.version = 3;
-    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 3 });
+    h.version = 4;
+    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 4 });
     // Version 1 (CRC-32 instead of SHA-256, no signature) is no longer read.
     let mut v1 = blob(Precision::F32);
     v1[4] = 1;
@@ -262,6 +264,7 @@ fn with_value(model: &ModelWeights, p: Precision, k: usize, bad: &[u8]) -> Vec<u
     let (echo, rest): ((ModelKind, Precision, Dims), &[u8]) =
         postcard::take_from_bytes(&body).unwrap();
     let (meta, t): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (_ids, t): (&[u8], &[u8]) = postcard::take_from_bytes(t).unwrap();
     let mut t = t.to_vec();
     let (start, len) = tensor_spans(&t)[k];
     assert!(len >= bad.len());
@@ -515,6 +518,12 @@ fn display_is_one_lowercase_line() {
         Error::ScratchTooSmall {
             needed: 2,
             found: 1,
+        },
+        Error::NodeNotKept { node: 3 },
+        Error::UnknownNeighbour { node: 3 },
+        Error::NeighbourWeight { position: 0 },
+        Error::BadValue {
+            section: Section::IdMap,
         },
     ];
     for e in all {

@@ -105,7 +105,10 @@ fn induced(d: &Dataset, keep: &[bool]) -> (Dataset, Vec<Option<u32>>) {
         indices,
         values,
     };
-    let edges = d.edges.iter().filter_map(|&(a, b)| Some((new_id[a as usize]?, new_id[b as usize]?)));
+    let edges = d
+        .edges
+        .iter()
+        .filter_map(|&(a, b)| Some((new_id[a as usize]?, new_id[b as usize]?)));
     let labels = (0..d.n_nodes()).filter(|&i| keep[i]).map(|i| d.labels[i]);
     let sub = Dataset {
         name: d.name.clone(),
@@ -122,7 +125,8 @@ fn induced(d: &Dataset, keep: &[bool]) -> (Dataset, Vec<Option<u32>>) {
 /// A deterministic shuffle (SplitMix64 keys) of `v` for `seed`.
 fn shuffled(mut v: Vec<u32>, seed: u64) -> Vec<u32> {
     let key = |i: u32| {
-        let mut z = (seed ^ 0x1D5E_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15)).wrapping_add(u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut z = (seed ^ 0x1D5E_u64.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_add(u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -141,7 +145,11 @@ fn train(
 ) -> Result<ModelWeights, String> {
     let graph = d.graph().map_err(|e| e.to_string())?;
     let config = TeacherConfig {
-        epochs: if quick { 5 } else { TeacherConfig::default().epochs },
+        epochs: if quick {
+            5
+        } else {
+            TeacherConfig::default().epochs
+        },
         ..TeacherConfig::default()
     };
     let ops = framelet::build(&graph, &config.framelet).map_err(|e| e.to_string())?;
@@ -149,8 +157,17 @@ fn train(
     let soft;
     let (kind, lambda, log_probs) = match teacher_kind {
         Some(t) => {
-            let run = teacher::train(d, &ops, t, &config, seed, split, &Device::Cpu, &mut Progress::ignore())
-                .map_err(|e| e.to_string())?;
+            let run = teacher::train(
+                d,
+                &ops,
+                t,
+                &config,
+                seed,
+                split,
+                &Device::Cpu,
+                &mut Progress::ignore(),
+            )
+            .map_err(|e| e.to_string())?;
             soft = run.outcome.log_probs;
             (StudentKind::FmlpS, 0.0, &soft)
         }
@@ -169,12 +186,23 @@ fn train(
     let settings = DistillConfig {
         lambda,
         seed,
-        max_epochs: if quick { 5 } else { DistillConfig::default().max_epochs },
+        max_epochs: if quick {
+            5
+        } else {
+            DistillConfig::default().max_epochs
+        },
         ..DistillConfig::default()
     };
     let cfg = StudentConfig::new(kind);
-    let (student, _) = distill(&cfg, &sg, &targets, &settings, DType::F32, &mut Progress::ignore())
-        .map_err(|e| e.to_string())?;
+    let (student, _) = distill(
+        &cfg,
+        &sg,
+        &targets,
+        &settings,
+        DType::F32,
+        &mut Progress::ignore(),
+    )
+    .map_err(|e| e.to_string())?;
     model_weights(&student, &sg, OwnedMetadata::default()).map_err(|e| e.to_string())
 }
 
@@ -193,7 +221,9 @@ fn new_node_accuracy(
     let mut hits = 0usize;
     for &h in nodes {
         let x = full.features.row_features(h as usize);
-        let p = model.predict_new(x, &neighbours(h), None, &mut scratch).map_err(|e| e.to_string())?;
+        let p = model
+            .predict_new(x, &neighbours(h), None, &mut scratch)
+            .map_err(|e| e.to_string())?;
         hits += usize::from(i64::from(p.class) == full.labels[h as usize]);
     }
     Ok(hits as f64 / nodes.len().max(1) as f64)
@@ -212,7 +242,8 @@ pub fn run_seed(
     let id = format!("{} seed {seed}", full.name);
     let split = full.split(seed, SplitRates::default());
     let test = shuffled(split.test.clone(), seed);
-    let n_held = ((test.len() as f64 * options.held_out).round() as usize).clamp(1, test.len().max(1));
+    let n_held =
+        ((test.len() as f64 * options.held_out).round() as usize).clamp(1, test.len().max(1));
     let mut held: Vec<u32> = test.get(..n_held).unwrap_or(&[]).to_vec();
     held.sort_unstable();
     let mut keep = vec![true; full.n_nodes()];
@@ -220,7 +251,8 @@ pub fn run_seed(
         keep[h as usize] = false;
     }
     let (sub, new_id) = induced(full, &keep);
-    let map = |ids: &[u32]| -> Vec<u32> { ids.iter().filter_map(|&i| new_id[i as usize]).collect() };
+    let map =
+        |ids: &[u32]| -> Vec<u32> { ids.iter().filter_map(|&i| new_id[i as usize]).collect() };
     let sub_split = data::Split {
         train: map(&split.train),
         val: map(&split.val),
@@ -238,7 +270,10 @@ pub fn run_seed(
         list.sort_unstable();
         list.dedup();
     }
-    let isolated = held.iter().filter(|&&h| adjacency[h as usize].is_empty()).count();
+    let isolated = held
+        .iter()
+        .filter(|&&h| adjacency[h as usize].is_empty())
+        .count();
     let neighbours = |h: u32| adjacency[h as usize].clone();
     let quick = options.quick;
     let teacher = Some(TeacherKind::Spatial);
@@ -287,7 +322,11 @@ pub fn load_rows(path: &Path) -> Result<Vec<InductiveRow>, ExperimentError> {
             message: e.to_string(),
         })
     };
-    text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(parse).collect()
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(parse)
+        .collect()
 }
 
 /// The markdown table: mean ± std (%) per dataset over its seeds.
@@ -296,13 +335,21 @@ pub fn table(rows: &[InductiveRow]) -> String {
         "| dataset | seeds | held-out nodes | isolated | **new node (f32)** | new node (int8) | features only | transductive | plain MLP |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut names: Vec<&str> = Vec::new();
-    for r in rows.iter().filter(|r| !names.contains(&r.dataset.as_str())).collect::<Vec<_>>() {
+    for r in rows
+        .iter()
+        .filter(|r| !names.contains(&r.dataset.as_str()))
+        .collect::<Vec<_>>()
+    {
         names.push(&r.dataset);
     }
     for name in names {
         let rs: Vec<&InductiveRow> = rows.iter().filter(|r| r.dataset == name).collect();
-        let col = |f: fn(&InductiveRow) -> f64| Summary::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>()).percent();
-        let mean = |f: fn(&InductiveRow) -> usize| rs.iter().map(|r| f(r)).sum::<usize>() as f64 / rs.len() as f64;
+        let col = |f: fn(&InductiveRow) -> f64| {
+            Summary::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>()).percent()
+        };
+        let mean = |f: fn(&InductiveRow) -> usize| {
+            rs.iter().map(|r| f(r)).sum::<usize>() as f64 / rs.len() as f64
+        };
         out += &format!(
             "| {name} | {} | {:.0} | {:.1} | **{}** | {} | {} | {} | {} |\n",
             rs.len(),
@@ -334,15 +381,22 @@ pub fn run_inductive(
         let source = DatasetSource::Path(dir.clone());
         let full = data::load(&source).map_err(|e| fail(&dir.display().to_string(), e))?;
         for seed in 0..options.seeds as u64 {
-            if rows.iter().any(|r| r.dataset == full.name && r.seed == seed) {
+            if rows
+                .iter()
+                .any(|r| r.dataset == full.name && r.seed == seed)
+            {
                 continue;
             }
             let row = run_seed(&full, seed, options)?;
             on_row(&row);
             rows.push(row);
-            let lines: Vec<String> = rows.iter().filter_map(|r| serde_json::to_string(r).ok()).collect();
+            let lines: Vec<String> = rows
+                .iter()
+                .filter_map(|r| serde_json::to_string(r).ok())
+                .collect();
             let text = lines.join("\n") + "\n";
-            frameless_distiller::files::write_atomic(&jsonl, text.as_bytes()).map_err(io(&jsonl))?;
+            frameless_distiller::files::write_atomic(&jsonl, text.as_bytes())
+                .map_err(io(&jsonl))?;
         }
     }
     let md = options.out.join("inductive.md");
