@@ -335,12 +335,10 @@ pub fn table(rows: &[InductiveRow]) -> String {
         "| dataset | seeds | held-out nodes | isolated | **new node (f32)** | new node (int8) | features only | transductive | plain MLP |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut names: Vec<&str> = Vec::new();
-    for r in rows
-        .iter()
-        .filter(|r| !names.contains(&r.dataset.as_str()))
-        .collect::<Vec<_>>()
-    {
-        names.push(&r.dataset);
+    for r in rows {
+        if !names.contains(&r.dataset.as_str()) {
+            names.push(&r.dataset);
+        }
     }
     for name in names {
         let rs: Vec<&InductiveRow> = rows.iter().filter(|r| r.dataset == name).collect();

@@ -87,10 +87,12 @@ pub const FRAMELESS_E_NON_FINITE_FEATURE: i32 = 21;
 pub const FRAMELESS_E_OTHER: i32 = 22;
 /// A value computed during predict was not finite (overflow); nothing was returned.
 pub const FRAMELESS_E_OVERFLOW: i32 = 23;
+/// The blob keeps only some nodes (an id map) and not this one.
+pub const FRAMELESS_E_NODE_NOT_KEPT: i32 = 24;
 
 /// Every code with its name, in code order: the one table behind
 /// [`frameless_error_name`] (and the header test).
-pub const ERROR_NAMES: [(i32, &CStr); 24] = [
+pub const ERROR_NAMES: [(i32, &CStr); 25] = [
     (FRAMELESS_OK, c"FRAMELESS_OK"),
     (FRAMELESS_E_NULL_POINTER, c"FRAMELESS_E_NULL_POINTER"),
     (FRAMELESS_E_MISALIGNED, c"FRAMELESS_E_MISALIGNED"),
@@ -136,6 +138,7 @@ pub const ERROR_NAMES: [(i32, &CStr); 24] = [
     ),
     (FRAMELESS_E_OTHER, c"FRAMELESS_E_OTHER"),
     (FRAMELESS_E_OVERFLOW, c"FRAMELESS_E_OVERFLOW"),
+    (FRAMELESS_E_NODE_NOT_KEPT, c"FRAMELESS_E_NODE_NOT_KEPT"),
 ];
 
 /// The status code of an engine error.
@@ -154,6 +157,7 @@ pub fn error_code(e: &Error) -> i32 {
         Error::Overflow => FRAMELESS_E_OVERFLOW,
         Error::BadMetadata => FRAMELESS_E_BAD_METADATA,
         Error::NodeOutOfRange { .. } => FRAMELESS_E_NODE_OUT_OF_RANGE,
+        Error::NodeNotKept { .. } => FRAMELESS_E_NODE_NOT_KEPT,
         Error::FeatureLength { .. } => FRAMELESS_E_FEATURE_LENGTH,
         Error::FeatureIndexOutOfRange { .. } => FRAMELESS_E_FEATURE_INDEX_OUT_OF_RANGE,
         Error::UnsortedIndices { .. } => FRAMELESS_E_UNSORTED_INDICES,
