@@ -49,11 +49,18 @@ impl std::str::FromStr for NodeList {
         let items: Vec<&str> = match s.strip_prefix('@') {
             Some(path) => {
                 text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-                text.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect()
             }
             None => s.split(',').map(str::trim).collect(),
         };
-        let id = |t: &str| t.trim().parse::<u32>().map_err(|_| format!("bad node id '{t}'"));
+        let id = |t: &str| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("bad node id '{t}'"))
+        };
         let mut ids = Vec::new();
         for item in items {
             match item.split_once('-') {
@@ -131,7 +138,10 @@ pub fn export_file(
 
 /// One line describing a parity report.
 pub fn describe(p: &ParityReport) -> String {
-    let kept = p.kept_nodes.map(|k| format!(" ({k} nodes kept)")).unwrap_or_default();
+    let kept = p
+        .kept_nodes
+        .map(|k| format!(" ({k} nodes kept)"))
+        .unwrap_or_default();
     format!(
         "{}: {} nodes through the engine; test {:.2}% (f32 {:.2}%); argmax agreement {:.2}% with the simulated forward, {:.2}% with f32; max |logit diff| {:.2e} vs f32; {} bytes{kept}, scratch {} bytes",
         p.precision,

@@ -163,10 +163,10 @@ pub enum BadInput {
     #[error("give --features or --features-file")]
     NoFeatures,
     /// The engine refused the node or its features.
-    #[error("cannot predict node {node}: {error}")]
+    #[error("cannot predict {}: {error}", node.map_or("the new node".into(), |n| format!("node {n}")))]
     Predict {
-        /// The node.
-        node: u32,
+        /// The node (`None`: a new node).
+        node: Option<u32>,
         /// The engine's verdict.
         error: frameless_engine::Error,
     },

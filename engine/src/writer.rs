@@ -301,7 +301,8 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
 
 /// Builds a blob that keeps only `nodes`' rows of every band table (of every stage), in
 /// increasing id order, and their original ids as the id map: the engine answers for these
-/// ids (bit-identically to [`write_blob`]'s blob) and refuses the others.
+/// ids (bit-identically to [`write_blob`]'s blob) and refuses the others. All nodes: the
+/// blob of [`write_blob`] (no map).
 ///
 /// # Errors
 /// [`WriteError::NoNodes`], [`WriteError::NodeOutOfRange`] or [`WriteError::DuplicateNode`]
@@ -336,7 +337,13 @@ pub fn write_blob_nodes(
                 .collect();
         }
     }
-    write_with_ids(&sliced, precision, &ids)
+    // Every node kept (sorted, unique, in range): the identity, no map needed.
+    let map = if ids.len() == weights.n_nodes {
+        &[][..]
+    } else {
+        &ids[..]
+    };
+    write_with_ids(&sliced, precision, map)
 }
 
 /// [`write_blob`] with an id map (`ids` empty: a full blob).

@@ -20,7 +20,11 @@ fn sliced_blob_answers_bit_identically_for_its_nodes() {
             for keep in [&[2u32][..], &[3, 0], &[0, 1, 2, 3]] {
                 let blob = write_blob_nodes(&w, p, keep).unwrap();
                 let sliced = Model::from_bytes(&blob).unwrap();
-                assert!(sliced.is_sliced() && !full.is_sliced());
+                assert_eq!(sliced.is_sliced(), keep.len() < N);
+                assert!(!full.is_sliced());
+                if keep.len() == N {
+                    assert_eq!(blob, write_blob(&w, p).unwrap(), "all nodes: no id map");
+                }
                 assert_eq!(sliced.dims().n_nodes as usize, keep.len());
                 let (mut s1, mut s2) = (
                     vec![0.0; full.scratch_len()],
@@ -43,7 +47,12 @@ fn sliced_blob_answers_bit_identically_for_its_nodes() {
                             }
                             (_, Err(e)) => {
                                 assert!(!keep.contains(&node));
-                                assert_eq!(e, Error::NodeNotKept { node });
+                                let n_nodes = N as u32;
+                                let want = match keep.len() == N {
+                                    true => Error::NodeOutOfRange { node, n_nodes },
+                                    false => Error::NodeNotKept { node },
+                                };
+                                assert_eq!(e, want);
                             }
                             (Err(e), Ok(_)) => panic!("full blob refused {node}: {e}"),
                         }

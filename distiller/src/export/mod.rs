@@ -333,15 +333,24 @@ pub fn export_nodes(
 /// Checks that `sliced` answers each of `nodes` exactly as `full` does.
 fn check_slice(full: &[u8], sliced: &[u8], nodes: &[u32], x: &Csr) -> Result<(), ExportError> {
     let engine = |error| ExportError::Engine { node: None, error };
-    let (full, sliced) = (Model::from_bytes(full).map_err(engine)?, Model::from_bytes(sliced).map_err(engine)?);
-    let (mut s1, mut s2) = (vec![0f32; full.scratch_len()], vec![0f32; sliced.scratch_len()]);
+    let (full, sliced) = (
+        Model::from_bytes(full).map_err(engine)?,
+        Model::from_bytes(sliced).map_err(engine)?,
+    );
+    let (mut s1, mut s2) = (
+        vec![0f32; full.scratch_len()],
+        vec![0f32; sliced.scratch_len()],
+    );
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for &node in nodes {
         let features = x.row_features(node as usize);
         let run = |m: &Model, s: &mut [f32]| {
             m.predict(node, features, s)
                 .map(|p| (bits(p.logits), bits(p.gates)))
-                .map_err(|error| ExportError::Engine { node: Some(node), error })
+                .map_err(|error| ExportError::Engine {
+                    node: Some(node),
+                    error,
+                })
         };
         if run(&full, &mut s1)? != run(&sliced, &mut s2)? {
             return Err(ExportError::SliceMismatch { node });
