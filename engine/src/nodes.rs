@@ -108,10 +108,29 @@ pub(crate) fn mix(t: &Mat, base: usize, ids: &IdMap, n: usize, rows: Rows, e: &m
 impl Model<'_> {
     /// Classifies a node that has no table row (unseen at training) from its live
     /// `features` and its known `neighbours` (ids of nodes this blob answers for), each
-    /// band's row being the `weights`-weighted mean of theirs (all 1 if `None`); see the
-    /// [module docs](self). No neighbour, or weights summing to 0: features only, gates 1.
-    /// An mlp ignores the graph. Costs `S * B * m` row reads plus `m * O(log k)` lookups per
-    /// band for `m` neighbours. int8: the rows are mixed dequantised, in f32.
+    /// band's row being the `weights`-weighted mean of theirs (all 1 if `None`):
+    /// `e_b = sum_j w_j E_b[j] / sum_j w_j` (`E_b` is affine in the node's structural row,
+    /// so the bias is kept exactly). No neighbour, or weights summing to 0: features only,
+    /// every gate 1. An mlp ignores the graph. Costs `S * B * m` row reads and
+    /// `O(m log k)` id lookups per band for `m` neighbours, no memory beyond the scratch.
+    /// int8: the dequantised rows are mixed in f32, then quantised like any activation.
+    ///
+    /// ```
+    /// # use frameless_engine::{writer::*, Features, Model, ModelKind, Precision};
+    /// # let lin = |i, o| Linear { in_dim: i, out_dim: o, weight: vec![0.5; i * o], bias: vec![0.0; o] };
+    /// # let stage = Stage { encoder: lin(1, 1), tables: vec![vec![1.0, 3.0]], gates: vec![Gate { weight: vec![0.0; 2], bias: 0.0 }] };
+    /// # let w = ModelWeights { kind: ModelKind::FmlpS, n_nodes: 2, n_features: 1, n_classes: 1,
+    /// #     architecture: Architecture::Frameless { stages: vec![stage], band_classifiers: vec![lin(1, 1)], feature_classifier: lin(1, 1) },
+    /// #     metadata: OwnedMetadata::default() };
+    /// let blob = write_blob(&w, Precision::F32)?; // rows E[0] = 1, E[1] = 3
+    /// let model = Model::from_bytes(&blob)?;
+    /// let mut scratch = vec![0.0; model.scratch_len()];
+    /// let x = Features::Dense(&[0.0]);
+    /// // Gate 1/2: logit = 0.5 * (0.5 * e) + 0.5 * 0, with e = (1 + 3) / 2 = 2.
+    /// let p = model.predict_new(x, &[0, 1], None, &mut scratch)?;
+    /// assert_eq!(p.logits, &[0.5]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Model::predict`], and [`Error::UnknownNeighbour`] for a neighbour this blob has no
