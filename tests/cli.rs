@@ -923,6 +923,7 @@ fn inductive_quick_mode_writes_its_table() {
             "mlp",
             "features_only",
             "new_node_int8",
+            "neighbour_vote",
         ] {
             let a = v[key].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&a), "{key} {a}");

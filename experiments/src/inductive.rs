@@ -9,7 +9,9 @@
 //! - `transductive`: teacher and student trained on the full graph (held-out nodes unlabelled
 //!   test nodes, as usual), each answering with its own table row;
 //! - `mlp`: a plain MLP trained on the labels only (the graph-free baseline);
-//! - `features_only`: the inductive student with no neighbours (every gate 1).
+//! - `features_only`: the inductive student with no neighbours (every gate 1);
+//! - `neighbour_vote`: the majority of the inductive student's answers for the node's
+//!   neighbours (a diagnostic: what the neighbours' rows know, read without mixing).
 //!
 //! The distiller does not train for new nodes (no training-time rows are replaced by their
 //! neighbours' mean). Rows go to `inductive.jsonl` (resumable: a rerun skips finished
@@ -67,6 +69,11 @@ pub struct InductiveRow {
     pub new_node_int8: f64,
     /// Inductive student with no neighbours (features only).
     pub features_only: f64,
+    /// Majority of the inductive student's own-row answers for the node's neighbours
+    /// (each with its own features; ties to the lowest class; isolated nodes: features
+    /// only): what label propagation from the neighbours' answers would give.
+    #[serde(default)]
+    pub neighbour_vote: f64,
     /// Student trained on the full graph, own rows.
     pub transductive: f64,
     /// Plain MLP (labels only).
@@ -229,6 +236,45 @@ fn new_node_accuracy(
     Ok(hits as f64 / nodes.len().max(1) as f64)
 }
 
+/// Accuracy on `held` of the majority class among each node's neighbours (ids of `sub`),
+/// each answered by `weights`' engine with its own row and features.
+fn neighbour_vote(
+    weights: &ModelWeights,
+    full: &Dataset,
+    sub: &Dataset,
+    held: &[u32],
+    adjacency: &[Vec<u32>],
+) -> Result<f64, String> {
+    let blob = write_blob(weights, Precision::F32).map_err(|e| e.to_string())?;
+    let model = Model::from_bytes(&blob).map_err(|e| e.to_string())?;
+    let mut scratch = vec![0.0; model.scratch_len()];
+    let mut hits = 0usize;
+    for &h in held {
+        let mut votes = vec![0usize; full.n_classes];
+        for &j in &adjacency[h as usize] {
+            let x = sub.features.row_features(j as usize);
+            let p = model
+                .predict(j, x, &mut scratch)
+                .map_err(|e| e.to_string())?;
+            votes[p.class as usize] += 1;
+        }
+        let class = if votes.iter().all(|&v| v == 0) {
+            let x = full.features.row_features(h as usize);
+            model
+                .predict_new(x, &[], None, &mut scratch)
+                .map_err(|e| e.to_string())?
+                .class as usize
+        } else {
+            (0..votes.len())
+                .rev()
+                .max_by_key(|&c| votes[c])
+                .unwrap_or(0)
+        };
+        hits += usize::from(class as i64 == full.labels[h as usize]);
+    }
+    Ok(hits as f64 / held.len().max(1) as f64)
+}
+
 /// Runs the protocol for one dataset and seed.
 ///
 /// # Errors
@@ -283,6 +329,8 @@ pub fn run_seed(
     let acc = |w, p, nb: &dyn Fn(u32) -> Vec<u32>| {
         new_node_accuracy(w, p, full, &held, nb).map_err(|e| fail(&id, e))
     };
+    let vote =
+        neighbour_vote(&inductive, full, &sub, &held, &adjacency).map_err(|e| fail(&id, e))?;
     let (logits, _) = simulate(&transductive, Precision::F32, &full.features);
     let pred = argmax(&logits, full.n_classes);
     Ok(InductiveRow {
@@ -293,6 +341,7 @@ pub fn run_seed(
         new_node: acc(&inductive, Precision::F32, &neighbours)?,
         new_node_int8: acc(&inductive, Precision::Int8, &neighbours)?,
         features_only: acc(&inductive, Precision::F32, &|_| Vec::new())?,
+        neighbour_vote: vote,
         transductive: accuracy(&pred, &full.labels, &held),
         mlp: acc(&mlp, Precision::F32, &|_| Vec::new())?,
         seconds: start.elapsed().as_secs_f64(),
@@ -332,7 +381,7 @@ pub fn load_rows(path: &Path) -> Result<Vec<InductiveRow>, ExperimentError> {
 /// The markdown table: mean ± std (%) per dataset over its seeds.
 pub fn table(rows: &[InductiveRow]) -> String {
     let mut out = String::from(
-        "| dataset | seeds | held-out nodes | isolated | **new node (f32)** | new node (int8) | features only | transductive | plain MLP |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| dataset | seeds | held-out nodes | isolated | **new node (f32)** | new node (int8) | features only | neighbour vote | transductive | plain MLP |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut names: Vec<&str> = Vec::new();
     for r in rows {
@@ -349,13 +398,14 @@ pub fn table(rows: &[InductiveRow]) -> String {
             rs.iter().map(|r| f(r)).sum::<usize>() as f64 / rs.len() as f64
         };
         out += &format!(
-            "| {name} | {} | {:.0} | {:.1} | **{}** | {} | {} | {} | {} |\n",
+            "| {name} | {} | {:.0} | {:.1} | **{}** | {} | {} | {} | {} | {} |\n",
             rs.len(),
             mean(|r| r.held_out),
             mean(|r| r.isolated),
             col(|r| r.new_node),
             col(|r| r.new_node_int8),
             col(|r| r.features_only),
+            col(|r| r.neighbour_vote),
             col(|r| r.transductive),
             col(|r| r.mlp),
         );
