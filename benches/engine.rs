@@ -100,7 +100,9 @@ fn inputs() -> (Vec<SparseInput>, Vec<Vec<f32>>) {
 fn bench(c: &mut Criterion) {
     let (sparse, dense) = inputs();
     // int8 calibrates on the inputs the bench feeds, at every node.
-    let sparse_x = sparse.iter().map(|(indices, values)| Features::Sparse { indices, values });
+    let sparse_x = sparse
+        .iter()
+        .map(|(indices, values)| Features::Sparse { indices, values });
     let dense_x = dense.iter().map(|x| Features::Dense(x));
     let xs: Vec<Features> = sparse_x.chain(dense_x).collect();
     let weights = cora_student().calibrated((0..N).map(|n| (n, xs[n % xs.len()])));

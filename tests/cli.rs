@@ -744,7 +744,8 @@ fn first_weight_resealed(blob: &[u8], bad: &[u8]) -> Vec<u8> {
     let (mut h, body): (Header, &[u8]) = postcard::take_from_bytes(blob).unwrap();
     let (_, rest): ((ModelKind, Precision, Dims), &[u8]) = postcard::take_from_bytes(body).unwrap();
     let (_, rest): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
-    // The calibration section (empty for float blobs) comes before the tensors.
+    // The id map, then the calibration section (empty for float blobs), then the tensors.
+    let (_ids, rest): (&[u8], &[u8]) = postcard::take_from_bytes(rest).unwrap();
     let (_, tensors): (&[u8], &[u8]) = postcard::take_from_bytes(rest).unwrap();
     let (w, _): (&[u8], &[u8]) = postcard::take_from_bytes(tensors).unwrap();
     let start = w.as_ptr() as usize - body.as_ptr() as usize;
@@ -856,4 +857,156 @@ fn keygen_export_sign_and_inspect_verify() {
     );
     assert!(l.contains("not a key file"), "{l}");
     assert!(!w.join("never.fgkd").exists());
+}
+
+/// `predict --json` logits of `blob` for `args`, or the one-line error (exit 1).
+fn predict_json(blob: &Path, args: &[&str]) -> Result<Vec<f64>, String> {
+    let mut cmd = frameless();
+    cmd.arg("predict")
+        .arg(blob)
+        .args(args)
+        .args(["--features", "3:1 17:0.5", "--json"]);
+    let out = cmd.output().unwrap();
+    if !out.status.success() {
+        return Err(stderr_line(&mut cmd));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Ok(v["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect())
+}
+
+#[test]
+fn export_nodes_slices_the_blob_and_predict_new_answers_new_nodes() {
+    let dir = demo_dir();
+    let work = tempfile::tempdir().unwrap();
+    let sliced = work.path().join("device.fgkd");
+    std::fs::write(work.path().join("ids.txt"), "5\n17-19\n").unwrap();
+    let ids = format!("@{}", work.path().join("ids.txt").display());
+    let out = frameless()
+        .args([
+            "export",
+            "--precision",
+            "int8",
+            "--json",
+            "--nodes",
+            &ids,
+            "--student",
+        ])
+        .arg(dir.join("student.json"))
+        .arg("-o")
+        .arg(&sliced)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["parity"]["kept_nodes"], 4);
+    let full = dir.join("model-int8.fgkd");
+    let (full_len, sliced_len) = (
+        std::fs::metadata(&full).unwrap().len(),
+        std::fs::metadata(&sliced).unwrap().len(),
+    );
+    assert_eq!(v["parity"]["blob_bytes"], sliced_len);
+    assert!(sliced_len < full_len, "{sliced_len} vs {full_len}");
+    // Kept nodes answer as in the full blob; others are refused by name.
+    assert_eq!(
+        predict_json(&sliced, &["--node", "17"]),
+        predict_json(&full, &["--node", "17"])
+    );
+    let e = predict_json(&sliced, &["--node", "6"]).unwrap_err();
+    assert!(e.contains("node 6 not kept in this blob"), "{e}");
+    let inspect = frameless().arg("inspect").arg(&sliced).output().unwrap();
+    let text = String::from_utf8(inspect.stdout).unwrap();
+    assert!(
+        text.contains("nodes       4 kept (id map, ids 5..=19)"),
+        "{text}"
+    );
+    // A new node from kept neighbours; an unknown neighbour is refused.
+    let new = predict_json(&sliced, &["--new", "5,18"]).unwrap();
+    assert_eq!(new.len(), 3);
+    let e = predict_json(&sliced, &["--new", "5,6"]).unwrap_err();
+    assert!(e.contains("neighbour 6 has no table row"), "{e}");
+    // Bad lists name the id.
+    for (list, want) in [
+        ("1,0-2", "node 1 listed twice"),
+        ("399,400", "node 400 out of range"),
+    ] {
+        let mut cmd = frameless();
+        cmd.args(["export", "--nodes", list, "--student"])
+            .arg(dir.join("student.json"));
+        cmd.arg("-o").arg(work.path().join("bad.fgkd"));
+        let e = stderr_line(&mut cmd);
+        assert!(e.contains(want), "{e}");
+    }
+    assert!(!work.path().join("bad.fgkd").exists());
+}
+
+#[test]
+fn inductive_quick_mode_writes_its_table() {
+    let Some(texas) = common::dataset("texas") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let run = || {
+        frameless()
+            .args([
+                "inductive",
+                "--datasets",
+                "texas",
+                "--seeds",
+                "2",
+                "--quick",
+                "--data-root",
+            ])
+            .arg(texas.parent().unwrap())
+            .arg("--out")
+            .arg(out.path())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let table = String::from_utf8(first.stdout).unwrap();
+    assert!(table.contains("| texas | 2 |"), "{table}");
+    let rows = std::fs::read_to_string(out.path().join("inductive.jsonl")).unwrap();
+    assert_eq!(rows.lines().count(), 2);
+    for line in rows.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for key in [
+            "new_node",
+            "transductive",
+            "mlp",
+            "features_only",
+            "new_node_int8",
+            "neighbour_vote",
+        ] {
+            let a = v[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&a), "{key} {a}");
+        }
+        assert!(v["held_out"].as_u64().unwrap() >= 1);
+    }
+    // A rerun resumes: nothing new is trained, the same table comes out.
+    let second = run();
+    assert_eq!(String::from_utf8(second.stdout).unwrap(), table);
+    assert!(
+        second.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let bad = frameless()
+        .args(["inductive", "--datasets", "texas", "--held-out", "1.5"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
 }

@@ -182,7 +182,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             );
         }
         let parity = match &args.export {
-            Some(blob) => Some(export_file(&d.file, args.precision.0, blob)?),
+            Some(blob) => Some(export_file(&d.file, args.precision.0, None, blob)?),
             None => None,
         };
         rows.push((seed, soft.outcome.test_accuracy, d, out, parity));

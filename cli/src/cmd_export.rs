@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use frameless_distiller::export::artifact::StudentFile;
-use frameless_distiller::export::{export, ExportError, ParityInputs, ParityReport};
+use frameless_distiller::export::{export_nodes, ExportError, ParityInputs, ParityReport};
 use frameless_distiller::quantize::parse_precision;
 use frameless_engine::Precision;
 
@@ -18,6 +18,8 @@ Examples:
   frameless export --student out/cora-fmlp-s-seed0.json --precision int8 -o out/cora-int8.fgkd
   frameless export --student out/cora-fmlp-s-seed0.json --precision f32 --json
   frameless export --student out/cora-fmlp-s-seed0.json --sign release.key -o out/cora-signed.fgkd
+  frameless export --student out/cora-fmlp-s-seed0.json --nodes 0-9,42 -o out/cora-device7.fgkd
+  frameless export --student out/cora-fmlp-s-seed0.json --nodes @device7-nodes.txt
   (or export straight from training: frameless distill --teacher soft.json --export model.fgkd)";
 
 /// A precision name on the command line: f32, f16 or int8.
@@ -31,6 +33,48 @@ impl std::str::FromStr for PrecisionArg {
         parse_precision(s)
             .map(PrecisionArg)
             .map_err(|e| e.to_string())
+    }
+}
+
+/// `--nodes LIST`: node ids and inclusive ranges, comma-separated (`0-9,42`), or `@FILE`
+/// with one id (or range) per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeList(pub Vec<u32>);
+
+impl std::str::FromStr for NodeList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let text;
+        let items: Vec<&str> = match s.strip_prefix('@') {
+            Some(path) => {
+                text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect()
+            }
+            None => s.split(',').map(str::trim).collect(),
+        };
+        let id = |t: &str| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("bad node id '{t}'"))
+        };
+        let mut ids = Vec::new();
+        for item in items {
+            match item.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (id(a)?, id(b)?);
+                    if a > b {
+                        return Err(format!("node range {a}-{b} is reversed"));
+                    }
+                    ids.extend(a..=b);
+                }
+                None => ids.push(id(item)?),
+            }
+        }
+        Ok(NodeList(ids))
     }
 }
 
@@ -55,17 +99,23 @@ pub struct ExportArgs {
     /// body's SHA-256, in the header, checked by `Model::from_bytes_verified`.
     #[arg(long, value_name = "KEY")]
     sign: Option<PathBuf>,
+    /// Keep only these nodes' table rows (a blob per device): ids and ranges `0-9,42`, or
+    /// `@FILE` (one id per line). The blob answers for them by their original ids,
+    /// bit-identically to the full blob (checked), and refuses any other node.
+    #[arg(long, value_name = "LIST")]
+    nodes: Option<NodeList>,
     #[command(flatten)]
     output: OutputArgs,
 }
 
-/// Verifies and writes `file` at `precision` to `path`.
+/// Verifies and writes `file` at `precision` to `path`, sliced to `nodes` if given.
 ///
 /// # Errors
-/// The failed parity check (as bad input) or an I/O error.
+/// The failed parity check or a bad node list (as bad input), or an I/O error.
 pub fn export_file(
     file: &StudentFile,
     precision: Precision,
+    nodes: Option<&NodeList>,
     path: &Path,
 ) -> anyhow::Result<ParityReport> {
     let weights = file.weights();
@@ -76,7 +126,8 @@ pub fn export_file(
         test: &file.test,
         reference_logits: &file.logits,
     };
-    export(&inputs, precision, path).map_err(|e| match e {
+    let nodes = nodes.map(|n| n.0.as_slice());
+    export_nodes(&inputs, precision, nodes, path).map_err(|e| match e {
         ExportError::Io { .. } => anyhow::Error::new(e),
         error => anyhow::Error::new(BadInput::Refused {
             path: path.to_path_buf(),
@@ -87,8 +138,12 @@ pub fn export_file(
 
 /// One line describing a parity report.
 pub fn describe(p: &ParityReport) -> String {
+    let kept = p
+        .kept_nodes
+        .map(|k| format!(" ({k} nodes kept)"))
+        .unwrap_or_default();
     format!(
-        "{}: {} nodes through the engine; test {:.2}% (f32 {:.2}%); argmax agreement {:.2}% with the simulated forward, {:.2}% with f32; max |logit diff| {:.2e} vs f32; {} bytes, scratch {} bytes",
+        "{}: {} nodes through the engine; test {:.2}% (f32 {:.2}%); argmax agreement {:.2}% with the simulated forward, {:.2}% with f32; max |logit diff| {:.2e} vs f32; {} bytes{kept}, scratch {} bytes",
         p.precision,
         p.nodes,
         100.0 * p.test_accuracy,
@@ -120,7 +175,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::cmd_keygen::read_key)
         .transpose()?;
-    let report = export_file(&file, precision, &path)?;
+    let report = export_file(&file, precision, args.nodes.as_ref(), &path)?;
     if let Some(seed) = seed {
         // The verified blob, re-headed with its signature; the body is unchanged.
         let bytes = crate::cmd_inspect::read_blob(&path)?;

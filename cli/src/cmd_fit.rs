@@ -13,7 +13,7 @@ use frameless_distiller::pipeline::save_json;
 use frameless_distiller::teacher::TeacherKind;
 
 use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs};
-use crate::cmd_export::{describe, export_file, PrecisionArg};
+use crate::cmd_export::{describe, export_file, NodeList, PrecisionArg};
 use crate::BadInput;
 
 const EXAMPLES: &str = "\
@@ -21,7 +21,8 @@ Examples:
   frameless fit --dataset ../shared/datasets/texas -o texas.fgkd          # 10 seeds, int8
   frameless fit --dataset ../shared/datasets/cora --seeds 3 --jobs 2 --json
   frameless fit --dataset ../shared/datasets/cora --config out/cora-fit/recipe.json -o cora.fgkd
-  frameless fit --dataset synthetic:nodes=400,homophily=0.2 --seeds 2 --precision f16";
+  frameless fit --dataset synthetic:nodes=400,homophily=0.2 --seeds 2 --precision f16
+  frameless fit --dataset ../shared/datasets/cora --seeds 1 --nodes 0-9 -o cora-10.fgkd";
 
 /// Choose the best student for a dataset on validation accuracy alone and export it:
 /// train every teacher kind, then mlp / fmlp-s / fmlp-o students with λ = 1 (labels
@@ -43,6 +44,10 @@ pub struct FitArgs {
     /// Precision of the blob: f32, f16 or int8.
     #[arg(long, default_value = "int8")]
     precision: PrecisionArg,
+    /// Keep only these nodes' table rows in the blob (as `export --nodes`: `0-9,42` or
+    /// `@FILE`); the student file keeps every node.
+    #[arg(long, value_name = "LIST")]
+    nodes: Option<NodeList>,
     /// Worker threads, one trial each, each trial on one thread (default: the cores
     /// available; the global --threads does not apply to fit).
     #[arg(long)]
@@ -151,7 +156,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", report_dir.display()))?;
     let student_path = report_dir.join("student.json");
     file.save(&student_path)?;
-    let parity = export_file(&file, args.precision.0, &out)?;
+    let parity = export_file(&file, args.precision.0, args.nodes.as_ref(), &out)?;
     save_json(&outcome.report, &report_dir.join("fit.json"))?;
     save_json(&chosen.recipe, &report_dir.join("recipe.json"))?;
     frameless_experiments::fit_report::write(&outcome.report, &report_dir)?;

@@ -153,7 +153,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
                      "n_classes": d.n_classes, "n_bands": d.n_bands, "n_stages": d.n_stages},
             "blob_bytes": bytes.len(), "header_bytes": header_bytes, "body_bytes": h.body_len,
             "body_sha256": sha, "checksum": "ok", "signature": signature,
-            "scratch_bytes": model.scratch_bytes(),
+            "scratch_bytes": model.scratch_bytes(), "sliced": model.is_sliced(),
             "dataset": m.dataset, "class_names": names, "test_accuracy": m.test_accuracy,
         });
         let mut v = v;
@@ -185,6 +185,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     writeln!(o, "checksum    ok (sha-256 {sha})")?;
     writeln!(o, "signature   {signature}")?;
     writeln!(o, "scratch     {} bytes", model.scratch_bytes())?;
+    if model.is_sliced() {
+        let first = model.node_id(0).unwrap_or_default();
+        let last = model
+            .node_id(d.n_nodes.saturating_sub(1))
+            .unwrap_or_default();
+        let k = d.n_nodes;
+        writeln!(o, "nodes       {k} kept (id map, ids {first}..={last})")?;
+    }
     writeln!(
         o,
         "dataset     {}",

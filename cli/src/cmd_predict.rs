@@ -15,6 +15,7 @@ const EXAMPLES: &str = "\
 Examples:
   frameless predict out/demo/model-int8.fgkd --node 17 --features \"3:1 17:1 40:0.5\"
   frameless predict model.fgkd --node 0 --features-file node0.txt --json
+  frameless predict model.fgkd --new 3,17,40 --features \"3:1 17:1\"   # a node unseen at training
 Features are `index:value` pairs separated by spaces, commas or newlines (any order).";
 
 /// Classify one node: its live sparse features go through the engine together with the
@@ -24,9 +25,13 @@ Features are `index:value` pairs separated by spaces, commas or newlines (any or
 pub struct PredictArgs {
     /// The blob.
     blob: PathBuf,
-    /// Node id (0-based, < N).
-    #[arg(long)]
-    node: u32,
+    /// Node id (0-based, < N; a sliced blob: one of the ids it keeps).
+    #[arg(long, required_unless_present = "new")]
+    node: Option<u32>,
+    /// Classify a new node (no table row) from its known neighbours instead: their ids,
+    /// `1,5,9-12` or `@FILE`; each band's row is the mean of theirs (`Model::predict_new`).
+    #[arg(long, value_name = "NEIGHBOURS", conflicts_with = "node")]
+    new: Option<crate::cmd_export::NodeList>,
     /// Sparse features as `index:value` pairs, e.g. "3:1 17:1".
     #[arg(
         long,
@@ -84,12 +89,17 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         indices: &indices,
         values: &values,
     };
-    let p = model
-        .predict(args.node, features, &mut scratch)
-        .map_err(|error| BadInput::Predict {
-            node: args.node,
-            error,
-        })?;
+    let p = match (&args.new, args.node) {
+        (Some(nb), _) => model.predict_new(features, &nb.0, None, &mut scratch),
+        (None, node) => model.predict(node.unwrap_or_default(), features, &mut scratch),
+    }
+    .map_err(|error| BadInput::Predict {
+        node: args.node,
+        error,
+    })?;
+    let who = args
+        .node
+        .map_or("new node".to_string(), |n| format!("node {n}"));
     let name = model.metadata().class_name(p.class);
     let mut o = std::io::stdout().lock();
     if args.output.json {
@@ -98,7 +108,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         writeln!(o, "{v}")?;
     } else {
         let label = name.map(|n| format!(" ({n})")).unwrap_or_default();
-        writeln!(o, "node {}: class {}{label}", args.node, p.class)?;
+        writeln!(o, "{who}: class {}{label}", p.class)?;
         let fmt = |v: &[f32]| {
             v.iter()
                 .map(|x| format!("{x:.4}"))

@@ -10,6 +10,7 @@ mod cmd_distill;
 mod cmd_experiment;
 mod cmd_export;
 mod cmd_fit;
+mod cmd_inductive;
 mod cmd_inspect;
 mod cmd_keygen;
 mod cmd_predict;
@@ -159,14 +160,20 @@ pub enum BadInput {
         /// The index.
         index: u32,
     },
+    /// `inductive --held-out` outside (0, 1).
+    #[error("--held-out {share} must be between 0 and 1 (exclusive)")]
+    HeldOut {
+        /// The share given.
+        share: f64,
+    },
     /// Neither `--features` nor `--features-file`.
     #[error("give --features or --features-file")]
     NoFeatures,
     /// The engine refused the node or its features.
-    #[error("cannot predict node {node}: {error}")]
+    #[error("cannot predict {}: {error}", node.map_or("the new node".into(), |n| format!("node {n}")))]
     Predict {
-        /// The node.
-        node: u32,
+        /// The node (`None`: a new node).
+        node: Option<u32>,
         /// The engine's verdict.
         error: frameless_engine::Error,
     },
@@ -203,6 +210,7 @@ enum Command {
     Surgery(cmd_surgery::SurgeryArgs),
     Experiment(cmd_experiment::ExperimentArgs),
     Fit(cmd_fit::FitArgs),
+    Inductive(cmd_inductive::InductiveArgs),
 }
 
 /// Who is to blame for `error`: the first cause in its chain that knows (a [`BadInput`],
@@ -263,6 +271,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd_demo::run(args),
         Command::Surgery(args) => cmd_surgery::run(args),
         Command::Experiment(args) => cmd_experiment::run(args, policy),
+        Command::Inductive(args) => cmd_inductive::run(args),
     })
     .map_err(anyhow::Error::from)
     .and_then(|result| result);

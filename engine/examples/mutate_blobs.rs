@@ -16,7 +16,7 @@
 //! non-finite prediction was seen.
 
 use frameless_engine::writer::{
-    write_blob, Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage,
+    write_blob, write_blob_nodes, Architecture, Gate, Linear, ModelWeights, OwnedMetadata, Stage,
 };
 use frameless_engine::{sha256, Dims, Features, Header, Metadata, Model, ModelKind, Precision};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -140,6 +140,8 @@ struct Parts {
     dataset: String,
     class_names: String,
     accuracy: Option<f32>,
+    /// The id map (empty: a full blob).
+    ids: Vec<u8>,
     tensors: Vec<Vec<u8>>,
     tail: Vec<u8>,
 }
@@ -147,7 +149,8 @@ struct Parts {
 fn parse(blob: &[u8]) -> Option<Parts> {
     let (header, body): (Header, &[u8]) = postcard::take_from_bytes(blob).ok()?;
     let (echo, rest): (Echo, &[u8]) = postcard::take_from_bytes(body).ok()?;
-    let (m, mut rest): (Metadata, &[u8]) = postcard::take_from_bytes(rest).ok()?;
+    let (m, rest): (Metadata, &[u8]) = postcard::take_from_bytes(rest).ok()?;
+    let (ids, mut rest): (&[u8], &[u8]) = postcard::take_from_bytes(rest).ok()?;
     let mut tensors = Vec::new();
     while let Ok((t, r)) = postcard::take_from_bytes::<&[u8]>(rest) {
         tensors.push(t.to_vec());
@@ -160,6 +163,7 @@ fn parse(blob: &[u8]) -> Option<Parts> {
         dataset,
         class_names,
         accuracy: m.test_accuracy,
+        ids: ids.to_vec(),
         tensors,
         tail: rest.to_vec(),
     })
@@ -174,6 +178,7 @@ fn seal(p: &Parts) -> Vec<u8> {
     };
     let mut body = postcard::to_stdvec(&p.echo).unwrap();
     body.extend(postcard::to_stdvec(&meta).unwrap());
+    body.extend(postcard::to_stdvec(&p.ids.as_slice()).unwrap());
     for t in &p.tensors {
         body.extend(postcard::to_stdvec(&t.as_slice()).unwrap());
     }
@@ -219,7 +224,14 @@ fn roles(kind: ModelKind, s: u32) -> Vec<Role> {
 fn values_ok(p: &Parts) -> bool {
     let (kind, prec, dims) = p.echo;
     let roles = roles(kind, dims.n_stages);
-    if roles.len() != p.tensors.len() {
+    let ids: Vec<u32> = p
+        .ids
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let ids_ok = p.ids.is_empty()
+        || (p.ids.len() == 4 * dims.n_nodes as usize && ids.windows(2).all(|w| w[0] < w[1]));
+    if roles.len() != p.tensors.len() || !ids_ok {
         return false;
     }
     let f32_ok = |t: &[u8], scale: bool| {
@@ -303,11 +315,18 @@ fn mutate(rng: &mut Rng, p: &mut Parts) {
             }
             (p.header.kind, p.header.precision) = (p.echo.0, p.echo.1);
         }
-        // Metadata.
-        8 => match rng.below(3) {
+        // Metadata, or the id map (an id changed, dropped or added).
+        8 => match rng.below(6) {
             0 => p.accuracy = Some(rng.f32()),
             1 => p.class_names.push('\n'),
-            _ => p.dataset = "x".repeat(rng.below(40)),
+            2 => p.dataset = "x".repeat(rng.below(40)),
+            3 if p.ids.len() >= 4 => {
+                let i = rng.below(p.ids.len() / 4) * 4;
+                let v = [0, 1, 2, u32::MAX, rng.next() as u32][rng.below(5)];
+                p.ids[i..i + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            4 => p.ids.truncate(p.ids.len().saturating_sub(4)),
+            _ => p.ids.extend((rng.next() as u32).to_le_bytes()),
         },
         // Raw bytes anywhere in the tensors, or a tail.
         _ => {
@@ -352,8 +371,22 @@ fn run_one(rng: &mut Rng, blob: &[u8], parts: &Parts, c: &mut Counts) {
         .map(|_| (rng.next() % 2001) as f32 / 1000.0 - 1.0)
         .map(|v| v * scale)
         .collect();
-    for node in 0..dims.n_nodes.min(8) {
-        match model.predict(node, Features::Dense(&x), &mut scratch) {
+    // Every kept node by its id, then a new node from up to 3 of them (random weights).
+    let ids: Vec<u32> = (0..dims.n_nodes.min(8))
+        .filter_map(|r| model.node_id(r))
+        .collect();
+    let weights: Vec<f32> = ids
+        .iter()
+        .map(|_| (rng.next() % 1000) as f32 / 100.0)
+        .collect();
+    let m = ids.len().min(3);
+    for node in ids.iter().map(|&i| Some(i)).chain([None]) {
+        let x = Features::Dense(&x);
+        let r = match node {
+            Some(node) => model.predict(node, x, &mut scratch),
+            None => model.predict_new(x, &ids[..m], Some(&weights[..m]), &mut scratch),
+        };
+        match r {
             Ok(p) => {
                 c.predictions += 1;
                 let finite = p.logits.iter().chain(p.gates).all(|v| v.is_finite());
@@ -388,9 +421,15 @@ fn main() {
     let mut bases = Vec::new();
     for m in models(&mut rng) {
         for p in [Precision::F32, Precision::F16, Precision::Int8] {
-            let blob = write_blob(&m, p).unwrap();
-            Model::from_bytes(&blob).unwrap();
-            bases.push(parse(&blob).unwrap());
+            // Full, and sliced to the even nodes (an id map).
+            let even: Vec<u32> = (0..m.n_nodes as u32).step_by(2).collect();
+            for blob in [
+                write_blob(&m, p).unwrap(),
+                write_blob_nodes(&m, p, &even).unwrap(),
+            ] {
+                Model::from_bytes(&blob).unwrap();
+                bases.push(parse(&blob).unwrap());
+            }
         }
     }
     // Panics are counted below; only the first is printed.
@@ -407,6 +446,7 @@ fn main() {
         let base = &bases[rng.below(bases.len())];
         let mut p = Parts {
             tensors: base.tensors.clone(),
+            ids: base.ids.clone(),
             tail: base.tail.clone(),
             dataset: base.dataset.clone(),
             class_names: base.class_names.clone(),

@@ -1,7 +1,7 @@
 //! The model blob schema: header, dims, kind, precision, metadata and SHA-256.
 //!
 //! A blob is `postcard(Header) ++ body`; the body is `postcard((kind, precision,
-//! dims)) ++ postcard(Metadata) ++ tensors`, each tensor a postcard byte string
+//! dims)) ++ postcard(Metadata) ++ id map ++ tensors`, each tensor a postcard byte string
 //! (varint length, then raw little-endian bytes). `docs/blob-format.md` is the
 //! full specification. The same structs are written by `crate::writer` (feature `std`).
 

@@ -13,6 +13,8 @@ display_enum! {
         Echo => "header echo",
         /// The metadata record (dataset name, class names, accuracy).
         Metadata => "metadata",
+        /// The original ids of the nodes a sliced blob keeps.
+        IdMap => "node id map",
         /// An mlp layer.
         Layer => "mlp layer",
         /// A frameless stage's feature encoder.
@@ -87,6 +89,21 @@ display_enum! {
             /// The number of nodes in the model.
             n_nodes: u32,
         } => "node {node} out of range (model has {n_nodes} nodes)",
+        /// A sliced blob was asked for a node it does not keep.
+        NodeNotKept {
+            /// The node id asked for.
+            node: u32,
+        } => "node {node} not kept in this blob (sliced with an id map)",
+        /// `predict_new` was given a neighbour the blob has no table row for.
+        UnknownNeighbour {
+            /// The neighbour's id.
+            node: u32,
+        } => "neighbour {node} has no table row in this blob",
+        /// `predict_new`'s weight at `position` is negative, not finite, missing or extra.
+        NeighbourWeight {
+            /// Position in `weights` (the shorter length if the lengths differ).
+            position: usize,
+        } => "neighbour weight {position} missing, extra, negative or not finite",
         /// A dense feature vector's length is not `n_features`.
         FeatureLength {
             /// `n_features` of the model.

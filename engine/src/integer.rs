@@ -11,8 +11,9 @@
 
 use crate::kernels::int8::{lane_slot, BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, Encoding};
-use crate::layout::{le, Lin};
+use crate::layout::{le, Lin, Mat};
 use crate::model::{Parts, Plan};
+
 use crate::predict::{chunks, Features, Prediction, Value};
 use crate::quant::{sat_i32, sigmoid_q15, Fix, QuantI8};
 use crate::{Error, Model, Precision};
@@ -108,6 +109,31 @@ fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
     }
 }
 
+/// Loads band row `base + node`'s int8 values into `e` (at their lane slots)
+/// and returns its scale: [`own_row`] for a node with a row, or
+/// [`Model::predict_new`]'s mixed rows (quantised in f32, never reached from
+/// [`Model::predict_int8`]).
+pub(crate) trait BandRows {
+    /// Fills `e` (`d` values) with band `base`'s row; returns its scale.
+    fn load(&self, tables: &Mat, base: usize, e: &mut [i16], d: usize) -> Fix;
+    /// Whether there is a graph term (else every gate is 1).
+    fn graph(&self) -> bool {
+        true
+    }
+}
+
+/// Row `r` of every band's table.
+pub(crate) struct OwnRow(pub usize);
+
+impl BandRows for OwnRow {
+    fn load(&self, tables: &Mat, base: usize, e: &mut [i16], d: usize) -> Fix {
+        let row = base.saturating_add(self.0);
+        let e_row = tables.row(row);
+        fill(e, d, |o| e_row.get(o).map_or(0, |&c| i16::from(c as i8)));
+        tables.fix(row)
+    }
+}
+
 /// The first maximum of `v` (a later value must be strictly greater).
 fn argmax(v: &[i32]) -> u32 {
     let first_max = |(c, m), (i, &x)| if x > m { (i, x) } else { (c, m) };
@@ -134,9 +160,10 @@ impl Model<'_> {
         if self.precision() != Precision::Int8 {
             return Err(Error::NotInt8);
         }
-        self.check_call(node, &features, scratch.len())?;
+        let row = self.ids.row(node, self.shape.n)?;
+        self.check_call(&features, scratch.len())?;
         let p = IntParts::of(self.scratch.split(scratch));
-        let r = self.run_int8(node as usize, &features, |v| Some(i16::from(v)), p)?;
+        let r = self.run_int8(&OwnRow(row), &features, |v| Some(i16::from(v)), p)?;
         Ok(IntPrediction {
             class: r.class,
             logits: r.logits,
@@ -147,13 +174,13 @@ impl Model<'_> {
     /// [`Model::predict`] for an int8 blob (checks made): quantise, run, convert.
     pub(crate) fn run_int8_as_f32<'s>(
         &self,
-        node: usize,
+        rows: &impl BandRows,
         x: &Features,
         p: Parts<'s>,
     ) -> Result<Prediction<'s>, Error> {
         let q = QuantI8::new(self.calibration(0).unwrap_or(1.0));
         let coef = |v| Some(i16::from(q.quantize(v))).filter(|&q| q != 0);
-        let r = self.run_int8(node, x, coef, IntParts::of(p))?;
+        let r = self.run_int8(rows, x, coef, IntParts::of(p))?;
         let (scale, class) = (self.calibration(1).unwrap_or(1.0), r.class);
         let logits = bytemuck::try_cast_slice_mut::<i32, f32>(r.logits).unwrap_or(&mut []);
         logits
@@ -173,14 +200,14 @@ impl Model<'_> {
     /// Runs the integer pass, `coef` giving each non-zero feature's int8 value.
     fn run_int8<'s, V: Value>(
         &self,
-        node: usize,
+        rows: &impl BandRows,
         x: &Features<V>,
         coef: impl Fn(V) -> Option<i16>,
         mut p: IntParts<'s>,
     ) -> Result<IntOut<'s>, Error> {
         match self.plan {
             Plan::Mlp { .. } => self.mlp_int8(x, coef, &mut p)?,
-            Plan::Frameless { .. } => self.frameless_int8(node, x, coef, &mut p)?,
+            Plan::Frameless { .. } => self.frameless_int8(rows, x, coef, &mut p)?,
         }
         let class = argmax(p.logits);
         Ok(IntOut {
@@ -225,7 +252,7 @@ impl Model<'_> {
     /// next stage's input `h`, summed in `acc` (free once `u` is in lanes).
     fn frameless_int8<V: Value>(
         &self,
-        node: usize,
+        rows: &impl BandRows,
         x: &Features<V>,
         coef: impl Fn(V) -> Option<i16>,
         p: &mut IntParts,
@@ -257,16 +284,17 @@ impl Model<'_> {
             }
             let mut alpha_sum = 0i64;
             for b in 0..sh.b {
-                let row = b.saturating_mul(sh.n).saturating_add(node);
-                let (e_row, s_e) = (st.tables.row(row), st.tables.fix(row));
-                fill(e, d, |o| e_row.get(o).map_or(0, |&c| i16::from(c as i8)));
+                let s_e = rows.load(&st.tables, b.saturating_mul(sh.n), e, d);
                 // z = s_g (s_e g_e . e + s_u g_u . u) + beta, in Q12.
                 let g = st.gates.w.row(b);
                 let (ge, gu) = g.split_at_checked(d).unwrap_or((g, &[]));
                 let m = st.gates.w.fix(b);
                 let ze = m.mul(s_e).apply(i64::from(I8::dot(e, ge)));
                 let zu = m.mul(s_u).apply(i64::from(I8::dot(u, gu)));
-                let alpha = sigmoid_q15(sat_i32(ze + zu + st.gates.bias_i32(b)));
+                let alpha = match rows.graph() {
+                    true => sigmoid_q15(sat_i32(ze + zu + st.gates.bias_i32(b))),
+                    false => 32_768,
+                };
                 let keep = i64::from(32_768 - alpha);
                 if last {
                     if let Some(g) = p.gates.get_mut(b) {
@@ -284,8 +312,9 @@ impl Model<'_> {
                 } else {
                     // h += (1 - alpha) e, in s_h / 2^12; the u terms once, after the bands.
                     let k = sat_i32(s_e.mul(r_h).apply(keep));
-                    for (h, &c) in p.acc.iter_mut().zip(e_row) {
-                        *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(c as i8));
+                    for (o, h) in p.acc.iter_mut().enumerate() {
+                        let c = e.get(lane_slot(o, d)).copied().unwrap_or(0);
+                        *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(c));
                     }
                     alpha_sum += i64::from(alpha);
                 }

@@ -36,6 +36,11 @@ impl<'a> Mat<'a> {
         self.data.get(start..end).unwrap_or(&[])
     }
 
+    /// The stored scale of row `r` as f32 (1.0 for float precisions).
+    pub fn scale(&self, r: usize) -> f32 {
+        f32_at(self.scales, r).unwrap_or(1.0)
+    }
+
     /// The int8 multiplier of row `r` (validated, so the fallback never shows).
     pub fn fix(&self, r: usize) -> Fix {
         f32_at(self.scales, r)

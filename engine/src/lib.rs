@@ -8,7 +8,7 @@
 //!
 //! Modules, in data-flow order: [`error`] → [`blob`] (schema, SHA-256) →
 //! `layout` (tensor views) → [`model`] (validation) → [`quant`] →
-//! [`kernels`] → [`predict`].
+//! [`kernels`] → [`predict`] (and `nodes`: id map, new nodes).
 //!
 //! ```
 //! # #[cfg(feature = "std")] {
@@ -62,6 +62,7 @@ pub mod integer;
 pub mod kernels;
 mod layout;
 pub mod model;
+mod nodes;
 pub mod predict;
 pub mod quant;
 #[cfg(feature = "verify")]

@@ -2,6 +2,7 @@
 
 use crate::blob::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
 use crate::layout::{take, Head, Lin, Reader, Shape, Stage};
+use crate::nodes::IdMap;
 use crate::quant::Fix;
 use crate::{Error, Section};
 use core::cmp::Ordering;
@@ -18,6 +19,7 @@ pub struct Model<'a> {
     pub(crate) scratch: ScratchLayout,
     /// int8: the static scales, f32 LE (see [`Model::calibration`]); empty otherwise.
     pub(crate) calibration: &'a [u8],
+    pub(crate) ids: IdMap<'a>,
 }
 
 /// Tensor views resolved by [`Model::from_bytes`], so `predict` does not
@@ -176,7 +178,7 @@ impl<'a> Model<'a> {
     /// Validates `bytes` as a model blob and borrows it.
     ///
     /// Checks, in order: magic, version, header, body length, SHA-256, the header echo, dims,
-    /// metadata, then in one pass every tensor's length against the dims and its values:
+    /// metadata, the id map (empty, or `n_nodes` strictly increasing ids), then in one pass every tensor's length against the dims and its values:
     /// finite floats, int8 weights in -127..=127, int8 scales > 0 with `127 * scale` finite.
     ///
     /// # Errors
@@ -212,6 +214,8 @@ impl<'a> Model<'a> {
         if !(names_ok && acc_ok) {
             return Err(Error::BadMetadata);
         }
+        let (ids, tensors): (&[u8], _) = take(tensors, Section::IdMap)?;
+        let ids = IdMap::parse(ids, shape.n)?;
         let mut r = Reader {
             rest: tensors,
             prec: header.precision,
@@ -257,6 +261,7 @@ impl<'a> Model<'a> {
             plan,
             scratch,
             calibration,
+            ids,
         })
     }
 

@@ -4,6 +4,7 @@
 use crate::kernels::{axpy_rows, f16::F16, f32::F32, Encoding};
 use crate::layout::{Lin, Mat};
 use crate::model::{Parts, Plan};
+use crate::nodes::{mix, Rows};
 use crate::{Error, Model, Precision};
 
 /// A node's live feature vector: f32 values, or (for [`Model::predict_int8`])
@@ -186,8 +187,11 @@ impl Model<'_> {
     /// calibrated range saturate), runs [`Model::predict_int8`]'s integer
     /// pass and converts its logits and gates to f32.
     ///
+    /// A sliced blob finds `node`'s row by binary search of its id map (`O(log k)`, k kept
+    /// nodes); a full blob uses the id itself.
+    ///
     /// # Errors
-    /// [`Error::NodeOutOfRange`], [`Error::FeatureLength`], [`Error::SparseLengthMismatch`],
+    /// [`Error::NodeOutOfRange`], [`Error::NodeNotKept`] (a sliced blob), [`Error::FeatureLength`], [`Error::SparseLengthMismatch`],
     /// [`Error::FeatureIndexOutOfRange`], [`Error::UnsortedIndices`], [`Error::NonFiniteFeature`]
     /// or [`Error::ScratchTooSmall`] (nothing is computed); [`Error::Overflow`] if a computed
     /// value is not finite, so the logits and gates returned always are.
@@ -197,14 +201,28 @@ impl Model<'_> {
         features: Features<'_>,
         scratch: &'s mut [f32],
     ) -> Result<Prediction<'s>, Error> {
-        self.check_call(node, &features, scratch.len())?;
+        let row = self.ids.row(node, self.shape.n)?;
+        self.run(Rows::Own(row), features, scratch)
+    }
+
+    /// Checks `features` and `scratch`, then runs the model on band rows from `rows`.
+    pub(crate) fn run<'s>(
+        &self,
+        rows: Rows,
+        features: Features<'_>,
+        scratch: &'s mut [f32],
+    ) -> Result<Prediction<'s>, Error> {
+        self.check_call(&features, scratch.len())?;
         let mut p = self.scratch.split(scratch);
         if self.precision() == Precision::Int8 {
-            return self.run_int8_as_f32(node as usize, &features, p);
+            return match rows {
+                Rows::Own(r) => self.run_int8_as_f32(&crate::integer::OwnRow(r), &features, p),
+                _ => self.run_int8_as_f32(&crate::nodes::Mixed(self, rows), &features, p),
+            };
         }
         match self.plan {
             Plan::Mlp { .. } => self.run_mlp(&features, &mut p)?,
-            Plan::Frameless { .. } => self.run_frameless(node as usize, &features, &mut p)?,
+            Plan::Frameless { .. } => self.run_frameless(rows, &features, &mut p)?,
         }
         finite(p.logits).and(finite(p.gates))?;
         // The first maximum: a later logit must be strictly greater (no NaN is left).
@@ -218,17 +236,12 @@ impl Model<'_> {
         })
     }
 
-    /// The checks every entry point makes before computing anything.
+    /// The feature and scratch checks every entry point makes before computing anything.
     pub(crate) fn check_call<V: Value>(
         &self,
-        node: u32,
         features: &Features<V>,
         found: usize,
     ) -> Result<(), Error> {
-        let n_nodes = self.dims().n_nodes;
-        if node >= n_nodes {
-            return Err(Error::NodeOutOfRange { node, n_nodes });
-        }
         features.check(self.shape.f)?;
         let needed = self.scratch_len();
         if found < needed {
@@ -269,7 +282,7 @@ impl Model<'_> {
     /// encoded features), `h` (the next stage's input, `sum_b (1 - alpha_b)
     /// e_b + alpha_b u`), `e` (`E_b[node]`), `fx` (`C_x u + c_x`) and `tb`
     /// (`C_b e + c_b`).
-    fn run_frameless(&self, node: usize, x: &Features, p: &mut Parts) -> Result<(), Error> {
+    fn run_frameless(&self, rows: Rows, x: &Features, p: &mut Parts) -> Result<(), Error> {
         let Plan::Frameless { first, rest, head } = &self.plan else {
             return Ok(());
         };
@@ -296,14 +309,22 @@ impl Model<'_> {
                 h.fill(0.0);
             }
             for b in 0..sh.b {
-                let row = b.saturating_mul(sh.n).saturating_add(node);
-                table_row(&st.tables, row, e);
+                // e = E_b[node], or the neighbours' mixed rows for a new node.
+                let base = b.saturating_mul(sh.n);
+                match rows {
+                    Rows::Own(r) => table_row(&st.tables, base.saturating_add(r), e),
+                    _ => mix(&st.tables, base, &self.ids, sh.n, rows, e),
+                }
+                let e = finite(e)?;
                 // alpha_b = sigmoid(g[0..d] . e + g[d..2d] . u + beta_b)
                 let g = st.gates.w.row(b);
                 let split = d.saturating_mul(prec.weight_bytes());
                 let (ge, gu) = g.split_at_checked(split).unwrap_or((g, &[]));
                 let z = dot(prec, ge, e) + dot(prec, gu, u);
-                let alpha = 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b))));
+                let alpha = match rows {
+                    Rows::Features => 1.0,
+                    _ => 1.0 / (1.0 + libm::expf(-(z + st.gates.bias(b)))),
+                };
                 if last {
                     if let Some(g) = p.gates.get_mut(b) {
                         *g = alpha;

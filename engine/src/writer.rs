@@ -186,6 +186,18 @@ pub enum WriteError {
         /// Which tensor.
         what: &'static str,
     },
+    /// [`write_blob_nodes`]: a node id `>= n_nodes`.
+    NodeOutOfRange {
+        /// The id.
+        node: u32,
+    },
+    /// [`write_blob_nodes`]: a node id listed twice.
+    DuplicateNode {
+        /// The id.
+        node: u32,
+    },
+    /// [`write_blob_nodes`]: an empty node list.
+    NoNodes,
 }
 
 impl fmt::Display for WriteError {
@@ -205,6 +217,9 @@ impl fmt::Display for WriteError {
                 "int8 needs activation ranges: calibrate the weights on the graph's nodes first",
             ),
             WriteError::Int8Range { what } => write!(f, "int8 multiplier out of range in {what}"),
+            WriteError::NodeOutOfRange { node } => write!(f, "node {node} out of range"),
+            WriteError::DuplicateNode { node } => write!(f, "node {node} listed twice"),
+            WriteError::NoNodes => f.write_str("empty node list"),
         }
     }
 }
@@ -369,6 +384,62 @@ fn u32_of(v: usize) -> Result<u32, WriteError> {
 /// # Errors
 /// A [`WriteError`] when the weights do not form a valid model of their kind.
 pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8>, WriteError> {
+    write_with_ids(weights, precision, &[])
+}
+
+/// Builds a blob that keeps only `nodes`' rows of every band table (of every stage), in
+/// increasing id order, and their original ids as the id map: the engine answers for these
+/// ids (bit-identically to [`write_blob`]'s blob) and refuses the others. All nodes: the
+/// blob of [`write_blob`] (no map).
+///
+/// # Errors
+/// [`WriteError::NoNodes`], [`WriteError::NodeOutOfRange`] or [`WriteError::DuplicateNode`]
+/// naming the id, or any error of [`write_blob`].
+pub fn write_blob_nodes(
+    weights: &ModelWeights,
+    precision: Precision,
+    nodes: &[u32],
+) -> Result<Vec<u8>, WriteError> {
+    let mut ids = nodes.to_vec();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(WriteError::DuplicateNode { node: w[0] });
+    }
+    match ids.last() {
+        None => return Err(WriteError::NoNodes),
+        Some(&node) if node as usize >= weights.n_nodes => {
+            return Err(WriteError::NodeOutOfRange { node })
+        }
+        _ => {}
+    }
+    let mut sliced = weights.clone();
+    sliced.n_nodes = ids.len();
+    if let Architecture::Frameless { stages, .. } = &mut sliced.architecture {
+        let d = stages.first().map_or(0, |st| st.encoder.out_dim);
+        for tab in stages.iter_mut().flat_map(|st| st.tables.iter_mut()) {
+            check(tab, weights.n_nodes * d, "band table")?;
+            *tab = ids
+                .iter()
+                .flat_map(|&i| &tab[i as usize * d..][..d])
+                .copied()
+                .collect();
+        }
+    }
+    // Every node kept (sorted, unique, in range): the identity, no map needed.
+    let map = if ids.len() == weights.n_nodes {
+        &[][..]
+    } else {
+        &ids[..]
+    };
+    write_with_ids(&sliced, precision, map)
+}
+
+/// [`write_blob`] with an id map (`ids` empty: a full blob).
+fn write_with_ids(
+    weights: &ModelWeights,
+    precision: Precision,
+    ids: &[u32],
+) -> Result<Vec<u8>, WriteError> {
     let (n, f, c) = (weights.n_nodes, weights.n_features, weights.n_classes);
     if n == 0 || f == 0 || c == 0 {
         return Err(WriteError::StageCount);
@@ -495,6 +566,10 @@ pub fn write_blob(weights: &ModelWeights, precision: Precision) -> Result<Vec<u8
     let mut body =
         postcard::to_stdvec(&(weights.kind, precision, dims)).map_err(|_| WriteError::TooLarge)?;
     body.extend(postcard::to_stdvec(&meta).map_err(|_| WriteError::TooLarge)?);
+    push_bytes(
+        &mut body,
+        &ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<_>>(),
+    );
     let section = match &enc {
         Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages as usize)),
         Encoding::Float(_) => Vec::new(),

@@ -113,10 +113,12 @@ fn round_trip_tensors_are_identical() {
             b: 2,
             s: 2,
         };
-        // The tensors follow the header, the echo and the metadata.
+        // The tensors follow the header, the echo, the metadata and the (empty) id map.
         let (_, body): (Header, _) = take(&blob, Section::Header).unwrap();
         let (_, rest): ((ModelKind, Precision, Dims), _) = take(body, Section::Echo).unwrap();
         let (_, rest): (Metadata, _) = take(rest, Section::Metadata).unwrap();
+        let (ids, rest): (&[u8], _) = take(rest, Section::IdMap).unwrap();
+        assert!(ids.is_empty());
         let (calibration, tensors): (&[u8], _) = take(rest, Section::Calibration).unwrap();
         assert!(calibration.is_empty());
         let mut r = Reader {

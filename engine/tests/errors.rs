@@ -26,10 +26,11 @@ fn seal(mut h: Header, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Rebuilds a body from (echo, metadata, tensor bytes).
+/// Rebuilds a body from (echo, metadata, tensor bytes), with an empty id map.
 fn body_of(echo: (ModelKind, Precision, Dims), meta: &Metadata, tensors: &[u8]) -> Vec<u8> {
     let mut b = postcard::to_stdvec(&echo).unwrap();
     b.extend(postcard::to_stdvec(meta).unwrap());
+    b.push(0);
     b.extend_from_slice(tensors);
     b
 }
@@ -40,6 +41,7 @@ fn parts(p: Precision) -> (Header, Metadata<'static>, Vec<u8>) {
     let (_, rest): ((ModelKind, Precision, Dims), &[u8]) =
         postcard::take_from_bytes(&body).unwrap();
     let (_m, t): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (_ids, t): (&[u8], &[u8]) = postcard::take_from_bytes(t).unwrap();
     let meta = Metadata {
         dataset: "tiny",
         class_names: "left\nright",
@@ -269,6 +271,7 @@ fn with_value(model: &ModelWeights, p: Precision, k: usize, bad: &[u8]) -> Vec<u
     let (echo, rest): ((ModelKind, Precision, Dims), &[u8]) =
         postcard::take_from_bytes(&body).unwrap();
     let (meta, t): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+    let (_ids, t): (&[u8], &[u8]) = postcard::take_from_bytes(t).unwrap();
     let mut t = t.to_vec();
     let (start, len) = tensor_spans(&t)[k];
     assert!(len >= bad.len());
@@ -529,6 +532,12 @@ fn display_is_one_lowercase_line() {
         Error::ScratchTooSmall {
             needed: 2,
             found: 1,
+        },
+        Error::NodeNotKept { node: 3 },
+        Error::UnknownNeighbour { node: 3 },
+        Error::NeighbourWeight { position: 0 },
+        Error::BadValue {
+            section: Section::IdMap,
         },
     ];
     for e in all {

@@ -18,6 +18,7 @@ pub mod figures;
 pub mod fit_report;
 pub mod grid;
 mod hidden;
+pub mod inductive;
 pub mod plot;
 pub mod record;
 pub mod report;

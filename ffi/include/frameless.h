@@ -60,6 +60,7 @@ extern "C" {
 #define FRAMELESS_E_OTHER 22                       /* an engine error without a code of its own */
 #define FRAMELESS_E_OVERFLOW 23                    /* a non-finite value computed in predict */
 #define FRAMELESS_E_NOT_INT8 24                    /* an integer-only call on a float model */
+#define FRAMELESS_E_NODE_NOT_KEPT 25               /* a sliced blob (id map) does not keep this node */
 
 /* A loaded model. Opaque: zero it before the first frameless_load (statics
  * are); the blob it was loaded from must outlive it, unchanged. */

@@ -89,10 +89,12 @@ pub const FRAMELESS_E_OTHER: i32 = 22;
 pub const FRAMELESS_E_OVERFLOW: i32 = 23;
 /// An integer-only call on a float model.
 pub const FRAMELESS_E_NOT_INT8: i32 = 24;
+/// The blob keeps only some nodes (an id map) and not this one.
+pub const FRAMELESS_E_NODE_NOT_KEPT: i32 = 25;
 
 /// Every code with its name, in code order: the one table behind
 /// [`frameless_error_name`] (and the header test).
-pub const ERROR_NAMES: [(i32, &CStr); 25] = [
+pub const ERROR_NAMES: [(i32, &CStr); 26] = [
     (FRAMELESS_OK, c"FRAMELESS_OK"),
     (FRAMELESS_E_NULL_POINTER, c"FRAMELESS_E_NULL_POINTER"),
     (FRAMELESS_E_MISALIGNED, c"FRAMELESS_E_MISALIGNED"),
@@ -139,6 +141,7 @@ pub const ERROR_NAMES: [(i32, &CStr); 25] = [
     (FRAMELESS_E_OTHER, c"FRAMELESS_E_OTHER"),
     (FRAMELESS_E_OVERFLOW, c"FRAMELESS_E_OVERFLOW"),
     (FRAMELESS_E_NOT_INT8, c"FRAMELESS_E_NOT_INT8"),
+    (FRAMELESS_E_NODE_NOT_KEPT, c"FRAMELESS_E_NODE_NOT_KEPT"),
 ];
 
 /// The status code of an engine error.
@@ -158,6 +161,7 @@ pub fn error_code(e: &Error) -> i32 {
         Error::NotInt8 => FRAMELESS_E_NOT_INT8,
         Error::BadMetadata => FRAMELESS_E_BAD_METADATA,
         Error::NodeOutOfRange { .. } => FRAMELESS_E_NODE_OUT_OF_RANGE,
+        Error::NodeNotKept { .. } => FRAMELESS_E_NODE_NOT_KEPT,
         Error::FeatureLength { .. } => FRAMELESS_E_FEATURE_LENGTH,
         Error::FeatureIndexOutOfRange { .. } => FRAMELESS_E_FEATURE_INDEX_OUT_OF_RANGE,
         Error::UnsortedIndices { .. } => FRAMELESS_E_UNSORTED_INDICES,

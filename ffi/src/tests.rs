@@ -393,6 +393,8 @@ fn error_names_cover_every_code_and_match_the_header() {
         found: 1,
     };
     assert_eq!(error_code(&e), FRAMELESS_E_SCRATCH_TOO_SMALL);
+    let e = Error::NodeNotKept { node: 3 };
+    assert_eq!(error_code(&e), FRAMELESS_E_NODE_NOT_KEPT);
 }
 
 #[test]

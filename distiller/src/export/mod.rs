@@ -25,7 +25,7 @@ pub mod artifact;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use frameless_engine::writer::{write_blob, ModelWeights, WriteError};
+use frameless_engine::writer::{write_blob, write_blob_nodes, ModelWeights, WriteError};
 use frameless_engine::{Model, Precision};
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,13 @@ pub enum ExportError {
         /// Quantised test accuracy (engine).
         quantised: f64,
     },
+    /// A sliced blob answered a kept node differently from the full blob, or answered a
+    /// node it does not keep.
+    #[error("sliced blob differs from the full blob at node {node}")]
+    SliceMismatch {
+        /// The node.
+        node: u32,
+    },
     /// A student file that cannot be used (raised by [`artifact`]).
     #[error("{}: {defect}", path.display())]
     StudentFile {
@@ -121,6 +128,12 @@ impl crate::error::Blamed for ExportError {
             // A file the user named: unreadable, not a student file, or an output path
             // that cannot be written.
             Self::StudentFile { .. } | Self::Io { .. } => Blame::Input,
+            // A node list the user gave (`--nodes`).
+            Self::Write(
+                WriteError::NodeOutOfRange { .. }
+                | WriteError::DuplicateNode { .. }
+                | WriteError::NoNodes,
+            ) => Blame::Input,
             // Parity and the writer check our own results.
             Self::Write(_)
             | Self::Engine { .. }
@@ -128,7 +141,8 @@ impl crate::error::Blamed for ExportError {
             | Self::Agreement { .. }
             | Self::NotBitExact { .. }
             | Self::AccuracyDrop { .. }
-            | Self::Coverage { .. } => Blame::Internal,
+            | Self::Coverage { .. }
+            | Self::SliceMismatch { .. } => Blame::Internal,
         }
     }
 }
@@ -172,6 +186,10 @@ pub struct ParityReport {
     pub blob_bytes: usize,
     /// Engine scratch size in bytes.
     pub scratch_bytes: usize,
+    /// Nodes a sliced blob keeps (`--nodes`; its rows answer bit-identically to the full
+    /// blob's, checked); `None` for a full blob. `blob_bytes` is then the sliced blob's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_nodes: Option<usize>,
 }
 
 /// Runs every node of `features` through `model`; returns logits `N × C`.
@@ -258,6 +276,7 @@ pub fn verify(
         f32_test_accuracy: accuracy(&f32_pred, inputs.labels, inputs.test),
         blob_bytes: blob.len(),
         scratch_bytes: model.scratch_bytes(),
+        kept_nodes: None,
     };
     if precision == Precision::F32 {
         if diff_f32.is_nan() || diff_f32 > F32_LOGIT_TOLERANCE {
@@ -300,9 +319,67 @@ pub fn export(
     precision: Precision,
     path: &Path,
 ) -> Result<ParityReport, ExportError> {
-    let (blob, report) = verify(inputs, precision)?;
+    export_nodes(inputs, precision, None, path)
+}
+
+/// [`verify`]; with `nodes`, slice the blob to them ([`write_blob_nodes`]) and check that
+/// the sliced blob answers every kept node bit-identically (logits and gates) to the full
+/// one and refuses another; then write it to `path` atomically.
+///
+/// # Errors
+/// As [`verify`]; [`ExportError::Write`] for a bad node list (out of range, duplicate);
+/// [`ExportError::SliceMismatch`]; [`ExportError::Io`].
+pub fn export_nodes(
+    inputs: &ParityInputs,
+    precision: Precision,
+    nodes: Option<&[u32]>,
+    path: &Path,
+) -> Result<ParityReport, ExportError> {
+    let (mut blob, mut report) = verify(inputs, precision)?;
+    if let Some(nodes) = nodes {
+        let sliced = write_blob_nodes(inputs.weights, precision, nodes)?;
+        check_slice(&blob, &sliced, nodes, inputs.features)?;
+        (report.blob_bytes, report.kept_nodes) = (sliced.len(), Some(nodes.len()));
+        blob = sliced;
+    }
     write_atomic(path, &blob)?;
     Ok(report)
+}
+
+/// Checks that `sliced` answers each of `nodes` exactly as `full` does.
+fn check_slice(full: &[u8], sliced: &[u8], nodes: &[u32], x: &Csr) -> Result<(), ExportError> {
+    let engine = |error| ExportError::Engine { node: None, error };
+    let (full, sliced) = (
+        Model::from_bytes(full).map_err(engine)?,
+        Model::from_bytes(sliced).map_err(engine)?,
+    );
+    let (mut s1, mut s2) = (
+        vec![0f32; full.scratch_len()],
+        vec![0f32; sliced.scratch_len()],
+    );
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for &node in nodes {
+        let features = x.row_features(node as usize);
+        let run = |m: &Model, s: &mut [f32]| {
+            m.predict(node, features, s)
+                .map(|p| (bits(p.logits), bits(p.gates)))
+                .map_err(|error| ExportError::Engine {
+                    node: Some(node),
+                    error,
+                })
+        };
+        if run(&full, &mut s1)? != run(&sliced, &mut s2)? {
+            return Err(ExportError::SliceMismatch { node });
+        }
+    }
+    let other = (0..full.dims().n_nodes).find(|n| !nodes.contains(n));
+    if let Some(node) = other {
+        let r = sliced.predict(node, x.row_features(node as usize), &mut s2);
+        if r.map(drop) != Err(frameless_engine::Error::NodeNotKept { node }) {
+            return Err(ExportError::SliceMismatch { node });
+        }
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` with [`crate::files::write_atomic`], naming the path in

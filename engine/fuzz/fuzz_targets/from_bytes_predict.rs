@@ -1,10 +1,11 @@
-//! Fuzzes `Model::from_bytes` and, for accepted blobs, `Model::predict`.
+//! Fuzzes `Model::from_bytes` and, for accepted blobs, `Model::predict` and `predict_new`.
 //!
 //! Input: `[mode, node: 4 bytes, n_sparse, (index: 2 bytes, value: f32) * n_sparse, blob...]`.
 //! `mode & 1`: rewrite the header's `body_len` and `body_sha256` to match the
 //! body, so mutations get past the checksum into the layout validation and
 //! the forward pass. `mode & 2`: dense features instead of sparse ones.
-//! `mode & 4`: a scratch one word short (must be `ScratchTooSmall`).
+//! `mode & 4`: a scratch one word short (must be `ScratchTooSmall`). `mode & 8`:
+//! `predict_new` weighs the neighbours (the sparse indices) by the values.
 //! Neither call may panic; predictions must have the promised shapes.
 #![no_main]
 
@@ -91,5 +92,12 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(Error::ScratchTooSmall { .. }) => assert!(short),
         Err(_) => {}
+    }
+    // A new node from the fuzzed ids as neighbours (and values as weights, in mode 8).
+    let weights = (mode & 8 != 0).then_some(&val[..]);
+    if let Ok(p) = model.predict_new(features, &idx, weights, &mut scratch) {
+        assert!(!short);
+        assert_eq!(p.logits.len(), dims.n_classes as usize);
+        assert!(p.logits.iter().chain(p.gates).all(|v| v.is_finite()));
     }
 });
