@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lines of the engine's no_std part: for every engine/src/**/*.rs except the
 # std-only writer (writer*.rs), the lines before the file's first
-# `#[cfg(test)]` (the whole file if it has none). Fails at 1500 or more.
+# `#[cfg(test)]` (the whole file if it has none). Fails at the limit or more.
 # verify.rs is skipped too: the signature check behind feature `verify`
 # (off by default), which firmware that loads unsigned blobs never compiles.
 # kernels/dsp.rs is skipped too: the Cortex-M4 asm! kernels behind feature `dsp`
@@ -9,7 +9,10 @@
 # kernels that stay counted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-limit=1500
+# 1,500 through blob v2 (issue 11: one forward pass, float or int8 with run-time
+# float scales). Blob v3 added a second, integer-only forward pass (integer.rs,
+# issue 13) and the id map and new-node rows (nodes.rs, issue 16): 2,400.
+limit=2400
 total=0
 while IFS= read -r f; do
     n=$(awk '/^[[:space:]]*#\[cfg\(test\)\]/ { exit } { n++ } END { print n + 0 }' "$f")
