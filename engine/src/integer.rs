@@ -81,7 +81,7 @@ fn row_params<'a>(lin: &Lin<'a>, row0: usize) -> impl Iterator<Item = (Fix, i64)
 fn matvec(lin: &Lin, row0: usize, lanes: &[i16], extra: Fix, out: &mut [i32]) {
     let rows = lin.w.data.chunks_exact(lin.w.cols.max(1)).skip(row0);
     for ((v, w), (m, b)) in out.iter_mut().zip(rows).zip(row_params(lin, row0)) {
-        *v = sat_i32(m.mul(extra).apply(i64::from(I8::dot(lanes, w))) + b);
+        *v = sat_i32(m.times(extra).apply(i64::from(I8::dot(lanes, w))) + b);
     }
 }
 
@@ -289,8 +289,8 @@ impl Model<'_> {
                 let g = st.gates.w.row(b);
                 let (ge, gu) = g.split_at_checked(d).unwrap_or((g, &[]));
                 let m = st.gates.w.fix(b);
-                let ze = m.mul(s_e).apply(i64::from(I8::dot(e, ge)));
-                let zu = m.mul(s_u).apply(i64::from(I8::dot(u, gu)));
+                let ze = m.times(s_e).apply(i64::from(I8::dot(e, ge)));
+                let zu = m.times(s_u).apply(i64::from(I8::dot(u, gu)));
                 let alpha = match rows.graph() {
                     true => sigmoid_q15(sat_i32(ze + zu + st.gates.bias_i32(b))),
                     false => 32_768,
@@ -311,7 +311,7 @@ impl Model<'_> {
                     }
                 } else {
                     // h += (1 - alpha) e, in s_h / 2^12; the u terms once, after the bands.
-                    let k = sat_i32(s_e.mul(r_h).apply(keep));
+                    let k = sat_i32(s_e.times(r_h).apply(keep));
                     for (o, h) in p.acc.iter_mut().enumerate() {
                         let c = e.get(lane_slot(o, d)).copied().unwrap_or(0);
                         *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(c));
@@ -320,7 +320,7 @@ impl Model<'_> {
                 }
             }
             if !last {
-                let k = sat_i32(s_u.mul(r_h).apply(alpha_sum));
+                let k = sat_i32(s_u.times(r_h).apply(alpha_sum));
                 let acc = &mut *p.acc;
                 for (o, h) in acc.iter_mut().enumerate() {
                     let uo = u.get(lane_slot(o, d)).copied().unwrap_or(0);

@@ -140,7 +140,7 @@ impl Fix {
     /// `self * other`, its mantissa truncated to 24 bits (relative error
     /// < 2^-23; exact when either is a power of two).
     #[inline]
-    pub fn mul(self, other: Fix) -> Fix {
+    pub fn times(self, other: Fix) -> Fix {
         let p = u64::from(self.m) * u64::from(other.m); // in [2^46, 2^48)
         let k = if p >> 47 == 0 { 23 } else { 24 };
         let shift = self.shift.saturating_add(other.shift).saturating_sub(k);
@@ -287,7 +287,7 @@ mod tests {
         #[test]
         fn fix_product_is_close(a in 1.0e-6f32..1.0e3, b in 1.0e-6f32..1.0e3) {
             if let (Some(fa), Some(fb)) = (Fix::of(a), Fix::of(b)) {
-                let p = fa.mul(fb);
+                let p = fa.times(fb);
                 let got = p.apply(1 << 30) as f64 / f64::from(1u32 << 30);
                 let want = f64::from(a) * f64::from(b);
                 proptest::prop_assert!((got - want).abs() <= want * 1e-6 + 1e-9, "{} vs {}", got, want);

@@ -571,7 +571,7 @@ fn write_with_ids(
         &ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<_>>(),
     );
     let section = match &enc {
-        Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages as usize)),
+        Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages)),
         Encoding::Float(_) => Vec::new(),
     };
     let section: Vec<f32> = section.into_iter().map(|v| v as f32).collect();

@@ -8,7 +8,7 @@
 //! Units: an activation of scale `s` is produced in `s / 256`, logits in the
 //! logit scale `max|logit| / 2^20`, gate inputs in `2^-12`. Band classifiers
 //! and gates have `s_in = 1`: the engine multiplies in the table row's scale
-//! (and `s_u`) at run time, as [`crate::quant::Fix::mul`].
+//! (and `s_u`) at run time, as [`crate::quant::Fix::times`].
 //!
 //! [`QuantizedModel::forward`] is the integer contract in plain loops over
 //! those tensors: the engine's tests and the distiller's simulation compare
@@ -224,7 +224,7 @@ impl QuantLinear {
         let rows = self.rows.iter().zip(&self.multiplier).zip(&self.bias);
         rows.map(|((r, &m), &b)| {
             let acc: i64 = r.iter().zip(x).map(|(&w, &v)| i64::from(w) * v).sum();
-            let m = Fix::of(m).unwrap_or(Fix::UNIT).mul(extra);
+            let m = Fix::of(m).unwrap_or(Fix::UNIT).times(extra);
             i64::from(sat_i32(m.apply(acc) + i64::from(b)))
         })
         .collect()
@@ -390,8 +390,8 @@ impl QuantizedModel {
                     w.iter().zip(x).map(|(&a, &b)| i64::from(a) * b).sum()
                 };
                 let m = Fix::of(st.gates.multiplier[b]).unwrap_or(Fix::UNIT);
-                let z = m.mul(s_e).apply(dot(ge, &e))
-                    + m.mul(s_u).apply(dot(gu, &u))
+                let z = m.times(s_e).apply(dot(ge, &e))
+                    + m.times(s_u).apply(dot(gu, &u))
                     + i64::from(st.gates.bias[b]);
                 let alpha = i64::from(sigmoid_q15(sat_i32(z)));
                 if last {
@@ -402,7 +402,7 @@ impl QuantizedModel {
                         *l = i64::from(sat_i32(*l + mixed));
                     }
                 } else {
-                    let k = i64::from(sat_i32(s_e.mul(r_h).apply(32_768 - alpha)));
+                    let k = i64::from(sat_i32(s_e.times(r_h).apply(32_768 - alpha)));
                     for (hv, &ev) in h.iter_mut().zip(&e) {
                         *hv = i64::from(sat_i32(*hv + k * ev));
                     }
@@ -410,7 +410,7 @@ impl QuantizedModel {
                 }
             }
             if !last {
-                let k = i64::from(sat_i32(s_u.mul(r_h).apply(alpha_sum)));
+                let k = i64::from(sat_i32(s_u.times(r_h).apply(alpha_sum)));
                 let half = 1i64 << (MIX_BITS - 1);
                 q = h
                     .iter()
