@@ -175,6 +175,8 @@ fn model_files(
             return Err("could not find enough test nodes with a clear margin".into());
         }
         let t = test_candidate(rng, dims.n_nodes as usize, dims.n_features as usize);
+        // A sliced blob (`export --nodes`) answers its kept nodes by their original ids.
+        let t = (models[0].node_id(t.0).unwrap_or(t.0), t.1);
         if tests.iter().any(|(n, _)| *n == t.0) {
             continue;
         }
