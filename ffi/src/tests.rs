@@ -415,10 +415,8 @@ fn int8_entry_matches_the_engine_and_refuses_float_models() {
     let m = loaded(BLOB);
     let (mut xs, mut ls) = (0f32, 0f32);
     // SAFETY: live handle and outputs.
-    assert_eq!(
-        unsafe { frameless_int8_scales(&m, &mut xs, &mut ls) },
-        FRAMELESS_OK
-    );
+    let rc = unsafe { frameless_int8_scales(&m, &mut xs, &mut ls) };
+    assert_eq!(rc, FRAMELESS_OK);
     assert_eq!(
         (Some(xs), Some(ls)),
         (engine.calibration(0), engine.calibration(1))
@@ -469,10 +467,8 @@ fn int8_entry_matches_the_engine_and_refuses_float_models() {
     let f32_blob = include_bytes!("../../firmware-examples/models/model-f32.fgkd");
     let f = loaded(f32_blob);
     // SAFETY: live handle and outputs.
-    assert_eq!(
-        unsafe { frameless_int8_scales(&f, &mut xs, &mut ls) },
-        FRAMELESS_E_NOT_INT8
-    );
+    let rc = unsafe { frameless_int8_scales(&f, &mut xs, &mut ls) };
+    assert_eq!(rc, FRAMELESS_E_NOT_INT8);
     let mut p = MaybeUninit::<FramelessIntPrediction>::uninit();
     let mut s = vec![0f32; scratch_words(&f)];
     // SAFETY: as above, with nnz 0.
