@@ -8,7 +8,7 @@
 //! ```no_run
 //! use frameless_distiller::pipeline::{demo, DemoConfig};
 //! let report = demo(&DemoConfig::default(), &mut |_| frameless_distiller::progress::Progress::ignore())?;
-//! println!("{:.0}x faster than the teacher", report.precisions[2].speedup);
+//! println!("int8 answers one node {:.0}x faster than the teacher", report.precisions[2].speedup_single_node);
 //! # Ok::<(), frameless_distiller::pipeline::PipelineError>(())
 //! ```
 
