@@ -55,8 +55,27 @@ fn infer() -> (u32, usize) {
     let (Some(scratch), Some((node, features))) = (scratch, test_node(0)) else {
         fail(EXIT_SETUP, format_args!("budget: scratch or test node"));
     };
-    match model.predict(black_box(node), black_box(features), scratch) {
-        Ok(p) => (p.class, model.scratch_bytes()),
+    // int8 answers with the integer-only entry (features quantised here), as
+    // an int8 firmware would, so no float pass is linked in.
+    #[cfg(feature = "int8")]
+    let answer = {
+        use frameless_engine::{quant::quantize_value_i8, Features};
+        let Features::Sparse { indices, values } = features else {
+            fail(EXIT_SETUP, format_args!("budget: test node"));
+        };
+        let s_x = model.calibration(0).unwrap_or(1.0);
+        let mut q = [0i8; 32];
+        for (o, &v) in q.iter_mut().zip(values) {
+            *o = quantize_value_i8(v, s_x);
+        }
+        let values = q.get(..indices.len()).unwrap_or(&[]);
+        let features = Features::Sparse { indices, values };
+        model.predict_int8(black_box(node), black_box(features), scratch).map(|p| p.class)
+    };
+    #[cfg(not(feature = "int8"))]
+    let answer = model.predict(black_box(node), black_box(features), scratch).map(|p| p.class);
+    match answer {
+        Ok(class) => (class, model.scratch_bytes()),
         Err(_) => fail(EXIT_MISMATCH, format_args!("budget: predict failed")),
     }
 }
