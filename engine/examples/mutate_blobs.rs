@@ -122,13 +122,17 @@ fn models(rng: &mut Rng) -> Vec<ModelWeights> {
         metadata: metadata.clone(),
         calibration: None,
     };
-    vec![
+    let models = vec![
         mlp(rng, &[f, c]),
         mlp(rng, &[f, d, c]),
         mlp(rng, &[f, d, d, c]),
         frameless(rng, 1),
         frameless(rng, 2),
-    ]
+    ];
+    // int8 needs activation ranges: calibrate on random features at every node.
+    let xs: Vec<Vec<f32>> = (0..n).map(|_| vals(rng, f)).collect();
+    let inputs = || xs.iter().enumerate().map(|(i, x)| (i, Features::Dense(x)));
+    models.into_iter().map(|m| m.calibrated(inputs())).collect()
 }
 
 type Echo = (ModelKind, Precision, Dims);
@@ -204,7 +208,8 @@ enum Role {
 fn roles(kind: ModelKind, s: u32) -> Vec<Role> {
     use Role::*;
     let lin = [Weights, Scales, Bias];
-    let mut v = Vec::new();
+    // The calibration section (int8 scales; empty for float blobs) comes first.
+    let mut v = vec![Scales];
     for _ in 0..s {
         match kind {
             ModelKind::Mlp => v.extend(lin),
@@ -237,10 +242,13 @@ fn values_ok(p: &Parts) -> bool {
     let f32_ok = |t: &[u8], scale: bool| {
         t.chunks_exact(4).all(|c| {
             let v = f32::from_le_bytes(c.try_into().unwrap());
-            v.is_finite() && (!scale || (v > 0.0 && (v * 127.0).is_finite()))
+            // A scale is an integer multiplier the engine can apply.
+            v.is_finite() && (!scale || frameless_engine::quant::Fix::of(v).is_some())
         })
     };
     roles.iter().zip(&p.tensors).all(|(r, t)| match (r, prec) {
+        // int8 biases are i32: any value.
+        (Role::Bias, Precision::Int8) => t.len() % 4 == 0,
         (Role::Weights, Precision::F32) | (Role::Bias, _) => f32_ok(t, false),
         (Role::Scales, _) => f32_ok(t, true),
         (Role::Weights, Precision::F16) => t
