@@ -10,77 +10,17 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use candle_core::Device;
 use criterion::{criterion_group, criterion_main, Criterion};
 use frameless_distiller::data::{self, Dataset, SplitRates};
 use frameless_distiller::framelet::{self, FrameletConfig};
-use frameless_distiller::sparse::Csr;
 use frameless_distiller::teacher::{TeacherConfig, TeacherKind, Trainer};
 use frameless_engine::{Features, Model};
 
 const NODE: u32 = 17;
 const HOPS: usize = 6;
-
-/// The nodes within `hops` of `start` (breadth-first, `start` first).
-fn ball(dataset: &Dataset, start: u32, hops: usize) -> Vec<u32> {
-    let graph = dataset.graph().expect("valid graph");
-    let mut depth = vec![usize::MAX; dataset.n_nodes()];
-    let mut order = vec![start];
-    let mut queue = VecDeque::from([start]);
-    depth[start as usize] = 0;
-    while let Some(u) = queue.pop_front() {
-        if depth[u as usize] == hops {
-            continue;
-        }
-        for (v, _) in graph.adjacency.row(u as usize) {
-            if depth[v as usize] == usize::MAX {
-                depth[v as usize] = depth[u as usize] + 1;
-                order.push(v);
-                queue.push_back(v);
-            }
-        }
-    }
-    order
-}
-
-/// The subgraph induced by `nodes`, renumbered in that order.
-fn induced(dataset: &Dataset, nodes: &[u32]) -> Dataset {
-    let mut new_id = vec![u32::MAX; dataset.n_nodes()];
-    for (i, &u) in nodes.iter().enumerate() {
-        new_id[u as usize] = i as u32;
-    }
-    let triplets: Vec<(u32, u32, f32)> = nodes
-        .iter()
-        .enumerate()
-        .flat_map(|(i, &u)| {
-            dataset
-                .features
-                .row(u as usize)
-                .map(move |(c, v)| (i as u32, c, v))
-        })
-        .collect();
-    let features = Csr::from_triplets(nodes.len(), dataset.n_features, &triplets).expect("rows");
-    let edges = dataset
-        .edges
-        .iter()
-        .filter_map(|&(u, v)| {
-            let (a, b) = (new_id[u as usize], new_id[v as usize]);
-            (a != u32::MAX && b != u32::MAX).then_some((a, b))
-        })
-        .collect();
-    Dataset {
-        name: format!("{}-ball", dataset.name),
-        n_features: dataset.n_features,
-        n_classes: dataset.n_classes,
-        features,
-        labels: nodes.iter().map(|&u| dataset.labels[u as usize]).collect(),
-        edges,
-        fixed_splits: Vec::new(),
-    }
-}
 
 fn teacher_forward(c: &mut Criterion, name: &str, dataset: &Dataset) {
     let ops = framelet::build(&dataset.graph().expect("graph"), &FrameletConfig::default())
@@ -127,13 +67,14 @@ fn benches(c: &mut Criterion) {
         let blob = std::fs::read(models.join(format!("model-{precision}.fgkd"))).expect("blob");
         engine_predict(c, &format!("engine_{precision}"), &blob, &cora);
     }
-    let nodes = ball(&cora, NODE, HOPS);
+    let nodes = cora.ball(NODE, HOPS).expect("node in range");
     eprintln!(
         "node {NODE}: {HOPS}-hop ball holds {} of {} nodes",
         nodes.len(),
         cora.n_nodes()
     );
-    teacher_forward(c, "teacher_6hop_ball", &induced(&cora, &nodes));
+    let ball = cora.induced(&nodes).expect("ball nodes in range");
+    teacher_forward(c, "teacher_6hop_ball", &ball);
     teacher_forward(c, "teacher_full_graph", &cora);
 }
 
