@@ -441,24 +441,11 @@ unsafe fn predict(
         Ok(f) => f,
         Err(code) => return code,
     };
-    if out.is_null() || scratch.is_null() {
-        return FRAMELESS_E_NULL_POINTER;
-    }
-    let scratch = scratch.cast::<f32>();
-    if !out.is_aligned() || !scratch.is_aligned() {
-        return FRAMELESS_E_MISALIGNED;
-    }
-    let words = scratch_bytes / size_of::<f32>();
-    if words < m.scratch_len() {
-        return FRAMELESS_E_SCRATCH_TOO_SMALL;
-    }
-    if words > isize::MAX as usize / size_of::<f32>() {
-        return FRAMELESS_E_TOO_LONG;
-    }
-    // SAFETY: non-NULL, aligned, `words * 4 <= scratch_bytes` bytes that the
-    // caller guarantees writable and not aliased by the other arguments; any
-    // bit pattern is a valid f32, and predict writes before it reads.
-    let scratch = unsafe { core::slice::from_raw_parts_mut(scratch, m.scratch_len()) };
+    // SAFETY: forwarded from the caller's contract.
+    let scratch = match unsafe { scratch_for(m, out, scratch, scratch_bytes) } {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     match m.predict(node, features, scratch) {
         Ok(p) => {
             let result = FramelessPrediction {
@@ -476,21 +463,24 @@ unsafe fn predict(
     }
 }
 
-/// The checked scratch of a predict call: `m.scratch_len()` words, or the code.
+/// Checks a predict call's output and scratch pointers (NULL, then
+/// alignment, then the scratch size) and returns the scratch as
+/// `m.scratch_len()` words, or the code.
 ///
 /// # Safety
 /// `scratch` points to `scratch_bytes` writable bytes used by nothing else
-/// during the call (or is NULL: a code).
-unsafe fn scratch_of<'s>(
+/// during the call, or is NULL (a code); `out` is only checked here.
+unsafe fn scratch_for<'s, O>(
     m: &Model,
+    out: *mut O,
     scratch: *mut core::ffi::c_void,
     scratch_bytes: usize,
 ) -> Result<&'s mut [f32], i32> {
-    let scratch = scratch.cast::<f32>();
-    if scratch.is_null() {
+    if out.is_null() || scratch.is_null() {
         return Err(FRAMELESS_E_NULL_POINTER);
     }
-    if !scratch.is_aligned() {
+    let scratch = scratch.cast::<f32>();
+    if !out.is_aligned() || !scratch.is_aligned() {
         return Err(FRAMELESS_E_MISALIGNED);
     }
     let words = scratch_bytes / size_of::<f32>();
@@ -501,9 +491,26 @@ unsafe fn scratch_of<'s>(
         return Err(FRAMELESS_E_TOO_LONG);
     }
     // SAFETY: non-NULL, aligned, `words * 4 <= scratch_bytes` bytes that the
-    // caller guarantees writable and not aliased; any bit pattern is a valid
-    // f32, and predict writes before it reads.
+    // caller guarantees writable and not aliased by the other arguments; any
+    // bit pattern is a valid f32, and predict writes before it reads.
     Ok(unsafe { core::slice::from_raw_parts_mut(scratch, m.scratch_len()) })
+}
+
+/// The sparse features at `indices` and `values`, `nnz` of each, or the code.
+///
+/// # Safety
+/// `indices` and `values` each point to `nnz` readable elements (anything when
+/// `nnz` is 0).
+unsafe fn sparse<'a, V>(
+    indices: *const u32,
+    values: *const V,
+    nnz: usize,
+) -> Result<Features<'a, V>, i32> {
+    // SAFETY: the caller guarantees `nnz` readable indices and values.
+    let indices = unsafe { slice(indices, nnz) }?;
+    // SAFETY: as above.
+    let values = unsafe { slice(values, nnz) }?;
+    Ok(Features::Sparse { indices, values })
 }
 
 /// Classifies `node` from its `nnz` non-zero features quantised with the
@@ -533,24 +540,13 @@ pub unsafe extern "C" fn frameless_predict_int8_sparse(
         Ok(m) => m,
         Err(code) => return code,
     };
-    // SAFETY: the caller guarantees `nnz` readable indices and values.
-    let x = unsafe { slice(indices, nnz) }.and_then(|indices| {
-        // SAFETY: as above.
-        let values = unsafe { slice(values, nnz) }?;
-        Ok(Features::Sparse { indices, values })
-    });
-    let x = match x {
+    // SAFETY: forwarded from this function's contract.
+    let x = match unsafe { sparse(indices, values, nnz) } {
         Ok(x) => x,
         Err(code) => return code,
     };
-    if out.is_null() {
-        return FRAMELESS_E_NULL_POINTER;
-    }
-    if !out.is_aligned() {
-        return FRAMELESS_E_MISALIGNED;
-    }
     // SAFETY: forwarded from this function's contract.
-    let scratch = match unsafe { scratch_of(m, scratch, scratch_bytes) } {
+    let scratch = match unsafe { scratch_for(m, out, scratch, scratch_bytes) } {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -663,12 +659,8 @@ pub unsafe extern "C" fn frameless_predict_sparse(
     scratch_bytes: usize,
     out: *mut FramelessPrediction,
 ) -> i32 {
-    // SAFETY: the caller guarantees `nnz` readable indices and values.
-    let x = unsafe { slice(indices, nnz) }.and_then(|indices| {
-        // SAFETY: as above.
-        let values = unsafe { slice(values, nnz) }?;
-        Ok(Features::Sparse { indices, values })
-    });
+    // SAFETY: forwarded from this function's contract.
+    let x = unsafe { sparse(indices, values, nnz) };
     // SAFETY: forwarded from this function's contract.
     unsafe { predict(model, node, x, scratch, scratch_bytes, out) }
 }
