@@ -13,7 +13,6 @@ use crate::kernels::int8::{lane_slot, BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, Encoding};
 use crate::layout::{le, Lin, Mat};
 use crate::model::{Parts, Plan};
-
 use crate::predict::{chunks, Features, Prediction, Value};
 use crate::quant::{sat_i32, sigmoid_q15, Fix, QuantI8};
 use crate::{Error, Model, Precision};
@@ -101,7 +100,7 @@ fn first_layer<V: Value>(
 }
 
 /// Writes `q(i)` for `i < len` into `lanes` at their [`lane_slot`]s.
-fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
+pub(crate) fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
     for i in 0..len {
         if let Some(l) = lanes.get_mut(lane_slot(i, len)) {
             *l = q(i);
@@ -110,7 +109,7 @@ fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
 }
 
 /// Loads band row `base + node`'s int8 values into `e` (at their lane slots)
-/// and returns its scale: [`own_row`] for a node with a row, or
+/// and returns its scale: [`OwnRow`] for a node with a row, or
 /// [`Model::predict_new`]'s mixed rows (quantised in f32, never reached from
 /// [`Model::predict_int8`]).
 pub(crate) trait BandRows {

@@ -13,13 +13,8 @@
 //! Memory is fixed (the scratch of `predict`); each band re-reads the neighbours' rows.
 //! No neighbour, or weights summing to 0: no graph term, every gate `alpha_b = 1`.
 
-use crate::integer::BandRows;
-use crate::kernels::{
-    f16::F16,
-    f32::F32,
-    int8::{lane_slot, I8},
-    Encoding,
-};
+use crate::integer::{fill, BandRows};
+use crate::kernels::{f16::F16, f32::F32, int8::I8, Encoding};
 use crate::layout::{le, Mat};
 use crate::quant::{scale_i8, Fix, QuantI8};
 use crate::{Error, Features, Model, Precision, Prediction, Section};
@@ -87,33 +82,16 @@ impl<'a> IdMap<'a> {
     }
 }
 
-/// `e += w * E::widen(row) * scale`, element by element.
-fn add_row<E: Encoding>(e: &mut [f32], bytes: &[u8], w: f32) {
-    for (v, c) in e.iter_mut().zip(bytes.chunks_exact(E::BYTES)) {
-        *v += w * E::widen(c);
-    }
-}
-
 /// Fills `e` with `sum_j w_j E[base + row(j)]`, the rows of band table `t` mixed as `rows` says.
 pub(crate) fn mix(t: &Mat, base: usize, ids: &IdMap, n: usize, rows: Rows, e: &mut [f32]) {
-    e.fill(0.0);
-    let Rows::Mix(neighbours, weights, total) = rows else {
-        return;
-    };
-    for (j, &node) in neighbours.iter().enumerate() {
-        let wj = weights.and_then(|w| w.get(j)).copied().unwrap_or(1.0) / total;
-        let r = base.saturating_add(ids.row(node, n).unwrap_or(usize::MAX));
-        let (bytes, w) = (t.row(r), wj * t.scale(r));
-        match t.prec {
-            Precision::F32 => add_row::<F32>(e, bytes, w),
-            Precision::F16 => add_row::<F16>(e, bytes, w),
-            Precision::Int8 => add_row::<I8>(e, bytes, w),
-        }
+    for (o, v) in e.iter_mut().enumerate() {
+        *v = mix_value(t, base, ids, n, rows, o);
     }
 }
 
-/// Element `o` of the row [`mix`] would fill: for the integer pass, which
-/// has no f32 row to fill (it quantises the mixed row, so it asks twice).
+/// Element `o` of the mixed row: `sum_j w_j E[base + row(j)][o]`, neighbours in
+/// order (0 unless `rows` mixes). The integer pass, which has no f32 row to
+/// fill, asks for each element twice (its range, then its quantised value).
 pub(crate) fn mix_value(t: &Mat, base: usize, ids: &IdMap, n: usize, rows: Rows, o: usize) -> f32 {
     let Rows::Mix(neighbours, weights, total) = rows else {
         return 0.0;
@@ -144,14 +122,13 @@ impl BandRows for Mixed<'_, '_> {
     fn load(&self, tables: &Mat, base: usize, e: &mut [i16], d: usize) -> Fix {
         let Mixed(model, rows) = *self;
         let v = |o| mix_value(tables, base, &model.ids, model.shape.n, rows, o);
-        let max = (0..d).fold(0.0f32, |m, o| if v(o).abs() > m { v(o).abs() } else { m });
-        let q = QuantI8::new(scale_i8(&[max]));
-        for o in 0..d {
-            if let Some(l) = e.get_mut(lane_slot(o, d)) {
-                *l = i16::from(q.quantize(v(o)));
-            }
-        }
-        Fix::of(scale_i8(&[max])).unwrap_or(Fix::UNIT)
+        let max = (0..d)
+            .map(|o| v(o).abs())
+            .fold(0.0f32, |m, a| if a > m { a } else { m });
+        let scale = scale_i8(&[max]);
+        let q = QuantI8::new(scale);
+        fill(e, d, |o| i16::from(q.quantize(v(o))));
+        Fix::of(scale).unwrap_or(Fix::UNIT)
     }
 
     fn graph(&self) -> bool {
