@@ -571,15 +571,9 @@ fn write_with_ids(
         &ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<_>>(),
     );
     let section = match &enc {
-        Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages)),
+        Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages))?,
         Encoding::Float(_) => Vec::new(),
     };
-    let section: Vec<f32> = section.into_iter().map(|v| v as f32).collect();
-    if section.iter().any(|&v| crate::quant::Fix::of(v).is_none()) {
-        return Err(WriteError::Int8Range {
-            what: "calibration",
-        });
-    }
     push_bytes(&mut body, &f32s(section));
     body.extend(t);
     let header = Header {

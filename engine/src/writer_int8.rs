@@ -144,7 +144,10 @@ impl Units {
 
     /// The blob's calibration section: input and logit scales, then per
     /// stage `s_u` and the mixing ratio `2^12 / (2^15 s_h)` (1.0 in the last).
-    pub fn section(&self, stages: Option<usize>) -> Vec<f64> {
+    ///
+    /// # Errors
+    /// [`WriteError::Int8Range`] if a value is not a multiplier the engine takes.
+    pub fn section(&self, stages: Option<usize>) -> Result<Vec<f32>, WriteError> {
         let mut v = vec![self.input, self.logits];
         for s in 0..stages.unwrap_or(0) {
             let last = s + 1 == stages.unwrap_or(0);
@@ -155,7 +158,9 @@ impl Units {
             };
             v.extend([self.hidden(2 * s), ratio]);
         }
-        v
+        v.into_iter()
+            .map(|x| multiplier(x, "calibration"))
+            .collect()
     }
 }
 
@@ -271,15 +276,15 @@ struct QuantStage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedModel {
     n_features: usize,
-    section: Vec<f64>,
+    section: Vec<f32>,
     layers: Vec<QuantLinear>,
     stages: Vec<QuantStage>,
     bands: Vec<QuantLinear>,
     features: Option<QuantLinear>,
 }
 
-fn fix(v: f64) -> Fix {
-    Fix::of(v as f32).unwrap_or(Fix::UNIT)
+fn fix(v: f32) -> Fix {
+    Fix::of(v).unwrap_or(Fix::UNIT)
 }
 
 impl QuantizedModel {
@@ -299,7 +304,7 @@ impl QuantizedModel {
         };
         match &w.architecture {
             Architecture::Mlp { layers } => {
-                q.section = u.section(None);
+                q.section = u.section(None)?;
                 for (k, l) in layers.iter().enumerate() {
                     q.layers
                         .push(QuantLinear::of(l, u.layer(k, layers.len()), "mlp layer")?);
@@ -310,7 +315,7 @@ impl QuantizedModel {
                 band_classifiers,
                 feature_classifier,
             } => {
-                q.section = u.section(Some(stages.len()));
+                q.section = u.section(Some(stages.len()))?;
                 for (s, st) in stages.iter().enumerate() {
                     let d = st.encoder.out_dim;
                     let rows: Vec<&[f32]> = st.gates.iter().map(|g| g.weight.as_slice()).collect();
@@ -425,7 +430,7 @@ impl QuantizedModel {
     }
 
     /// The calibration section as the blob stores it.
-    pub fn section(&self) -> Vec<f32> {
-        self.section.iter().map(|&v| v as f32).collect()
+    pub fn section(&self) -> &[f32] {
+        &self.section
     }
 }
