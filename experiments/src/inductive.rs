@@ -26,7 +26,6 @@ use frameless_distiller::distill::{distill, DistillConfig, Targets};
 use frameless_distiller::framelet;
 use frameless_distiller::progress::Progress;
 use frameless_distiller::quantize::{argmax, model_weights, simulate};
-use frameless_distiller::sparse::Csr;
 use frameless_distiller::student::{StudentConfig, StudentGraph, StudentKind};
 use frameless_distiller::teacher::{self, TeacherConfig, TeacherKind};
 use frameless_distiller::train::accuracy;
@@ -89,44 +88,18 @@ fn fail(id: &str, e: impl std::fmt::Display) -> ExperimentError {
     }
 }
 
-/// `d` restricted to the nodes with `keep[i]`, renumbered in order; the new id of each node.
-fn induced(d: &Dataset, keep: &[bool]) -> (Dataset, Vec<Option<u32>>) {
+/// `d` restricted to the nodes with `keep[i]`, renumbered in order ([`Dataset::induced`]);
+/// the new id of each node.
+fn induced(d: &Dataset, keep: &[bool]) -> Result<(Dataset, Vec<Option<u32>>), ExperimentError> {
+    let kept: Vec<u32> = (0..keep.len() as u32)
+        .filter(|&i| keep[i as usize])
+        .collect();
+    let sub = d.induced(&kept).map_err(|e| fail(&d.name, e))?;
     let mut new_id = vec![None; keep.len()];
-    let mut next = 0u32;
-    for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
-        new_id[i] = Some(next);
-        next += 1;
+    for (r, &i) in kept.iter().enumerate() {
+        new_id[i as usize] = Some(r as u32);
     }
-    let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
-    for i in (0..d.n_nodes()).filter(|&i| keep[i]) {
-        for (j, v) in d.features.row(i) {
-            indices.push(j);
-            values.push(v);
-        }
-        indptr.push(indices.len());
-    }
-    let features = Csr {
-        n_rows: next as usize,
-        n_cols: d.features.n_cols,
-        indptr,
-        indices,
-        values,
-    };
-    let edges = d
-        .edges
-        .iter()
-        .filter_map(|&(a, b)| Some((new_id[a as usize]?, new_id[b as usize]?)));
-    let labels = (0..d.n_nodes()).filter(|&i| keep[i]).map(|i| d.labels[i]);
-    let sub = Dataset {
-        name: d.name.clone(),
-        n_features: d.n_features,
-        n_classes: d.n_classes,
-        features,
-        labels: labels.collect(),
-        edges: edges.collect(),
-        fixed_splits: Vec::new(),
-    };
-    (sub, new_id)
+    Ok((sub, new_id))
 }
 
 /// A deterministic shuffle (SplitMix64 keys) of `v` for `seed`.
@@ -296,7 +269,7 @@ pub fn run_seed(
     for &h in &held {
         keep[h as usize] = false;
     }
-    let (sub, new_id) = induced(full, &keep);
+    let (sub, new_id) = induced(full, &keep)?;
     let map =
         |ids: &[u32]| -> Vec<u32> { ids.iter().filter_map(|&i| new_id[i as usize]).collect() };
     let sub_split = data::Split {

@@ -37,7 +37,8 @@ impl Dataset {
     }
 
     /// The subgraph induced by `nodes` (distinct, in range), renumbered in
-    /// their order: features, labels and the edges among them.
+    /// their order: features, labels and the edges among them (same name, no
+    /// fixed splits).
     ///
     /// # Errors
     /// [`SparseError::IndexOutOfRange`] for a node out of range.
@@ -48,16 +49,21 @@ impl Dataset {
             let slot = new_id.get_mut(u as usize).ok_or(out_of_range(u, n))?;
             *slot = i as u32;
         }
-        let triplets: Vec<(u32, u32, f32)> = nodes
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &u)| {
-                self.features
-                    .row(u as usize)
-                    .map(move |(c, v)| (i as u32, c, v))
-            })
-            .collect();
-        let features = Csr::from_triplets(nodes.len(), self.n_features, &triplets)?;
+        let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
+        for &u in nodes {
+            for (j, v) in self.features.row(u as usize) {
+                indices.push(j);
+                values.push(v);
+            }
+            indptr.push(indices.len());
+        }
+        let features = Csr {
+            n_rows: nodes.len(),
+            n_cols: self.features.n_cols,
+            indptr,
+            indices,
+            values,
+        };
         let renumber = |u: u32| new_id.get(u as usize).copied().filter(|&i| i != u32::MAX);
         let edges = self
             .edges
@@ -65,7 +71,7 @@ impl Dataset {
             .filter_map(|&(u, v)| Some((renumber(u)?, renumber(v)?)))
             .collect();
         Ok(Dataset {
-            name: format!("{}-ball", self.name),
+            name: self.name.clone(),
             n_features: self.n_features,
             n_classes: self.n_classes,
             features,
