@@ -269,12 +269,12 @@ fn ordered<T: Copy + Default>(rows: &[Vec<T>], transpose: bool) -> Vec<T> {
 }
 
 /// How [`write_blob`] stores the tensors: as floats, or int8 with the static units.
-enum Encoding {
+enum Storage {
     Float(Precision),
     Int8(int8::Units),
 }
 
-impl Encoding {
+impl Storage {
     /// Pushes a float matrix (and its empty scale list).
     fn push_float(&self, out: &mut Vec<u8>, rows: &[&[f32]], prec: Precision, transpose: bool) {
         let order = ordered(
@@ -304,11 +304,11 @@ impl Encoding {
         transpose: bool,
     ) -> Result<(), WriteError> {
         match self {
-            Encoding::Float(prec) => {
+            Storage::Float(prec) => {
                 self.push_float(out, rows, *prec, transpose);
                 push_bytes(out, &f32s(bias.iter().copied()));
             }
-            Encoding::Int8(u) => {
+            Storage::Int8(u) => {
                 let q = int8::QuantLinear::new(rows, bias, units(u), what)?;
                 push_bytes(
                     out,
@@ -333,11 +333,11 @@ impl Encoding {
     /// Pushes the band tables of one stage (all bands, `n x d` each).
     fn push_tables(&self, out: &mut Vec<u8>, tables: &[Vec<f32>], d: usize) {
         match self {
-            Encoding::Float(prec) => {
+            Storage::Float(prec) => {
                 let rows: Vec<&[f32]> = tables.iter().flat_map(|t| t.chunks(d)).collect();
                 self.push_float(out, &rows, *prec, false);
             }
-            Encoding::Int8(_) => {
+            Storage::Int8(_) => {
                 let q: Vec<int8::QuantTable> =
                     tables.iter().map(|t| int8::QuantTable::new(t, d)).collect();
                 let data: Vec<u8> = q
@@ -356,7 +356,7 @@ fn push_linear(
     out: &mut Vec<u8>,
     l: &Linear,
     (in_dim, out_dim): (usize, usize),
-    enc: &Encoding,
+    storage: &Storage,
     units: impl Fn(&int8::Units) -> (f64, f64),
     first: bool,
 ) -> Result<(), WriteError> {
@@ -372,7 +372,7 @@ fn push_linear(
     )?;
     check(&l.bias, out_dim, "linear bias")?;
     let rows: Vec<&[f32]> = l.weight.chunks(in_dim.max(1)).take(out_dim).collect();
-    enc.push_layer(out, &rows, &l.bias, units, "linear layer", first)
+    storage.push_layer(out, &rows, &l.bias, units, "linear layer", first)
 }
 
 fn u32_of(v: usize) -> Result<u32, WriteError> {
@@ -444,9 +444,9 @@ fn write_with_ids(
     if n == 0 || f == 0 || c == 0 {
         return Err(WriteError::StageCount);
     }
-    let enc = match precision {
-        Precision::Int8 => Encoding::Int8(int8::Units::of(weights)?),
-        p => Encoding::Float(p),
+    let storage = match precision {
+        Precision::Int8 => Storage::Int8(int8::Units::of(weights)?),
+        p => Storage::Float(p),
     };
     let mut t = Vec::new();
     let (hidden, bands, stages) = match (&weights.architecture, weights.kind) {
@@ -464,7 +464,7 @@ fn write_with_ids(
                 let in_dim = if k == 0 { f } else { d };
                 let out_dim = if k + 1 == s { c } else { d };
                 let units = |u: &int8::Units| u.layer(k, s);
-                push_linear(&mut t, l, (in_dim, out_dim), &enc, units, k == 0)?;
+                push_linear(&mut t, l, (in_dim, out_dim), &storage, units, k == 0)?;
             }
             (d, 0, s)
         }
@@ -490,7 +490,7 @@ fn write_with_ids(
             for (i, st) in stages.iter().enumerate() {
                 let in_dim = if i == 0 { f } else { d };
                 let units = |u: &int8::Units| u.encoder(i);
-                push_linear(&mut t, &st.encoder, (in_dim, d), &enc, units, i == 0)?;
+                push_linear(&mut t, &st.encoder, (in_dim, d), &storage, units, i == 0)?;
                 if st.tables.len() != b || st.gates.len() != b {
                     return Err(WriteError::StageCount);
                 }
@@ -501,14 +501,14 @@ fn write_with_ids(
                         "band table",
                     )?;
                 }
-                enc.push_tables(&mut t, &st.tables, d);
+                storage.push_tables(&mut t, &st.tables, d);
                 for g in &st.gates {
                     check(&g.weight, 2 * d, "gate weight")?;
                     check(&[g.bias], 1, "gate bias")?;
                 }
                 let rows: Vec<&[f32]> = st.gates.iter().map(|g| g.weight.as_slice()).collect();
                 let bias: Vec<f32> = st.gates.iter().map(|g| g.bias).collect();
-                enc.push_layer(&mut t, &rows, &bias, int8::Units::gates, "gate", false)?;
+                storage.push_layer(&mut t, &rows, &bias, int8::Units::gates, "gate", false)?;
             }
             // All band classifiers form one B*C x d matrix.
             let mut rows: Vec<&[f32]> = Vec::new();
@@ -524,7 +524,7 @@ fn write_with_ids(
                 rows.extend(l.weight.chunks(d));
                 bias.extend_from_slice(&l.bias);
             }
-            enc.push_layer(
+            storage.push_layer(
                 &mut t,
                 &rows,
                 &bias,
@@ -533,7 +533,7 @@ fn write_with_ids(
                 false,
             )?;
             let units = |u: &int8::Units| u.features(s);
-            push_linear(&mut t, feature_classifier, (d, c), &enc, units, false)?;
+            push_linear(&mut t, feature_classifier, (d, c), &storage, units, false)?;
             (d, b, s)
         }
         _ => return Err(WriteError::KindMismatch),
@@ -570,9 +570,9 @@ fn write_with_ids(
         &mut body,
         &ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<_>>(),
     );
-    let section = match &enc {
-        Encoding::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages))?,
-        Encoding::Float(_) => Vec::new(),
+    let section = match &storage {
+        Storage::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages))?,
+        Storage::Float(_) => Vec::new(),
     };
     push_bytes(&mut body, &f32s(section));
     body.extend(t);
