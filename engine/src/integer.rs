@@ -9,7 +9,7 @@
 //! gate inputs `z` are Q12, gates `alpha` Q15; the next stage's input is
 //! summed in `s_h / 2^12`. Every shift rounds halves toward +inf.
 
-use crate::kernels::int8::{lane_slot, BLOCK_I8, I8};
+use crate::kernels::int8::{BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, Encoding};
 use crate::layout::{le, Lin, Mat};
 use crate::model::{Parts, Plan};
@@ -59,20 +59,22 @@ impl<'s> IntParts<'s> {
     }
 }
 
-/// `(y + 128) >> 8` clamped to `lo..=127`: an activation from its 1/256 units.
-fn lane(y: i32, lo: i64) -> i16 {
-    ((i64::from(y) + 128) >> 8).clamp(lo, 127) as i16
+/// `(y + 128) >> 8` clamped to `lo..=127`: an activation from its 1/256 units
+/// (`y >> 8` plus bit 7, the same value with no overflow).
+#[inline(always)]
+fn lane(y: i32, lo: i32) -> i16 {
+    ((y >> 8) + ((y >> 7) & 1)).clamp(lo, 127) as i16
 }
 
 /// `(M[r], bias[r])` of `lin`'s rows from `row0` on, in order.
-fn row_params<'a>(lin: &Lin<'a>, row0: usize) -> impl Iterator<Item = (Fix, i64)> + 'a {
+fn row_params<'a>(lin: &Lin<'a>, row0: usize) -> impl Iterator<Item = (Fix, i32)> + 'a {
     let fix = |c: &[u8]| Fix::of(f32::from_le_bytes(le(c))).unwrap_or(Fix::UNIT);
     let m = lin.w.scales.chunks_exact(4).skip(row0).map(fix);
     m.zip(
         lin.bias
             .chunks_exact(4)
             .skip(row0)
-            .map(|c| i64::from(i32::from_le_bytes(le(c)))),
+            .map(|c| i32::from_le_bytes(le(c))),
     )
 }
 
@@ -80,7 +82,7 @@ fn row_params<'a>(lin: &Lin<'a>, row0: usize) -> impl Iterator<Item = (Fix, i64)
 fn matvec(lin: &Lin, row0: usize, lanes: &[i16], extra: Fix, out: &mut [i32]) {
     let rows = lin.w.data.chunks_exact(lin.w.cols.max(1)).skip(row0);
     for ((v, w), (m, b)) in out.iter_mut().zip(rows).zip(row_params(lin, row0)) {
-        *v = sat_i32(m.times(extra).apply(i64::from(I8::dot(lanes, w))) + b);
+        *v = m.times(extra).apply_add(I8::dot(lanes, w), b);
     }
 }
 
@@ -95,17 +97,25 @@ fn first_layer<V: Value>(
     acc.fill(0);
     chunks(&lin.w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
     for (v, (m, b)) in acc.iter_mut().zip(row_params(lin, 0)) {
-        *v = sat_i32(m.apply(i64::from(*v)) + b);
+        *v = m.apply_add(*v, b);
     }
 }
 
-/// Writes `q(i)` for `i < len` into `lanes` at their [`lane_slot`]s.
+/// Writes `q(i)` into `lanes[i]` for `i < len`.
 pub(crate) fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
-    for i in 0..len {
-        if let Some(l) = lanes.get_mut(lane_slot(i, len)) {
-            *l = q(i);
-        }
+    for (i, l) in lanes.iter_mut().take(len).enumerate() {
+        *l = q(i);
     }
+}
+
+/// Writes `f(src[i])` into `lanes[i]` for `i < len` (0 past the end of `src`).
+fn fill_from<T: Copy>(lanes: &mut [i16], len: usize, src: &[T], f: impl Fn(T) -> i16) {
+    let (lanes, _) = lanes.split_at_mut(len.min(lanes.len()));
+    let (set, past_src) = lanes.split_at_mut(src.len().min(lanes.len()));
+    for (l, &v) in set.iter_mut().zip(src) {
+        *l = f(v);
+    }
+    past_src.fill(0);
 }
 
 /// Loads band row `base + node`'s int8 values into `e` (at their lane slots)
@@ -128,7 +138,7 @@ impl BandRows for OwnRow {
     fn load(&self, tables: &Mat, base: usize, e: &mut [i16], d: usize) -> Fix {
         let row = base.saturating_add(self.0);
         let e_row = tables.row(row);
-        fill(e, d, |o| e_row.get(o).map_or(0, |&c| i16::from(c as i8)));
+        fill_from(e, d, e_row, |c| i16::from(c as i8));
         tables.fix(row)
     }
 }
@@ -241,7 +251,7 @@ impl Model<'_> {
                 matvec(&lin, 0, p.lanes.get(..d).unwrap_or(&[]), Fix::UNIT, out);
             }
             if !last {
-                fill(p.lanes, d, |o| lane(out.get(o).copied().unwrap_or(0), 0));
+                fill_from(p.lanes, d, out, |y| lane(y, 0));
             }
         }
         Ok(())
@@ -274,7 +284,7 @@ impl Model<'_> {
                 matvec(&st.encoder, 0, e, Fix::UNIT, p.acc);
             }
             let lo = if last { -127 } else { 0 };
-            fill(u, d, |o| lane(p.acc.get(o).copied().unwrap_or(0), lo));
+            fill_from(u, d, p.acc, |y| lane(y, lo));
             if last {
                 matvec(&head.features, 0, u, Fix::UNIT, p.feat);
                 p.logits.fill(0);
@@ -311,8 +321,7 @@ impl Model<'_> {
                 } else {
                     // h += (1 - alpha) e, in s_h / 2^12; the u terms once, after the bands.
                     let k = sat_i32(s_e.times(r_h).apply(keep));
-                    for (o, h) in p.acc.iter_mut().enumerate() {
-                        let c = e.get(lane_slot(o, d)).copied().unwrap_or(0);
+                    for (h, &c) in p.acc.iter_mut().zip(e.iter()) {
                         *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(c));
                     }
                     alpha_sum += i64::from(alpha);
@@ -321,14 +330,12 @@ impl Model<'_> {
             if !last {
                 let k = sat_i32(s_u.times(r_h).apply(alpha_sum));
                 let acc = &mut *p.acc;
-                for (o, h) in acc.iter_mut().enumerate() {
-                    let uo = u.get(lane_slot(o, d)).copied().unwrap_or(0);
+                for (h, &uo) in acc.iter_mut().zip(u.iter()) {
                     *h = sat_i32(i64::from(*h) + i64::from(k) * i64::from(uo));
                 }
                 let half = 1i64 << (MIX_BITS - 1);
-                fill(e, d, |o| {
-                    let h = i64::from(acc.get(o).copied().unwrap_or(0));
-                    ((h + half) >> MIX_BITS).clamp(-127, 127) as i16
+                fill_from(e, d, acc, |h| {
+                    ((i64::from(h) + half) >> MIX_BITS).clamp(-127, 127) as i16
                 });
             }
         }

@@ -160,6 +160,29 @@ impl Fix {
     }
 }
 
+impl Fix {
+    /// `sat_i32(self.apply(a) + b)` for i32 `a` and `b`, bit for bit, in 32-bit
+    /// arithmetic for the shifts requantisation multipliers have (`26..=55`,
+    /// multipliers below 1/4): with `m' = m 2^7 < 2^31` and `q = shift - 25`,
+    /// `(a m + 2^(shift-1)) >> shift` is `(hi + 2^(q-1)) >> q` where `hi` is the
+    /// high word of `a m'` (`SMMUL` on Cortex-M4, `MULH` on RISC-V), as the low
+    /// word cannot carry past a multiple of `2^q`. `|hi| <= 2^30`, so nothing
+    /// overflows. Larger shifts give 0 (`|a m| < 2^55`); smaller ones take `apply`.
+    #[inline(always)]
+    pub fn apply_add(self, a: i32, b: i32) -> i32 {
+        match self.shift {
+            26..=55 => {
+                let q = self.shift.wrapping_sub(25) as u32;
+                let m = (self.m << 7) as i32;
+                let hi = ((i64::from(a) * i64::from(m)) >> 32) as i32;
+                (hi.wrapping_add(1 << (q - 1)) >> q).saturating_add(b)
+            }
+            56.. => b,
+            _ => sat_i32(self.apply(i64::from(a)) + i64::from(b)),
+        }
+    }
+}
+
 /// `i32::try_from(v)`, saturating.
 #[inline]
 pub fn sat_i32(v: i64) -> i32 {
@@ -282,6 +305,15 @@ mod tests {
             proptest::prop_assert_eq!(i128::from(f.apply(a)), want);
             let near = (a as f64 * f64::from(v) - f.apply(a) as f64).abs();
             proptest::prop_assert!(near <= 0.5 + 1e-6 * (a as f64 * f64::from(v)).abs());
+        }
+
+        #[test]
+        fn fix_apply_add_is_apply_then_add(m in (1u32 << 23)..(1 << 24), shift in -3i32..70, a in proptest::num::i32::ANY, b in proptest::num::i32::ANY) {
+            // Every shift a product of Fixes may reach, and the edges of a and b.
+            let f = Fix { m, shift };
+            for (a, b) in [(a, b), (i32::MIN, b), (i32::MAX, b), (a, i32::MAX), (a, i32::MIN), (0, b), (-1, 0), (1, 0)] {
+                proptest::prop_assert_eq!(f.apply_add(a, b), sat_i32(f.apply(i64::from(a)) + i64::from(b)), "{:?} {} {}", f, a, b);
+            }
         }
 
         #[test]

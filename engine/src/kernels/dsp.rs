@@ -13,7 +13,7 @@
 //! plain safe kernel on a few hundred random cases under QEMU, and the f16
 //! widening against `half` on all 65 536 inputs.
 //!
-//! Lanes are read in [`super::int8::lane_slot`] order, the identity: the
+//! Lanes hold activation `i` in lane `i`: the
 //! pairs `(x0, x1)` and `(x2, x3)` of one activation word meet the weight
 //! bytes `(w0, w1)` and `(w2, w3)`, rebuilt from `SXTB16`'s `(w0, w2)` and
 //! `(w1, w3)` by one `PKHBT` and one `PKHTB`. Pairing the lanes as

@@ -1,5 +1,5 @@
 //! int8 weights: one `i8` per byte; activations arrive already quantised
-//! and widened to `i16` lanes (by the caller, at [`lane_slot`]); products
+//! and widened to `i16` lanes (activation `i` in lane `i`); products
 //! accumulate in wrapping `i32`, the same bits in any summation order.
 //! Overflow cannot happen for blobs with |q| <= 127 (a product is at most
 //! 16129, so 133 000 products fit i32); wrapping keeps even a hostile
@@ -44,16 +44,6 @@ impl Encoding for I8 {
     fn axpy_rows<const B: usize>(out: &mut [i32], rows: &[(&[u8], i16)]) {
         super::dsp::axpy_rows_i8::<B>(out, rows);
     }
-}
-
-/// Where activation `i` of a vector of `len` values sits in the i16 lanes
-/// the int8 kernels read: producers write `lanes[lane_slot(i, len)]`.
-/// The identity today; a target kernel that pairs lanes differently (the
-/// `SMLAD` shapes) changes it here, and every producer follows.
-#[inline(always)]
-pub const fn lane_slot(i: usize, len: usize) -> usize {
-    let _ = len;
-    i
 }
 
 /// Outputs held in registers per block by [`super::axpy_rows`] for int8

@@ -216,23 +216,6 @@ mod tests {
         }
 
         #[test]
-        fn int8_kernels_read_lanes_at_lane_slot(pairs in proptest::collection::vec((-127i16..=127, any::<i8>()), 0..300)) {
-            // Producers write activation i at lane_slot(i, n): a permutation of 0..n ...
-            let n = pairs.len();
-            let (x, w): (Vec<i16>, Vec<u8>) = pairs.into_iter().map(|(a, b)| (a, b as u8)).unzip();
-            let mut lanes = vec![None; n];
-            for (i, &v) in x.iter().enumerate() {
-                let slot = lane_slot(i, n);
-                prop_assert!(slot < n && lanes[slot].is_none(), "lane_slot({i}, {n}) = {slot}");
-                lanes[slot] = Some(v);
-            }
-            // ... and every int8 kernel reading lanes gives the oracle's dot of the values.
-            let lanes: Vec<i16> = lanes.into_iter().map(|v| v.unwrap_or(0)).collect();
-            prop_assert_eq!(i64::from(I8::dot(&lanes, &w)), reference::dot_i8(&x, &w));
-            prop_assert_eq!(i64::from(dot_i8_pairs(&lanes, &w)), reference::dot_i8(&x, &w));
-        }
-
-        #[test]
         fn int8_dot_truncates_to_shorter(x in proptest::collection::vec(-127i16..=127, 0..40), w in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(i64::from(I8::dot(&x, &w)), reference::dot_i8(&x, &w));
         }
