@@ -88,18 +88,11 @@ impl QuantI8 {
         if t.abs() < 1024.0 {
             let i = t as i32; // exact truncation, |t| < 2^10
             let frac = t - i as f32; // exact
-            let d = frac.abs() - 0.5;
-            if d.abs() > 1.0 / 1024.0 {
-                let r = if d > 0.0 {
-                    if frac > 0.0 {
-                        i + 1
-                    } else {
-                        i - 1
-                    }
-                } else {
-                    i
-                };
-                return r.clamp(-127, 127) as i8;
+            if (frac.abs() - 0.5).abs() > 1.0 / 1024.0 {
+                // Away from a tie: round half away from zero, without a
+                // branch on the (unpredictable) side of 0.5.
+                let step = i32::from(frac > 0.5) - i32::from(frac < -0.5);
+                return (i + step).clamp(-127, 127) as i8;
             }
         }
         quantize_value_i8(v, self.scale)

@@ -209,6 +209,7 @@ mod tests {
             prop_assert_eq!(i64::from(I8::dot(&x, &w)), reference::dot_i8(&x, &w));
             prop_assert_eq!(i64::from(dot_i8_pairs(&x, &w)), reference::dot_i8(&x, &w));
             prop_assert_eq!(i64::from(dot::<I8>(&x, &w)), reference::dot_i8(&x, &w));
+            prop_assert_eq!(i64::from(dot_i8_by8(&x, &w)), reference::dot_i8(&x, &w));
             // Unaligned activation lanes take the fallback path.
             if x.len() > 1 {
                 prop_assert_eq!(i64::from(dot_i8_pairs(&x[1..], &w)), reference::dot_i8(&x[1..], &w));
