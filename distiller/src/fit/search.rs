@@ -16,7 +16,7 @@ use super::{
 };
 use crate::data::{Dataset, Split};
 use crate::distill::{distill, Targets};
-use crate::export::artifact::RunInfo;
+use crate::export::artifact::{RunInfo, TeacherSource};
 use crate::framelet;
 use crate::progress::Progress;
 use crate::quantize::{argmax, model_weights, simulate};
@@ -627,8 +627,7 @@ pub fn fit(
         };
         let metadata = OwnedMetadata {
             dataset: dataset.name.clone(),
-            class_names: Vec::new(),
-            test_accuracy: None,
+            ..OwnedMetadata::default()
         };
         let weights = model_weights(&best.student, &shared.graph, metadata)?;
         let (int8_logits, _) = simulate(&weights, Precision::Int8, &dataset.features);
@@ -659,6 +658,10 @@ pub fn fit(
                 distill: best.recipe.distill_config(&settings.budget, seed),
                 report,
                 teacher_test_accuracy: teacher.map(|(_, acc)| acc),
+                teacher: best.recipe.teacher.map(|kind| TeacherSource {
+                    kind,
+                    members: best.recipe.teacher_members,
+                }),
             };
             chosen = Some(Chosen {
                 weights,
