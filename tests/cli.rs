@@ -1084,3 +1084,22 @@ fn inductive_quick_mode_writes_its_table() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
 }
+
+/// `fit` counts its `--jobs` trials alive at once: a small graph that one trial fits is
+/// refused, before it is generated, when a trillion trials would run together.
+#[test]
+fn fit_refuses_more_jobs_than_memory_holds() {
+    let l = stderr_line(frameless().args([
+        "fit",
+        "--dataset",
+        "synthetic:nodes=200,classes=3,features=20",
+        "--jobs",
+        "1000000000000",
+        "-q",
+    ]));
+    assert!(
+        l.contains("is too large for this machine")
+            && l.contains("1000000000000 trials at once (--jobs 1000000000000)"),
+        "{l}"
+    );
+}
