@@ -105,7 +105,6 @@ pub fn render(report: &FitReport) -> String {
     for t in &report.trials {
         let stage = match t.stage {
             Stage::Teacher => "teacher",
-            Stage::Coarse if t.pruned => "coarse, pruned",
             Stage::Coarse => "coarse",
             Stage::Refine => "refine",
         };

@@ -7,11 +7,7 @@
 //!    validation accuracy teaches the students of this seed, through the mean
 //!    probabilities of [`FitSettings::teacher_members`] initialisations of it.
 //! 2. **Coarse**: every student kind × `λ ∈ {1, ½, 0}` (`λ = 1` learns from the labels
-//!    alone, so a plain MLP on the features is always among the candidates), by
-//!    successive halving ([`FitSettings::halving`]): each trains for the first rung
-//!    ([`Budget::rung`], a sixteenth of the epochs), and only the better half on
-//!    validation (at least `refine_top`, and always the plain-MLP baseline) continues to
-//!    the full budget; the others are reported as pruned and never chosen.
+//!    alone, so a plain MLP on the features is always among the candidates).
 //! 3. **Refine**: the [`FitSettings::refine_top`] best coarse recipes, each with a wider
 //!    hidden layer, the other dropout, ten times and a tenth of the weight decay,
 //!    `τ = 2` (distilled recipes) and one more fmlp-o stage.
@@ -208,17 +204,6 @@ pub struct Budget {
     pub patience: usize,
 }
 
-impl Budget {
-    /// The first rung of successive halving: a sixteenth of the epochs (at least one),
-    /// the same patience.
-    pub fn rung(&self) -> Self {
-        Self {
-            max_epochs: (self.max_epochs / 16).max(1),
-            patience: self.patience,
-        }
-    }
-}
-
 impl Default for Budget {
     fn default() -> Self {
         let d = DistillConfig::default();
@@ -250,8 +235,6 @@ pub struct FitSettings {
     /// A fixed list of recipes instead of the search (`fit --config`): every one is
     /// trained per seed and the best on validation is kept.
     pub recipes: Option<Vec<Recipe>>,
-    /// Successive halving of the coarse stage ([`Budget::rung`]; on by default).
-    pub halving: bool,
     /// Worker threads (≥ 1).
     pub jobs: usize,
     /// Where the students train.
@@ -292,7 +275,6 @@ impl FitSettings {
             refine_top: 3,
             teacher_members: 3,
             recipes: None,
-            halving: true,
             jobs: jobs.max(1),
             device: Device::Cpu,
         }
@@ -418,9 +400,6 @@ pub struct Trial {
     pub epochs: usize,
     /// Wall time of the trial.
     pub seconds: f64,
-    /// Pruned by successive halving: trained only for the first rung's epochs.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pruned: bool,
 }
 
 /// The choice for one seed.

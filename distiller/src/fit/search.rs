@@ -11,8 +11,8 @@ use frameless_engine::Precision;
 
 use super::workers;
 use super::{
-    Budget, Candidate, Chosen, FitError, FitEvent, FitOutcome, FitReport, FitSettings, Percent,
-    Recipe, SeedChoice, Stage, Trial, Verdict,
+    Candidate, Chosen, FitError, FitEvent, FitOutcome, FitReport, FitSettings, Percent, Recipe,
+    SeedChoice, Stage, Trial, Verdict,
 };
 use crate::data::{Dataset, Split};
 use crate::distill::{distill, Targets};
@@ -91,9 +91,6 @@ struct StudentTask {
     order: usize,
     /// Whether it may be chosen (the baseline of a fixed-recipe run may not).
     eligible: bool,
-    /// Its epochs: the search's, or a halving rung's (then it may be chosen only if it
-    /// stopped within the rung, which makes it its own full run).
-    budget: Budget,
 }
 
 /// Mean NLL of `log_probs` (`N × C`) on `nodes`.
@@ -178,7 +175,6 @@ fn train_teacher(
         test_accuracy: 0.0,
         epochs: run.outcome.epochs,
         seconds: t0.elapsed().as_secs_f64(),
-        pruned: false,
     };
     let test_predictions = pick(&run.outcome.predictions(), &s.splits[seed_pos].test);
     Ok((
@@ -221,7 +217,6 @@ fn ensemble(
         test_accuracy: 0.0,
         epochs: members.iter().map(|m| m.0.trial.epochs).sum(),
         seconds: members.iter().map(|m| m.0.trial.seconds).sum(),
-        pruned: false,
     };
     let test_predictions = pick(&predictions, &shared.settings.splits[seed_pos].test);
     (
@@ -251,7 +246,7 @@ fn train_student(
         val: &blind.val,
         test: &blind.test,
     };
-    let settings = task.recipe.distill_config(&task.budget, seed);
+    let settings = task.recipe.distill_config(&s.budget, seed);
     let (student, report) = distill(
         &task.recipe.student,
         &shared.graph,
@@ -272,8 +267,7 @@ fn train_student(
         val_loss,
         order: task.order,
     };
-    let complete = task.budget == s.budget || report.epochs < task.budget.max_epochs;
-    if task.eligible && complete {
+    if task.eligible {
         if let Some(slot) = best.get(task.seed) {
             let mut slot = slot
                 .lock()
@@ -297,7 +291,6 @@ fn train_student(
         test_accuracy: 0.0,
         epochs: report.epochs,
         seconds: t0.elapsed().as_secs_f64(),
-        pruned: false,
     };
     let test_predictions = pick(&argmax(&logits, c), &s.splits[task.seed].test);
     Ok(Outcome {
@@ -349,26 +342,6 @@ pub(super) fn refinements(r: &Recipe) -> Vec<Recipe> {
         out.push(deeper);
     }
     out
-}
-
-/// The positions of seed `seed`'s tasks in `tasks` (and `outcomes`), best on
-/// validation first (`beats` is a strict order: `order` breaks every tie).
-fn ranked(tasks: &[StudentTask], outcomes: &[Outcome], seed: usize) -> Vec<usize> {
-    let mut ranked: Vec<(Rank, usize)> = tasks
-        .iter()
-        .zip(outcomes)
-        .enumerate()
-        .filter(|(_, (t, _))| t.seed == seed)
-        .map(|(i, (t, o))| (Rank::of(&o.trial, t.order), i))
-        .collect();
-    ranked.sort_by(|a, b| {
-        if a.0.beats(&b.0) {
-            std::cmp::Ordering::Less
-        } else {
-            std::cmp::Ordering::Greater
-        }
-    });
-    ranked.into_iter().map(|(_, i)| i).collect()
 }
 
 fn check(dataset: &Dataset, s: &FitSettings) -> Result<(), FitError> {
@@ -554,7 +527,6 @@ pub fn fit(
             stage,
             order,
             eligible,
-            budget: settings.budget,
         }
     };
     let mut tasks = Vec::new();
@@ -589,61 +561,28 @@ pub fn fit(
             &|o: &Outcome| notify(seed_pos(o.trial.seed), &o.trial),
         )
     };
-    let rung = settings.halving.then(|| settings.budget.rung());
-    if let (Some(rung), None) = (rung, &settings.recipes) {
-        for t in &mut tasks {
-            t.budget = rung;
-        }
-    }
     let mut outcomes = run_students(&tasks)?;
-
-    // 2b. Successive halving: the better half of each seed's coarse candidates on
-    //     validation (at least `refine_top`, and always the plain-MLP baseline) continue
-    //     to the full budget; the others are pruned. Training is deterministic, so a rung
-    //     is the first epochs of the full run: a candidate that stopped within it is
-    //     complete, and one cut at the rung is retrained from the start.
-    if let (Some(rung), None) = (rung, &settings.recipes) {
-        let mut again = Vec::new();
-        for s in 0..n_seeds {
-            let ranked = ranked(&tasks, &outcomes, s);
-            let keep = ranked.len().div_ceil(2).max(settings.refine_top);
-            for (place, &i) in ranked.iter().enumerate() {
-                if outcomes[i].trial.epochs < rung.max_epochs {
-                    continue;
-                }
-                if place < keep || tasks[i].recipe == Recipe::plain_mlp() {
-                    again.push(i);
-                } else {
-                    outcomes[i].trial.pruned = true;
-                }
-            }
-        }
-        again.sort_unstable();
-        let full: Vec<StudentTask> = again
-            .iter()
-            .map(|&i| StudentTask {
-                budget: settings.budget,
-                ..tasks[i]
-            })
-            .collect();
-        for (&i, o) in again.iter().zip(run_students(&full)?) {
-            outcomes[i] = o;
-        }
-        for t in &mut tasks {
-            t.budget = settings.budget;
-        }
-    }
 
     // 3. Refinements of each seed's best coarse recipes.
     if settings.recipes.is_none() {
         let mut refine = Vec::new();
         for s in 0..n_seeds {
-            let ranked: Vec<Recipe> = ranked(&tasks, &outcomes, s)
-                .into_iter()
-                .map(|i| tasks[i].recipe)
+            let mut ranked: Vec<(Rank, Recipe)> = tasks
+                .iter()
+                .zip(&outcomes)
+                .filter(|(t, _)| t.seed == s)
+                .map(|(t, o)| (Rank::of(&o.trial, t.order), t.recipe))
                 .collect();
-            let mut tried = ranked.clone();
-            for r in ranked.iter().take(settings.refine_top) {
+            // Best first (`beats` is a strict order: `order` breaks every tie).
+            ranked.sort_by(|a, b| {
+                if a.0.beats(&b.0) {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                }
+            });
+            let mut tried: Vec<Recipe> = ranked.iter().map(|(_, r)| *r).collect();
+            for (_, r) in ranked.iter().take(settings.refine_top) {
                 for v in refinements(r) {
                     if !tried.contains(&v) {
                         tried.push(v);

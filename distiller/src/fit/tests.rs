@@ -76,14 +76,7 @@ fn plain_mlp_is_a_candidate_and_the_baseline() {
         .map(|t| t.val_accuracy)
         .fold(0.0, f64::max);
     assert_eq!(r.choices[0].val_accuracy, best_val);
-    // One event per trial, and one more per coarse candidate that continued past the
-    // halving rung (it is listed once, with its full run).
-    let continued = r
-        .trials
-        .iter()
-        .filter(|t| t.stage == Stage::Coarse && !t.pruned)
-        .count();
-    assert_eq!(*events.lock().unwrap(), r.trials.len() + continued);
+    assert_eq!(*events.lock().unwrap(), r.trials.len());
     assert_eq!(outcome.chosen.recipe, r.choices[0].recipe);
     assert_eq!(
         outcome.chosen.logits.len(),
@@ -168,61 +161,4 @@ fn fit_refuses_a_search_too_large_for_memory() {
         Ok(_) => panic!("expected a memory refusal, got a search"),
     }
     assert_eq!(calls.into_inner(), 0, "nothing was trained");
-}
-
-/// Successive halving: each seed's worse coarse half stops at the rung (pruned, never
-/// chosen); the better half and the plain MLP are trained in full, listed once.
-#[test]
-fn halving_prunes_the_worse_coarse_half() {
-    let (dataset, mut settings) = small();
-    settings.budget = Budget {
-        max_epochs: 64,
-        patience: 30,
-    };
-    let rung = settings.budget.rung().max_epochs;
-    assert_eq!(rung, 4);
-    let r = fit(&dataset, &settings, &|_| {}).unwrap().report;
-    for seed in &settings.seeds {
-        let coarse: Vec<&Trial> = r
-            .trials
-            .iter()
-            .filter(|t| t.seed == *seed && t.stage == Stage::Coarse)
-            .collect();
-        // 3 students × (labels, λ ½, λ 0): the best 5 at the rung in full, and the plain
-        // MLP if it was not among them; the rest pruned.
-        assert_eq!(coarse.len(), 9);
-        let pruned: Vec<&&Trial> = coarse.iter().filter(|t| t.pruned).collect();
-        assert!((3..=4).contains(&pruned.len()), "{coarse:#?}");
-        assert!(pruned.iter().all(|t| t.epochs == rung));
-        let full: Vec<&&Trial> = coarse.iter().filter(|t| !t.pruned).collect();
-        assert!(full.iter().all(|t| t.epochs > rung), "{full:#?}");
-        let mlp = Candidate::Student(Recipe::plain_mlp());
-        assert!(full.iter().any(|t| t.candidate == mlp));
-        // Every pruned candidate was behind every continued one at the rung, so behind
-        // it in full too (a full run's best validation includes its rung).
-        let worst_full = full.iter().map(|t| t.val_accuracy).fold(1.0, f64::min);
-        let best_pruned = pruned.iter().map(|t| t.val_accuracy).fold(0.0, f64::max);
-        assert!(best_pruned <= worst_full || full.len() > 5);
-    }
-    let chosen: Vec<Candidate> = r
-        .choices
-        .iter()
-        .map(|c| Candidate::Student(c.recipe))
-        .collect();
-    assert!(r
-        .trials
-        .iter()
-        .filter(|t| t.pruned)
-        .all(|t| !chosen.contains(&t.candidate) || t.seed != r.choices[0].seed));
-    // Without halving, the same search trains every coarse candidate in full.
-    settings.halving = false;
-    let plain = fit(&dataset, &settings, &|_| {}).unwrap().report;
-    assert!(plain.trials.iter().all(|t| !t.pruned));
-    let epochs = |r: &FitReport| r.trials.iter().map(|t| t.epochs).sum::<usize>();
-    assert!(
-        epochs(&r) < epochs(&plain),
-        "{} vs {}",
-        epochs(&r),
-        epochs(&plain)
-    );
 }
