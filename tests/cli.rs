@@ -80,6 +80,34 @@ fn demo_inspect_and_predict() {
         text.contains("fmlp-s (int8)") && text.contains("checksum    ok"),
         "{text}"
     );
+    // The recipe: what the demo's student file knows about how the model was made.
+    assert!(
+        text.contains("recipe      frameless=") && text.contains(" student=fmlp-s "),
+        "{text}"
+    );
+    let out = frameless()
+        .arg("inspect")
+        .arg(dir.join("model-int8.fgkd"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let recipe = &v["recipe"];
+    assert_eq!(v["version"], 4);
+    assert_eq!(recipe["teacher"], "spatial", "{v}");
+    assert_eq!(recipe["student"], "fmlp-s");
+    assert_eq!(recipe["seed"], "1");
+    for key in [
+        "lambda",
+        "tau",
+        "hidden",
+        "dropout",
+        "weight_decay",
+        "epochs",
+        "k",
+    ] {
+        assert!(recipe[key].is_string(), "{key} missing from {recipe}");
+    }
     let out = frameless()
         .arg("predict")
         .arg(dir.join("model-f32.fgkd"))
@@ -537,7 +565,53 @@ fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
     }
     let md = std::fs::read_to_string(report_dir.join("report.md")).unwrap();
     assert!(md.contains("plain MLP") && md.contains("Verdict"), "{md}");
-    frameless().arg("inspect").arg(&blob).assert().success();
+    // The blob's recipe is the first seed's choice.
+    let out = frameless()
+        .arg("inspect")
+        .arg(&blob)
+        .arg("--json")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let meta: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let (recipe, chosen) = (&meta["recipe"], &report["choices"][0]["recipe"]);
+    assert_eq!(
+        recipe["student"], chosen["student"]["kind"],
+        "{recipe} vs {chosen}"
+    );
+    let num = |v: &serde_json::Value| v.as_str().unwrap().parse::<f64>().unwrap();
+    assert_eq!(num(&recipe["lambda"]), chosen["lambda"].as_f64().unwrap());
+    assert_eq!(num(&recipe["tau"]), chosen["tau"].as_f64().unwrap());
+    assert_eq!(
+        num(&recipe["weight_decay"]),
+        chosen["weight_decay"].as_f64().unwrap()
+    );
+    assert_eq!(
+        num(&recipe["hidden"]),
+        chosen["student"]["hidden"].as_f64().unwrap()
+    );
+    assert_eq!(
+        num(&recipe["dropout"]),
+        chosen["student"]["dropout"].as_f64().unwrap()
+    );
+    match chosen["teacher"].as_str() {
+        Some(t) => {
+            assert_eq!(recipe["teacher"], t);
+            assert_eq!(
+                num(&recipe["teacher_members"]),
+                chosen["teacher_members"].as_f64().unwrap()
+            );
+        }
+        None => assert_eq!(recipe["teacher"], "labels"),
+    }
+    assert_eq!(recipe["max_epochs"], "25");
+    assert_eq!(recipe["patience"], "5");
+    assert_eq!(
+        recipe["seed"],
+        report["choices"][0]["seed"].to_string().as_str()
+    );
 
     // `--config` re-runs exactly the first seed's recipe.
     let rerun = dir.path().join("again.fgkd");
@@ -1009,4 +1083,23 @@ fn inductive_quick_mode_writes_its_table() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
+}
+
+/// `fit` counts its `--jobs` trials alive at once: a small graph that one trial fits is
+/// refused, before it is generated, when a trillion trials would run together.
+#[test]
+fn fit_refuses_more_jobs_than_memory_holds() {
+    let l = stderr_line(frameless().args([
+        "fit",
+        "--dataset",
+        "synthetic:nodes=200,classes=3,features=20",
+        "--jobs",
+        "1000000000000",
+        "-q",
+    ]));
+    assert!(
+        l.contains("is too large for this machine")
+            && l.contains("1000000000000 trials at once (--jobs 1000000000000)"),
+        "{l}"
+    );
 }

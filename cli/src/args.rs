@@ -72,8 +72,13 @@ impl DataArgs {
     /// Loads the dataset, refused if a teacher run with `config` would not fit in memory,
     /// and applies `--surgery`, if any.
     pub fn load_for(&self, config: &TeacherConfig) -> anyhow::Result<Dataset> {
-        let plan = |shape: &Shape| Estimate::teacher(shape, config);
-        let dataset = load_within(&self.dataset, &plan).map_err(|e| match e {
+        self.load_planned(&|shape: &Shape| Estimate::teacher(shape, config))
+    }
+
+    /// Loads the dataset, refused if the run `plan` estimates from its shape would not
+    /// fit in memory (before a synthetic graph is generated), and applies `--surgery`.
+    pub fn load_planned(&self, plan: &dyn Fn(&Shape) -> Estimate) -> anyhow::Result<Dataset> {
+        let dataset = load_within(&self.dataset, plan).map_err(|e| match e {
             // The refusal names the dataset itself.
             PipelineError::Memory(e) => anyhow::Error::new(e),
             e => anyhow::Error::new(e).context(format!("loading {}", self.dataset)),

@@ -92,14 +92,11 @@ fn read_recipe(path: &Path) -> anyhow::Result<Recipe> {
 
 /// Runs the subcommand.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
-    let dataset = args
-        .data
-        .load_for(&frameless_distiller::teacher::TeacherConfig::default())?;
     let rates = args.data.rates()?;
     let jobs = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let mut settings = FitSettings::new(&dataset, args.seeds.seeds().collect(), rates, jobs);
+    let mut settings = FitSettings::unsplit(args.seeds.seeds().collect(), jobs);
     settings.teachers = args.teachers.clone();
     settings.budget = Budget {
         max_epochs: args.epochs,
@@ -109,6 +106,9 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.config {
         settings.recipes = Some(vec![read_recipe(path)?]);
     }
+    // Refused before loading (or generating) if `jobs` trials at once would not fit.
+    let dataset = args.data.load_planned(&|shape| settings.memory(shape))?;
+    let settings = settings.with_splits(&dataset, rates);
     let out = args
         .out
         .clone()

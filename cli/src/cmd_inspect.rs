@@ -30,7 +30,9 @@ own start-up and I/O come on top. `host` has no recorded figures: it shows what
 the blob itself needs and says what it cannot know.";
 
 /// Show a blob's header (format version, kind, precision), dims, sizes, SHA-256 and
-/// signature status, and metadata. A blob that fails validation (bad magic, version,
+/// signature status, and metadata: dataset, class names, test accuracy at export and
+/// the recipe (how the model was made: teacher, student, λ, τ, width, dropout, weight
+/// decay, stages, epochs, seed). A blob that fails validation (bad magic, version,
 /// checksum, lengths, values; with --public-key, the signature) is reported with the
 /// engine's reason and exit status 1.
 #[derive(Debug, Args)]
@@ -155,6 +157,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
             "body_sha256": sha, "checksum": "ok", "signature": signature,
             "scratch_bytes": model.scratch_bytes(), "sliced": model.is_sliced(),
             "dataset": m.dataset, "class_names": names, "test_accuracy": m.test_accuracy,
+            "recipe": m.recipe_entries().map(|(k, v)| (k.to_string(), v.into()))
+                .collect::<serde_json::Map<_, _>>(),
         });
         let mut v = v;
         if let Some(b) = &budget {
@@ -211,10 +215,34 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         Some(a) => writeln!(o, "test acc    {:.2}% (at export)", 100.0 * a)?,
         None => writeln!(o, "test acc    -")?,
     }
+    write_recipe(&mut o, &m)?;
     if let Some(b) = &budget {
         write_budget(&mut o, b)?;
     }
     Ok(())
+}
+
+/// The recipe's `key=value` pairs, space-separated, wrapped under the label (`-` if the
+/// blob has none, as version-3 blobs do).
+fn write_recipe(o: &mut impl Write, m: &frameless_engine::Metadata) -> std::io::Result<()> {
+    const WIDTH: usize = 88;
+    let mut line = String::from("recipe      ");
+    let mut empty = true;
+    for (k, v) in m.recipe_entries() {
+        let pair = format!("{k}={v}");
+        if !empty && line.len() + 1 + pair.len() > WIDTH {
+            writeln!(o, "{line}")?;
+            line = " ".repeat(12);
+        } else if !empty {
+            line.push(' ');
+        }
+        line += &pair;
+        empty = false;
+    }
+    if empty {
+        line.push('-');
+    }
+    writeln!(o, "{line}")
 }
 
 /// What `host` cannot know.

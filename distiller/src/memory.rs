@@ -5,7 +5,8 @@
 //! (sparse features, labels, edges), the framelet operators (each band's `W_b` and `Â_b`,
 //! with the copies the models hold), the teacher's tensors and gradients (parameters with
 //! their gradients and Adam moments, the activations of one training step), the soft labels
-//! and, for a distillation run, the student's operators, tables and tensors. The figures
+//! and, for a distillation run, the student's operators, tables and tensors; a search
+//! ([`Estimate::search`], `fit`) counts every trial its workers train at once. The figures
 //! follow the code's own allocations (for instance four copies of the feature matrix in a
 //! teacher run: the dataset's, the model's and its sparse operator's with its transpose) and
 //! are rough: within a factor of about 1.5 of the measured peak resident set.
@@ -96,6 +97,12 @@ pub enum Stage {
     SoftLabels,
     /// The student's operators, tables, parameters and activations.
     Student,
+    /// `jobs` trials (teachers or students) training at once, each with its own tensors:
+    /// `jobs` times the larger of one teacher's and one student's.
+    Trials {
+        /// Trials alive at once (`fit --jobs`).
+        jobs: usize,
+    },
 }
 
 impl fmt::Display for Stage {
@@ -106,6 +113,9 @@ impl fmt::Display for Stage {
             Self::Teacher => "teacher tensors + gradients",
             Self::SoftLabels => "soft labels",
             Self::Student => "student tables + tensors",
+            Self::Trials { jobs } => {
+                return write!(f, "{jobs} trials at once (--jobs {jobs})");
+            }
         })
     }
 }
@@ -201,9 +211,31 @@ fn soft_labels(shape: &Shape, hidden: usize) -> f64 {
     n * c * (F32 + 24.0) + n * hidden as f64 * F32
 }
 
-/// The student: its copies of the features and operators, the precomputed tables, its
-/// parameters and one training step's activations.
+/// The student: its copies of the features and operators ([`student_graph`]) and one
+/// training run ([`student_trial`]).
 fn student(shape: &Shape, framelet_config: &FrameletConfig, config: &StudentConfig) -> f64 {
+    student_graph(shape, framelet_config) + student_trial(shape, framelet_config, config)
+}
+
+/// The student graph: its copies of the features and of the operators.
+fn student_graph(shape: &Shape, framelet_config: &FrameletConfig) -> f64 {
+    3.0 * feature_matrix(shape) + framelet(shape, framelet_config)
+}
+
+/// Bytes of one set of student parameters (f32).
+fn student_parameters(
+    shape: &Shape,
+    framelet_config: &FrameletConfig,
+    config: &StudentConfig,
+) -> f64 {
+    let h = config.hidden as f64;
+    let b = bands(framelet_config);
+    (shape.features as f64 * h + (b + 1.0) * h * shape.classes as f64) * F32
+}
+
+/// One student training run on a student graph: parameters with their gradients, Adam
+/// moments and best snapshot, the precomputed tables and one training step's activations.
+fn student_trial(shape: &Shape, framelet_config: &FrameletConfig, config: &StudentConfig) -> f64 {
     let (n, h) = (shape.nodes as f64, config.hidden as f64);
     let b = bands(framelet_config);
     let powers = match config.kind {
@@ -211,11 +243,10 @@ fn student(shape: &Shape, framelet_config: &FrameletConfig, config: &StudentConf
         StudentKind::FmlpS => 1.0,
         StudentKind::FmlpO => config.stages as f64,
     };
-    let copies = 3.0 * feature_matrix(shape) + framelet(shape, framelet_config);
-    let parameters = (shape.features as f64 * h + (b + 1.0) * h * shape.classes as f64) * F32;
+    let parameters = student_parameters(shape, framelet_config, config);
     let tables = n * h * b * powers.max(1.0) * F32;
     let activations = n * h * (4.0 * b * powers + 3.0) * F32;
-    copies + parameters * PARAMETER_COPIES + tables + 2.0 * activations
+    parameters * PARAMETER_COPIES + tables + 2.0 * activations
 }
 
 /// `x` bytes, saturating.
@@ -279,6 +310,41 @@ impl Estimate {
         estimate
     }
 
+    /// A search (`fit`): the dataset, the shared framelet operators and student graph,
+    /// `soft_label_runs` teachers' log-probabilities kept for the students (`N × C` each),
+    /// `kept_students` best students' parameters, and `jobs` trials training at once,
+    /// each as large as one teacher run or the largest run of `students`, whichever is
+    /// larger (the search's teachers and students do not train at the same time).
+    pub fn search(shape: &Shape, size: &SearchSize) -> Self {
+        let framelet_config = &size.teacher.framelet;
+        let (n, c) = (shape.nodes as f64, shape.classes as f64);
+        let largest =
+            |f: &dyn Fn(&StudentConfig) -> f64| size.students.iter().map(f).fold(0.0, f64::max);
+        let one_trial = teacher(shape, size.teacher)
+            .max(largest(&|s| student_trial(shape, framelet_config, s)));
+        let kept =
+            size.kept_students as f64 * largest(&|s| student_parameters(shape, framelet_config, s));
+        Self {
+            shape: *shape,
+            stages: vec![
+                (Stage::Dataset, bytes(dataset(shape))),
+                (Stage::Framelet, bytes(framelet(shape, framelet_config))),
+                (
+                    Stage::Student,
+                    bytes(student_graph(shape, framelet_config) + kept),
+                ),
+                (
+                    Stage::SoftLabels,
+                    bytes(size.soft_label_runs as f64 * n * c * F32),
+                ),
+                (
+                    Stage::Trials { jobs: size.jobs },
+                    bytes(size.jobs as f64 * one_trial),
+                ),
+            ],
+        }
+    }
+
     /// Peak bytes: every stage's share, as all are alive together at the peak.
     pub fn peak(&self) -> u64 {
         self.stages
@@ -325,6 +391,22 @@ impl fmt::Display for Estimate {
         }
         f.write_str(")")
     }
+}
+
+/// What drives a search's memory besides the dataset's shape ([`Estimate::search`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SearchSize<'a> {
+    /// Settings of every teacher (and the framelet operators).
+    pub teacher: &'a TeacherConfig,
+    /// The students the search may train (the largest counts).
+    pub students: &'a [StudentConfig],
+    /// Trials training at once.
+    pub jobs: usize,
+    /// Teacher log-probability tables kept for the students (runs, ensembles and the
+    /// uniform one of labels-only students).
+    pub soft_label_runs: usize,
+    /// Best students kept (one per seed).
+    pub kept_students: usize,
 }
 
 /// A byte count written for people: `512 MiB`, `2.9 TiB`.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{self, DataError, Dataset, DatasetSource, SplitRates, SyntheticConfig};
 use crate::distill::{distill, DistillConfig, DistillError, DistillReport, Targets};
 use crate::error::{Blame, Blamed};
-use crate::export::artifact::{RunInfo, StudentFile};
+use crate::export::artifact::{RunInfo, StudentFile, TeacherSource};
 use crate::export::{engine_ns_per_node, verify, write_atomic, ExportError, ParityInputs};
 use crate::framelet::{self, FrameletError, FrameletOperators};
 use crate::memory::{Estimate, MemoryError, Shape};
@@ -228,8 +228,8 @@ pub fn distill_from_soft_labels(
         .to_vec1()?;
     let metadata = OwnedMetadata {
         dataset: dataset.name.clone(),
-        class_names: Vec::new(),
         test_accuracy: Some(report.test_accuracy as f32),
+        ..OwnedMetadata::default()
     };
     let weights = quantize::model_weights(&student, &graph, metadata)?;
     let inputs = ParityInputs {
@@ -251,6 +251,10 @@ pub fn distill_from_soft_labels(
         distill: *settings,
         report,
         teacher_test_accuracy: Some(soft.outcome.test_accuracy),
+        teacher: Some(TeacherSource {
+            kind: soft.teacher,
+            members: 1,
+        }),
     };
     let file = StudentFile::new(info, &inputs, &soft.split.val, &soft.split.train);
     Ok(Distilled { file, precisions })

@@ -81,6 +81,10 @@ fn models(rng: &mut Rng) -> Vec<ModelWeights> {
         dataset: "fuzz".into(),
         class_names: vec!["a".into(), "b".into(), "c".into()],
         test_accuracy: Some(0.5),
+        recipe: vec![
+            ("student".into(), "fuzz".into()),
+            ("lambda".into(), "0.5".into()),
+        ],
     };
     let stage = |rng: &mut Rng, in_dim| Stage {
         encoder: linear(rng, in_dim, d),
@@ -144,6 +148,7 @@ struct Parts {
     dataset: String,
     class_names: String,
     accuracy: Option<f32>,
+    recipe: String,
     /// The id map (empty: a full blob).
     ids: Vec<u8>,
     tensors: Vec<Vec<u8>>,
@@ -167,6 +172,7 @@ fn parse(blob: &[u8]) -> Option<Parts> {
         dataset,
         class_names,
         accuracy: m.test_accuracy,
+        recipe: m.recipe.to_string(),
         ids: ids.to_vec(),
         tensors,
         tail: rest.to_vec(),
@@ -179,6 +185,7 @@ fn seal(p: &Parts) -> Vec<u8> {
         dataset: &p.dataset,
         class_names: &p.class_names,
         test_accuracy: p.accuracy,
+        recipe: &p.recipe,
     };
     let mut body = postcard::to_stdvec(&p.echo).unwrap();
     body.extend(postcard::to_stdvec(&meta).unwrap());
@@ -327,7 +334,10 @@ fn mutate(rng: &mut Rng, p: &mut Parts) {
         8 => match rng.below(6) {
             0 => p.accuracy = Some(rng.f32()),
             1 => p.class_names.push('\n'),
-            2 => p.dataset = "x".repeat(rng.below(40)),
+            2 if rng.below(2) == 0 => p.dataset = "x".repeat(rng.below(40)),
+            2 => p
+                .recipe
+                .push_str(["\n", "=x", "\nk=v", "\nno-key", "\u{e9}"][rng.below(5)]),
             3 if p.ids.len() >= 4 => {
                 let i = rng.below(p.ids.len() / 4) * 4;
                 let v = [0, 1, 2, u32::MAX, rng.next() as u32][rng.below(5)];
@@ -458,6 +468,7 @@ fn main() {
             tail: base.tail.clone(),
             dataset: base.dataset.clone(),
             class_names: base.class_names.clone(),
+            recipe: base.recipe.clone(),
             ..*base
         };
         for _ in 0..1 + rng.below(3) {

@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 /// The four bytes every blob starts with.
 pub const MAGIC: [u8; 4] = *b"FGKD";
 
-/// The blob format version this engine reads and writes.
-pub const FORMAT_VERSION: u16 = 3;
+/// The blob format version this engine writes (it also reads version 3, whose
+/// metadata has no recipe).
+pub const FORMAT_VERSION: u16 = 4;
+
+/// The longest [`Metadata::recipe`] a blob may carry, in bytes.
+pub const MAX_RECIPE_BYTES: usize = 4096;
 
 display_enum! {
     /// Which student architecture a blob holds.
@@ -97,6 +101,18 @@ pub struct Metadata<'a> {
     pub class_names: &'a str,
     /// Test accuracy measured at export, if known (finite when present).
     pub test_accuracy: Option<f32>,
+    /// How the model was made: empty, or `key=value` lines joined by `'\n'` (every
+    /// key non-empty), at most [`MAX_RECIPE_BYTES`] bytes. Empty in version-3 blobs.
+    pub recipe: &'a str,
+}
+
+impl Metadata<'_> {
+    /// Whether the recipe is empty or well-formed `key=value` lines within the bound.
+    pub fn recipe_ok(&self) -> bool {
+        let line_ok = |l: &str| l.find('=').is_some_and(|i| i > 0);
+        self.recipe.len() <= MAX_RECIPE_BYTES
+            && (self.recipe.is_empty() || self.recipe.split('\n').all(line_ok))
+    }
 }
 
 /// SHA-256 of `bytes`: the body checksum in the header (RustCrypto `sha2`, no_std).

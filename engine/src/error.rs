@@ -11,7 +11,7 @@ display_enum! {
         Body => "body",
         /// The copy of kind, precision and dims that opens the body.
         Echo => "header echo",
-        /// The metadata record (dataset name, class names, accuracy).
+        /// The metadata record (dataset name, class names, accuracy, recipe).
         Metadata => "metadata",
         /// The original ids of the nodes a sliced blob keeps.
         IdMap => "node id map",
@@ -42,7 +42,7 @@ display_enum! {
     pub enum Error {
         /// The blob does not start with the magic bytes `FGKD`.
         BadMagic => "bad magic in header: expected FGKD",
-        /// The blob's format version is not [`crate::FORMAT_VERSION`].
+        /// The blob's format version is neither [`crate::FORMAT_VERSION`] nor 3.
         UnsupportedVersion {
             /// The version found in the blob.
             found: u16,
@@ -80,7 +80,8 @@ display_enum! {
             /// The section holding the tensor.
             section: Section,
         } => "non-finite or out-of-range value in {section}",
-        /// The metadata is inconsistent (class name count, non-finite accuracy).
+        /// The metadata is inconsistent (class name count, non-finite accuracy, a recipe
+        /// line without `key=`, or a recipe over [`crate::MAX_RECIPE_BYTES`]).
         BadMetadata => "inconsistent metadata",
         /// `predict` was asked for a node id `>= n_nodes`.
         NodeOutOfRange {

@@ -19,7 +19,7 @@
 //! let weights = ModelWeights {
 //!     kind: ModelKind::Mlp, n_nodes: 1, n_features: 2, n_classes: 2,
 //!     architecture: Architecture::Mlp { layers: vec![layer] },
-//!     metadata: OwnedMetadata { dataset: "toy".into(), class_names: vec!["a".into(), "b".into()], test_accuracy: None },
+//!     metadata: OwnedMetadata { dataset: "toy".into(), class_names: vec!["a".into(), "b".into()], ..Default::default() },
 //!     calibration: None,
 //! };
 //! let blob = frameless_engine::writer::write_blob(&weights, Precision::F32)?;
@@ -70,7 +70,9 @@ pub mod verify;
 #[cfg(feature = "std")]
 pub mod writer;
 
-pub use blob::{sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC};
+pub use blob::{
+    sha256, Dims, Header, Metadata, ModelKind, Precision, FORMAT_VERSION, MAGIC, MAX_RECIPE_BYTES,
+};
 pub use error::{Error, Section};
 pub use integer::IntPrediction;
 pub use model::{max_scratch_len, Model};

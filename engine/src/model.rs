@@ -188,7 +188,7 @@ impl<'a> Model<'a> {
             return Err(Error::BadMagic);
         }
         let ((_, version), _): (([u8; 4], u16), _) = take(bytes, Section::Header)?;
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != 3 {
             return Err(Error::UnsupportedVersion { found: version });
         }
         let (header, body): (Header, _) = take(bytes, Section::Header)?;
@@ -207,11 +207,27 @@ impl<'a> Model<'a> {
             return Err(Error::HeaderMismatch);
         }
         let shape = shape_of(header.kind, header.precision, &header.dims)?;
-        let (metadata, tensors): (Metadata<'a>, _) = take(rest, Section::Metadata)?;
+        let (metadata, tensors): (Metadata<'a>, _) = if version == 3 {
+            // Version 3: the same record without the recipe (postcard encodes a struct
+            // as the tuple of its fields).
+            let ((dataset, class_names, test_accuracy), t) = take(rest, Section::Metadata)?;
+            let recipe = "";
+            (
+                Metadata {
+                    dataset,
+                    class_names,
+                    test_accuracy,
+                    recipe,
+                },
+                t,
+            )
+        } else {
+            take(rest, Section::Metadata)?
+        };
         let names_ok =
             metadata.class_names.is_empty() || metadata.class_names.split('\n').count() == shape.c;
         let acc_ok = metadata.test_accuracy.is_none_or(f32::is_finite);
-        if !(names_ok && acc_ok) {
+        if !(names_ok && acc_ok && metadata.recipe_ok()) {
             return Err(Error::BadMetadata);
         }
         let (ids, tensors): (&[u8], _) = take(tensors, Section::IdMap)?;

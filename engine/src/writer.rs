@@ -124,6 +124,11 @@ pub struct OwnedMetadata {
     pub class_names: Vec<String>,
     /// Test accuracy at export (finite).
     pub test_accuracy: Option<f32>,
+    /// How the model was made, as `(key, value)` pairs in order (e.g. `("lambda",
+    /// "0.5")`): keys non-empty without `'='` or `'\n'`, values without `'\n'`, at most
+    /// [`crate::MAX_RECIPE_BYTES`] once written as `key=value` lines.
+    #[serde(default)]
+    pub recipe: Vec<(String, String)>,
 }
 
 /// Everything [`write_blob`] needs.
@@ -177,6 +182,9 @@ pub enum WriteError {
     },
     /// Class names: wrong count or a name containing a newline.
     ClassNames,
+    /// Recipe: an empty key, a key with `'='`, a newline, or over
+    /// [`crate::MAX_RECIPE_BYTES`] in all.
+    Recipe,
     /// A dimension or the body does not fit in u32.
     TooLarge,
     /// int8 without a calibration, or one that does not fit the architecture.
@@ -212,6 +220,11 @@ impl fmt::Display for WriteError {
             WriteError::ClassNames => {
                 f.write_str("class names: wrong count or a name contains a newline")
             }
+            WriteError::Recipe => write!(
+                f,
+                "recipe: an empty key, '=' in a key, a newline, or over {} bytes",
+                crate::MAX_RECIPE_BYTES
+            ),
             WriteError::TooLarge => f.write_str("model too large for the blob format"),
             WriteError::Uncalibrated => f.write_str(
                 "int8 needs activation ranges: calibrate the weights on the graph's nodes first",
@@ -558,11 +571,21 @@ fn write_with_ids(
         n_stages: u32_of(stages)?,
     };
     let names = md.class_names.join("\n");
+    let recipe_lines: Vec<String> = md.recipe.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let recipe = recipe_lines.join("\n");
     let meta = Metadata {
         dataset: &md.dataset,
         class_names: &names,
         test_accuracy: md.test_accuracy,
+        recipe: &recipe,
     };
+    let keys_ok = md
+        .recipe
+        .iter()
+        .all(|(k, v)| !k.is_empty() && !k.contains(['=', '\n']) && !v.contains('\n'));
+    if !(keys_ok && meta.recipe_ok()) {
+        return Err(WriteError::Recipe);
+    }
     let mut body =
         postcard::to_stdvec(&(weights.kind, precision, dims)).map_err(|_| WriteError::TooLarge)?;
     body.extend(postcard::to_stdvec(&meta).map_err(|_| WriteError::TooLarge)?);

@@ -226,4 +226,33 @@ fn writer_rejects_bad_weights() {
     let mut w = weights();
     w.metadata.class_names = vec!["a\nb".into(), "c".into()];
     assert_eq!(write_blob(&w, Precision::F32), Err(WriteError::ClassNames));
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let big = "v".repeat(crate::MAX_RECIPE_BYTES);
+    for bad in [
+        pair("", "1"),
+        pair("a=b", "1"),
+        pair("a\nb", "1"),
+        pair("a", "1\n2"),
+        pair("k", &big),
+    ] {
+        let mut w = weights();
+        w.metadata.recipe = vec![pair("student", "mlp"), bad.clone()];
+        assert_eq!(
+            write_blob(&w, Precision::F32),
+            Err(WriteError::Recipe),
+            "{bad:?}"
+        );
+    }
+    // Values may hold '=' and be empty; the recipe reads back in order.
+    let mut w = weights();
+    w.metadata.recipe = vec![
+        pair("student", "mlp"),
+        pair("note", "a=b"),
+        pair("teacher", ""),
+    ];
+    let blob = write_blob(&w, Precision::F32).unwrap();
+    let m = crate::Model::from_bytes(&blob).unwrap().metadata();
+    assert_eq!(m.recipe, "student=mlp\nnote=a=b\nteacher=");
+    let back: Vec<_> = m.recipe_entries().collect();
+    assert_eq!(back, [("student", "mlp"), ("note", "a=b"), ("teacher", "")]);
 }

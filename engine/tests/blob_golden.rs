@@ -14,16 +14,18 @@ fn mlp_blob_is_pinned() {
         let h = sha256(&b);
         got.push((p, b.len(), u32::from_be_bytes([h[0], h[1], h[2], h[3]])));
     }
-    // Header prefix: magic, version 3, kind mlp (0), precision f32 (0), dims 4,3,2,2,0,2.
+    // Header prefix: magic, version 4, kind mlp (0), precision f32 (0), dims 4,3,2,2,0,2.
     let b = write_blob(&w, Precision::F32).unwrap();
-    assert_eq!(&b[..12], b"FGKD\x03\x00\x00\x04\x03\x02\x02\x00");
+    assert_eq!(&b[..12], b"FGKD\x04\x00\x00\x04\x03\x02\x02\x00");
     assert_eq!(b[12], 2);
     assert_eq!(got, PINNED);
 }
 
 /// (precision, blob bytes, first four bytes of the blob's SHA-256, big endian).
+/// Version 4: each blob is 24 bytes longer than in version 3 (1 version byte changed,
+/// the recipe `student=tiny\nlambda=0.5`: a 1-byte length and 23 bytes).
 const PINNED: [(Precision, usize, u32); 3] = [
-    (Precision::F32, 140, 0xFEC0_BD6C),
-    (Precision::F16, 120, 0xE1DB_72AA),
-    (Precision::Int8, 134, 0x694C_58E6),
+    (Precision::F32, 164, 0x7DEF_1293),
+    (Precision::F16, 144, 0x2C4A_AFD3),
+    (Precision::Int8, 158, 0x3911_BF19),
 ];

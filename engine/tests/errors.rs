@@ -46,6 +46,7 @@ fn parts(p: Precision) -> (Header, Metadata<'static>, Vec<u8>) {
         dataset: "tiny",
         class_names: "left\nright",
         test_accuracy: Some(0.75),
+        recipe: "student=tiny\nlambda=0.5",
     };
     (h, meta, t.to_vec())
 }
@@ -65,9 +66,9 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let (mut h, body) = split(&blob(Precision::F32));
-    h.version = 4;
-    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 4 });
-    // Version 2 (int8 with run-time float scales) is refused: re-export for v3.
+    h.version = 5;
+    assert_eq!(err(&seal(h, &body)), Error::UnsupportedVersion { found: 5 });
+    // Version 2 (int8 with run-time float scales) is refused: re-export for v4.
     let mut v2 = blob(Precision::F32);
     v2[4] = 2;
     assert_eq!(err(&v2), Error::UnsupportedVersion { found: 2 });
@@ -383,6 +384,7 @@ fn bad_metadata() {
         dataset: "",
         class_names: "a\nb\nc",
         test_accuracy: None,
+        recipe: "",
     };
     let body = body_of((h.kind, h.precision, h.dims), &three, &t);
     assert_eq!(err(&seal(h, &body)), Error::BadMetadata);
@@ -390,9 +392,73 @@ fn bad_metadata() {
         dataset: "",
         class_names: "",
         test_accuracy: Some(f32::NAN),
+        recipe: "",
     };
     let body = body_of((h.kind, h.precision, h.dims), &nan, &t);
     assert_eq!(err(&seal(h, &body)), Error::BadMetadata);
+    // A recipe line without a key, one without '=', and one byte over the bound.
+    let at_bound = format!("k={}", "v".repeat(frameless_engine::MAX_RECIPE_BYTES - 2));
+    let long = format!("{at_bound}v");
+    for recipe in ["=0.5", "student=mlp\nlambda", "a=1\n", &long] {
+        let bad = Metadata { recipe, ..nan };
+        let bad = Metadata {
+            test_accuracy: None,
+            ..bad
+        };
+        let body = body_of((h.kind, h.precision, h.dims), &bad, &t);
+        assert_eq!(err(&seal(h, &body)), Error::BadMetadata, "{recipe:.20}");
+    }
+    // Exactly at the bound, and an empty value, load.
+    for recipe in [&at_bound, "teacher="] {
+        let ok = Metadata {
+            recipe,
+            test_accuracy: None,
+            ..nan
+        };
+        let body = body_of((h.kind, h.precision, h.dims), &ok, &t);
+        let b = seal(h, &body);
+        assert_eq!(Model::from_bytes(&b).unwrap().metadata().recipe, recipe);
+    }
+}
+
+/// A version-3 blob (its metadata has no recipe) still loads, with an empty recipe, and
+/// predicts exactly as the same model written as version 4.
+#[test]
+fn version_3_loads_with_an_empty_recipe() {
+    for p in [Precision::F32, Precision::Int8] {
+        let (mut h, meta, t) = parts(p);
+        let v4 = blob(p);
+        let mut body = postcard::to_stdvec(&(h.kind, h.precision, h.dims)).unwrap();
+        body.extend(
+            postcard::to_stdvec(&(meta.dataset, meta.class_names, meta.test_accuracy)).unwrap(),
+        );
+        body.push(0);
+        body.extend_from_slice(&t);
+        h.version = 3;
+        let v3 = seal(h, &body);
+        let (old, new) = (
+            Model::from_bytes(&v3).unwrap(),
+            Model::from_bytes(&v4).unwrap(),
+        );
+        assert_eq!(old.header().version, 3);
+        assert_eq!(new.header().version, 4);
+        assert_eq!(
+            old.metadata(),
+            Metadata {
+                recipe: "",
+                ..new.metadata()
+            }
+        );
+        assert_eq!(new.metadata().recipe, "student=tiny\nlambda=0.5");
+        let (mut s3, mut s4) = (vec![0.0; old.scratch_len()], vec![0.0; new.scratch_len()]);
+        let x = Features::Dense(&[0.5; F]);
+        let a = old.predict(1, x, &mut s3).unwrap().logits.to_vec();
+        let b = new.predict(1, x, &mut s4).unwrap().logits.to_vec();
+        assert_eq!(a, b);
+        // A version-4 header over a version-3 body is malformed, not misread.
+        h.version = 4;
+        assert!(Model::from_bytes(&seal(h, &body)).is_err());
+    }
 }
 
 fn model_err(node: u32, f: Features, scratch_len: usize) -> Error {

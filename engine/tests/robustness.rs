@@ -75,8 +75,9 @@ proptest! {
     }
 
     #[test]
-    fn random_bytes_after_magic_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let mut b = b"FGKD\x03".to_vec();
+    fn random_bytes_after_magic_never_panic(version in 3u8..=4, bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut b = b"FGKD".to_vec();
+        b.push(version);
         b.extend(bytes);
         let _ = Model::from_bytes(&b);
     }

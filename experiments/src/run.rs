@@ -155,8 +155,7 @@ fn run_cell(
         .map_err(|e| fail(id, e))?;
         let metadata = OwnedMetadata {
             dataset: dataset.name.clone(),
-            class_names: Vec::new(),
-            test_accuracy: None,
+            ..OwnedMetadata::default()
         };
         let weights = model_weights(&student, graph, metadata).map_err(|e| fail(id, e))?;
         let c = dataset.n_classes;

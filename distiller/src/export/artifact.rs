@@ -15,6 +15,7 @@ use crate::data::first_node_out_of_range;
 use crate::distill::{DistillConfig, DistillReport};
 use crate::sparse::Csr;
 use crate::student::{StudentConfig, StudentKind};
+use crate::teacher::TeacherKind;
 
 /// Format tag of the student file.
 pub const STUDENT_FORMAT: &str = "frameless-student/1";
@@ -36,6 +37,10 @@ pub struct StudentFile {
     pub report: DistillReport,
     /// The teacher's test accuracy, if known.
     pub teacher_test_accuracy: Option<f64>,
+    /// The teacher whose soft labels the student learnt (absent: labels only, or a file
+    /// written before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<TeacherSource>,
     /// Nodes, features, classes.
     pub dims: [usize; 3],
     /// mlp: the layers; frameless: empty.
@@ -60,6 +65,16 @@ pub struct StudentFile {
     pub logits: Vec<f32>,
 }
 
+/// Which teacher taught a student: its kind and how many initialisations of it were
+/// averaged into the soft labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeacherSource {
+    /// The teacher architecture.
+    pub kind: TeacherKind,
+    /// Teachers of that kind (seeds apart) whose mean probabilities were the soft labels.
+    pub members: usize,
+}
+
 /// The parts of a [`StudentFile`] that describe the run rather than the weights.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -71,6 +86,8 @@ pub struct RunInfo {
     pub report: DistillReport,
     /// The teacher's test accuracy, if known.
     pub teacher_test_accuracy: Option<f64>,
+    /// The teacher it learnt from (`None`: labels only).
+    pub teacher: Option<TeacherSource>,
 }
 
 impl StudentFile {
@@ -100,6 +117,7 @@ impl StudentFile {
             distill: info.distill,
             report: info.report,
             teacher_test_accuracy: info.teacher_test_accuracy,
+            teacher: info.teacher,
             dims: [w.n_nodes, w.n_features, w.n_classes],
             layers,
             stages,
@@ -114,8 +132,48 @@ impl StudentFile {
         }
     }
 
-    /// The engine writer's weights (metadata: dataset, class names, f32 test accuracy),
-    /// int8-calibrated on the file's features as [`crate::quantize::model_weights`] does.
+    /// How the student was made, as the blob's recipe (`key=value`, in this order):
+    /// `frameless` (the distiller's version), `teacher` (kind, or `labels` when it
+    /// learnt from labels only) and `teacher_members`, `student`, `hidden`, `k`
+    /// (fmlp-s) or `stages` (fmlp-o), `tie_bands`, `dropout`, `lambda`, `tau`, `lr`,
+    /// `weight_decay`, `max_epochs`, `patience`, `epochs` (run), `best_epoch`, `seed`.
+    pub fn recipe(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        let d = &self.distill;
+        let mut r: Vec<(&str, String)> = vec![("frameless", env!("CARGO_PKG_VERSION").into())];
+        match self.teacher {
+            Some(t) => {
+                r.push(("teacher", t.kind.to_string()));
+                r.push(("teacher_members", t.members.to_string()));
+            }
+            None => r.push(("teacher", "labels".into())),
+        }
+        r.push(("student", c.kind.to_string()));
+        r.push(("hidden", c.hidden.to_string()));
+        match c.kind {
+            StudentKind::Mlp => {}
+            StudentKind::FmlpS => r.push(("k", c.k.to_string())),
+            StudentKind::FmlpO => r.push(("stages", c.stages.to_string())),
+        }
+        if c.kind != StudentKind::Mlp {
+            r.push(("tie_bands", c.tie_bands.to_string()));
+        }
+        r.push(("dropout", c.dropout.to_string()));
+        r.push(("lambda", d.lambda.to_string()));
+        r.push(("tau", d.tau.to_string()));
+        r.push(("lr", d.adam.lr.to_string()));
+        r.push(("weight_decay", d.adam.weight_decay.to_string()));
+        r.push(("max_epochs", d.max_epochs.to_string()));
+        r.push(("patience", d.patience.to_string()));
+        r.push(("epochs", self.report.epochs.to_string()));
+        r.push(("best_epoch", self.report.best_epoch.to_string()));
+        r.push(("seed", d.seed.to_string()));
+        r.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// The engine writer's weights (metadata: dataset, class names, f32 test accuracy
+    /// and [`recipe`](Self::recipe)), int8-calibrated on the file's features as
+    /// [`crate::quantize::model_weights`] does.
     pub fn weights(&self) -> ModelWeights {
         let architecture = match self.config.kind {
             StudentKind::Mlp => Architecture::Mlp {
@@ -137,6 +195,7 @@ impl StudentFile {
                 dataset: self.dataset.clone(),
                 class_names: self.class_names.clone(),
                 test_accuracy: Some(self.report.test_accuracy as f32),
+                recipe: self.recipe(),
             },
             calibration: None,
         }

@@ -109,6 +109,7 @@ fn student_file_round_trips_to_the_same_blob() {
             epoch_ms: 1.0,
         },
         teacher_test_accuracy: None,
+        teacher: None,
     };
     let file = StudentFile::new(info, &inputs, &t.val, &t.train);
     let dir = tempfile::tempdir().unwrap();

@@ -21,7 +21,9 @@
 //! Trials run in parallel on [`FitSettings::jobs`] worker threads, each inside its own
 //! one-thread rayon pool: the graphs this is for are too small for candle's threads to
 //! pay, and one trial per core is the best use of the machine (same answer whatever the
-//! number of workers).
+//! number of workers). Memory is checked for all of them at once before anything is
+//! built ([`FitSettings::memory`]): `jobs` trials alive together, each as large as a
+//! teacher run or the largest student, plus every teacher's log-probabilities.
 
 mod search;
 mod workers;
@@ -37,6 +39,7 @@ use crate::error::{Blame, Blamed};
 use crate::export::artifact::RunInfo;
 use crate::export::ExportError;
 use crate::framelet::FrameletError;
+use crate::memory::{Estimate, MemoryError, SearchSize, Shape};
 use crate::quantize::QuantizeError;
 use crate::student::{StudentConfig, StudentError, StudentKind};
 use crate::teacher::{TeacherConfig, TeacherError, TeacherKind};
@@ -74,6 +77,9 @@ pub enum FitError {
     /// No seed, no teacher kind, or a split list that does not match the seeds.
     #[error("bad fit settings: {0}")]
     Settings(String),
+    /// The search would not fit in memory (its `jobs` trials at once included).
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     /// A worker thread could not be started or panicked.
     #[error("fit worker failed: {0}")]
     Worker(String),
@@ -90,6 +96,7 @@ impl Blamed for FitError {
             Self::Quantize(e) => e.blame(),
             Self::Export(e) => e.blame(),
             Self::Candle(e) => e.blame(),
+            Self::Memory(e) => e.blame(),
             Self::Settings(_) => Blame::Input,
             Self::Worker(_) => Blame::Internal,
         }
@@ -238,10 +245,26 @@ impl FitSettings {
     /// The default search for `dataset`: the split of each seed at `rates`, all three
     /// teachers.
     pub fn new(dataset: &Dataset, seeds: Vec<u64>, rates: SplitRates, jobs: usize) -> Self {
-        let splits = seeds.iter().map(|&s| dataset.split(s, rates)).collect();
+        Self::unsplit(seeds, jobs).with_splits(dataset, rates)
+    }
+
+    /// These settings with the split of each seed of `dataset` at `rates`.
+    pub fn with_splits(mut self, dataset: &Dataset, rates: SplitRates) -> Self {
+        self.splits = self
+            .seeds
+            .iter()
+            .map(|&s| dataset.split(s, rates))
+            .collect();
+        self
+    }
+
+    /// The default search without its splits (set [`splits`](Self::splits) once the
+    /// dataset is loaded): enough for [`memory`](Self::memory), so that a dataset too
+    /// large for the search is refused before it is loaded or generated.
+    pub fn unsplit(seeds: Vec<u64>, jobs: usize) -> Self {
         Self {
             seeds,
-            splits,
+            splits: Vec::new(),
             teachers: vec![
                 TeacherKind::Spatial,
                 TeacherKind::Simplified,
@@ -255,6 +278,57 @@ impl FitSettings {
             jobs: jobs.max(1),
             device: Device::Cpu,
         }
+    }
+}
+
+impl FitSettings {
+    /// The estimated peak memory of this search on a dataset of `shape`
+    /// ([`Estimate::search`]): [`jobs`](Self::jobs) trials at once, each as large as a
+    /// teacher run or the largest student the search may train, and every teacher's
+    /// log-probabilities kept for the students. [`fit`] refuses a search whose estimate
+    /// exceeds what the machine allows, before building anything.
+    pub fn memory(&self, shape: &Shape) -> Estimate {
+        let recipes: Vec<Recipe> = match &self.recipes {
+            Some(list) => list.clone(),
+            None => search::coarse(Some(TeacherKind::Spatial), self.teacher_members)
+                .iter()
+                .flat_map(|r| std::iter::once(*r).chain(search::refinements(r)))
+                .collect(),
+        };
+        let students: Vec<StudentConfig> = recipes.iter().map(|r| r.student).collect();
+        // Per seed: every teacher kind's run, plus each ensemble's extra members and mean.
+        let per_seed = match &self.recipes {
+            None => {
+                let m = self.teacher_members;
+                self.teachers.len() + if m > 1 { m } else { 0 }
+            }
+            Some(list) => {
+                let mut kinds: Vec<TeacherKind> = Vec::new();
+                let mut ensembles: Vec<(TeacherKind, usize)> = Vec::new();
+                for r in list {
+                    if let Some(k) = r.teacher {
+                        if !kinds.contains(&k) {
+                            kinds.push(k);
+                        }
+                        if r.teacher_members > 1 && !ensembles.contains(&(k, r.teacher_members)) {
+                            ensembles.push((k, r.teacher_members));
+                        }
+                    }
+                }
+                kinds.len() + ensembles.iter().map(|e| e.1).sum::<usize>()
+            }
+        };
+        let n_seeds = self.seeds.len();
+        Estimate::search(
+            shape,
+            &SearchSize {
+                teacher: &self.teacher,
+                students: &students,
+                jobs: self.jobs.max(1),
+                soft_label_runs: n_seeds.saturating_mul(per_seed).saturating_add(1),
+                kept_students: n_seeds,
+            },
+        )
     }
 }
 

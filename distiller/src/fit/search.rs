@@ -16,7 +16,7 @@ use super::{
 };
 use crate::data::{Dataset, Split};
 use crate::distill::{distill, Targets};
-use crate::export::artifact::RunInfo;
+use crate::export::artifact::{RunInfo, TeacherSource};
 use crate::framelet;
 use crate::progress::Progress;
 use crate::quantize::{argmax, model_weights, simulate};
@@ -300,7 +300,7 @@ fn train_student(
 }
 
 /// The coarse recipes of one seed taught by `teacher`.
-fn coarse(teacher: Option<TeacherKind>, members: usize) -> Vec<Recipe> {
+pub(super) fn coarse(teacher: Option<TeacherKind>, members: usize) -> Vec<Recipe> {
     let kinds = [StudentKind::Mlp, StudentKind::FmlpS, StudentKind::FmlpO];
     let mut out = Vec::new();
     for kind in kinds {
@@ -318,7 +318,7 @@ fn coarse(teacher: Option<TeacherKind>, members: usize) -> Vec<Recipe> {
 }
 
 /// The refinements of one good recipe: one change each.
-fn refinements(r: &Recipe) -> Vec<Recipe> {
+pub(super) fn refinements(r: &Recipe) -> Vec<Recipe> {
     let mut out = Vec::new();
     let mut wider = *r;
     wider.student.hidden *= 2;
@@ -381,6 +381,9 @@ pub fn fit(
 ) -> Result<FitOutcome, FitError> {
     let start = Instant::now();
     check(dataset, settings)?;
+    settings
+        .memory(&crate::memory::Shape::of(dataset))
+        .check_here(&dataset.name)?;
     let graph = dataset.graph().map_err(framelet::FrameletError::from)?;
     let operators = framelet::build(&graph, &settings.teacher.framelet)?;
     let student_graph = StudentGraph::from_framelets(dataset.features.clone(), &operators)?
@@ -627,8 +630,7 @@ pub fn fit(
         };
         let metadata = OwnedMetadata {
             dataset: dataset.name.clone(),
-            class_names: Vec::new(),
-            test_accuracy: None,
+            ..OwnedMetadata::default()
         };
         let weights = model_weights(&best.student, &shared.graph, metadata)?;
         let (int8_logits, _) = simulate(&weights, Precision::Int8, &dataset.features);
@@ -659,6 +661,10 @@ pub fn fit(
                 distill: best.recipe.distill_config(&settings.budget, seed),
                 report,
                 teacher_test_accuracy: teacher.map(|(_, acc)| acc),
+                teacher: best.recipe.teacher.map(|kind| TeacherSource {
+                    kind,
+                    members: best.recipe.teacher_members,
+                }),
             };
             chosen = Some(Chosen {
                 weights,

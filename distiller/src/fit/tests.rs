@@ -99,3 +99,66 @@ fn bad_settings_are_refused() {
         Err(FitError::Settings(_))
     ));
 }
+
+/// The memory check counts `jobs` trials at once: a shape one trial of which fits (as
+/// does the single-teacher check `fit` used before) is refused with eight, naming --jobs.
+#[test]
+fn memory_counts_every_trial_alive_at_once() {
+    use crate::memory::{Available, Estimate, Shape, Stage as MemoryStage};
+    let shape = Shape::synthetic(&crate::data::SyntheticConfig {
+        nodes: 100_000,
+        ..Default::default()
+    });
+    let seeds: Vec<u64> = (0..10).collect();
+    let one = FitSettings::unsplit(seeds.clone(), 1).memory(&shape);
+    let eight = FitSettings::unsplit(seeds, 8).memory(&shape);
+    let trials = |e: &Estimate| {
+        e.stages
+            .iter()
+            .find_map(|(s, b)| matches!(s, MemoryStage::Trials { .. }).then_some(*b))
+            .unwrap()
+    };
+    assert_eq!(trials(&eight), 8 * trials(&one));
+    // 10 seeds × (3 kinds + 3 ensemble members) log-probability tables and the uniform.
+    let soft = one
+        .stages
+        .iter()
+        .find(|(s, _)| *s == MemoryStage::SoftLabels);
+    assert_eq!(soft.unwrap().1, 61 * 100_000 * 5 * 4);
+    let midway = Available {
+        bytes: (one.peak() + eight.peak()) / 2,
+        limit: "MemAvailable",
+    };
+    let single_teacher = Estimate::teacher(&shape, &TeacherConfig::default());
+    assert!(single_teacher.check("x", Some(midway)).is_ok());
+    assert!(one.check("x", Some(midway)).is_ok());
+    let e = eight.check("big", Some(midway)).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("too large") && text.contains("8 trials at once (--jobs 8)"),
+        "{text}"
+    );
+    assert_eq!(FitError::from(e).blame(), Blame::Input);
+}
+
+/// `fit` refuses a search too large for this machine before training anything.
+#[cfg(target_os = "linux")]
+#[test]
+fn fit_refuses_a_search_too_large_for_memory() {
+    let (dataset, mut settings) = small();
+    let available = crate::memory::available().expect("Linux reports available memory");
+    // 2^40 trials at once, of at least a kilobyte each: more than any machine allows.
+    settings.jobs = 1 << 40;
+    let peak = settings.memory(&crate::memory::Shape::of(&dataset)).peak();
+    assert!(peak > available.bytes, "{peak} vs {available:?}");
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let on_event = |_: &FitEvent| {
+        calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    match fit(&dataset, &settings, &on_event) {
+        Err(FitError::Memory(e)) => assert!(e.to_string().contains("--jobs"), "{e}"),
+        Err(e) => panic!("expected a memory refusal, got {e}"),
+        Ok(_) => panic!("expected a memory refusal, got a search"),
+    }
+    assert_eq!(calls.into_inner(), 0, "nothing was trained");
+}

@@ -31,6 +31,10 @@ pub fn meta() -> OwnedMetadata {
         dataset: "tiny".into(),
         class_names: vec!["left".into(), "right".into()],
         test_accuracy: Some(0.75),
+        recipe: vec![
+            ("student".into(), "tiny".into()),
+            ("lambda".into(), "0.5".into()),
+        ],
     }
 }
 

@@ -91,6 +91,7 @@ fn weights(rng: &mut Rng) -> ModelWeights {
             dataset: "synthetic-cora-size".into(),
             class_names: (0..N_CLASSES).map(|c| format!("class{c}")).collect(),
             test_accuracy: None,
+            recipe: Vec::new(),
         },
         calibration: None,
     }
