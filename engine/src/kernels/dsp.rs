@@ -59,6 +59,229 @@ pub fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(r)
 }
 
+/// [`super::dot`] for f16 weights, bit for bit: the same four sums (element
+/// `i` of each group of four into sum `i % 4`, a product then an add, both
+/// rounded as Rust's `acc + x * w`), `(s0 + s1) + (s2 + s3)`, then the tail.
+/// The groups run in [`dot_f16_groups`].
+#[cfg(target_abi = "eabihf")]
+pub fn dot_f16(x: &[f32], w: &[u8]) -> f32 {
+    let n = x.len().min(w.len() / 2);
+    let groups = n / 4;
+    let (x, w) = (x.get(..n).unwrap_or(&[]), w.get(..n * 2).unwrap_or(&[]));
+    let ((_, xr), (_, wr)) = (x.split_at(groups * 4), w.split_at(groups * 8));
+    let mut tail = 0.0f32;
+    for (&xv, wv) in xr.iter().zip(wr.chunks_exact(2)) {
+        tail = <super::f16::F16 as super::Encoding>::mac(tail, xv, wv);
+    }
+    dot_f16_groups(x, w, groups) + tail
+}
+
+/// `(s0 + s1) + (s2 + s3)` of [`dot_f16`]'s four sums over `groups` groups
+/// of four (`groups * 4 <= x.len()`, `groups * 8 <= w.len()`): per group one
+/// `VLDMIA` of four activations, two `LDR` and two `VMOV` of four halves,
+/// four `VCVTB`/`VCVTT`, four `VMUL` and four `VADD` (4.5 instructions per
+/// MAC with the loop).
+#[cfg(target_abi = "eabihf")]
+fn dot_f16_groups(x: &[f32], w: &[u8], groups: usize) -> f32 {
+    if groups == 0 || groups * 4 > x.len() || groups * 8 > w.len() {
+        return 0.0;
+    }
+    let r: u32;
+    // SAFETY: reads `groups` times 16 bytes of `x` and 8 bytes of `w`,
+    // within both slices by the check above; `x` is word-aligned (a
+    // `&[f32]`), as `VLDMIA` needs; `LDR` from `w` may be unaligned, which
+    // ARMv7-M allows. Rust has no `sreg` operand on single-precision-only
+    // FPUs, so `s0-s11` are pushed and popped around the block (stack use,
+    // hence no `nostack`; 48 bytes). Writes only its register operands and
+    // the flags (FPSCR's cumulative flags too). With FPSCR as the runtime
+    // left it (round to nearest, no flush to zero, IEEE halves) each
+    // `VMUL`/`VADD` rounds as Rust's f32 `*` and `+`.
+    unsafe {
+        asm!(
+            "vpush {{s0-s11}}",
+            "vmov s0, {z}",
+            "vmov s1, {z}",
+            "vmov s2, {z}",
+            "vmov s3, {z}",
+            "2:",
+            "vldmia {xp}!, {{s4-s7}}",
+            "ldr {h}, [{wp}], #4",
+            "vmov s8, {h}",
+            "ldr {h}, [{wp}], #4",
+            "vmov s10, {h}",
+            "vcvtb.f32.f16 s9, s8",
+            "vcvtt.f32.f16 s8, s8",
+            "vcvtb.f32.f16 s11, s10",
+            "vcvtt.f32.f16 s10, s10",
+            "vmul.f32 s4, s4, s9",
+            "vmul.f32 s5, s5, s8",
+            "vmul.f32 s6, s6, s11",
+            "vmul.f32 s7, s7, s10",
+            "vadd.f32 s0, s0, s4",
+            "vadd.f32 s1, s1, s5",
+            "vadd.f32 s2, s2, s6",
+            "vadd.f32 s3, s3, s7",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "vadd.f32 s0, s0, s1",
+            "vadd.f32 s2, s2, s3",
+            "vadd.f32 s0, s0, s2",
+            "vmov {r}, s0",
+            "vpop {{s0-s11}}",
+            xp = inout(reg) x.as_ptr() => _,
+            wp = inout(reg) w.as_ptr() => _,
+            n = inout(reg) groups => _,
+            z = in(reg) 0u32,
+            h = out(reg) _,
+            r = lateout(reg) r,
+        )
+    };
+    f32::from_bits(r)
+}
+
+/// Rows that cover one block of 16 outputs, for [`axpy16_f16`]: each a
+/// pointer to the block's first weight and the coefficient's bits.
+#[cfg(target_abi = "eabihf")]
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RowAt(*const u8, u32);
+
+/// [`super::rows_safe`] for f16 weights with blocks of 16 (else it runs
+/// `rows_safe`), bit for bit: per block, the rows that cover it whole (as
+/// `rows_safe` counts them) go to [`axpy16_f16`], which keeps the 16 sums in
+/// registers over all of them; the tail past the last block as `rows_safe`.
+#[cfg(target_abi = "eabihf")]
+pub fn axpy_rows_f16<const B: usize>(out: &mut [f32], rows: &[(&[u8], f32)]) {
+    use super::f16::F16;
+    const MAX: usize = 32;
+    if B != 16 || rows.len() > MAX {
+        return super::rows_safe::<F16, B>(out, rows);
+    }
+    let whole = out.len() / 16 * 16;
+    let (head, tail) = out.split_at_mut(whole);
+    let mut at = [RowAt(core::ptr::null(), 0); MAX];
+    for (b, blk) in head.chunks_exact_mut(16).enumerate() {
+        let start = b * 32;
+        let mut k = 0;
+        for &(row, c) in rows {
+            if let (Some(w), Some(slot)) = (row.get(start..start + 32), at.get_mut(k)) {
+                *slot = RowAt(w.as_ptr(), c.to_bits());
+                k += 1;
+            }
+        }
+        if let (Ok(blk), Some(at)) = (<&mut [f32; 16]>::try_from(blk), at.get(..k)) {
+            axpy16_f16(blk, at);
+        }
+    }
+    if !tail.is_empty() {
+        for &(row, c) in rows {
+            super::axpy::<F16>(tail, c, row.get(whole * 2..).unwrap_or(&[]));
+        }
+    }
+}
+
+/// `acc[o] += c_k * w_k[o]` for `o < 16`, rows in order, each product then
+/// sum rounded as Rust's `acc + c * w`: per row its pointer and
+/// coefficient (`LDR`, `VLDR`), eight `LDR`/`VMOV` pairs, sixteen
+/// `VCVTB`/`VCVTT`, `VMUL` and `VADD` (4.1 instructions per MAC with the loop).
+#[cfg(target_abi = "eabihf")]
+fn axpy16_f16(acc: &mut [f32; 16], rows: &[RowAt]) {
+    if rows.is_empty() {
+        return;
+    }
+    // SAFETY: each `RowAt` points at 32 readable bytes (16 halves) inside
+    // the row slice it was cut from (checked by `get(start..start + 32)`),
+    // borrowed for this call; `LDR` from them may be unaligned, which ARMv7-M
+    // allows. `rows` is read whole, two words per row (`VLDR` needs the
+    // word alignment `RowAt` has); `acc` is a unique, word-aligned borrow of 16
+    // f32, loaded and stored whole by `VLDMIA`/`VSTMIA`. `s0-s20` are pushed
+    // and popped around the block (no `sreg` operand: see `dot_f16_groups`;
+    // 84 bytes of stack). Writes only its register operands, `acc` and the
+    // flags; rounding as in `dot_f16_groups`.
+    unsafe {
+        asm!(
+            "vpush {{s0-s20}}",
+            "vldmia {ap}, {{s0-s15}}",
+            "2:",
+            "vldr s16, [{rp}, #4]",
+            "ldr {wp}, [{rp}], #8",
+            "ldr {h}, [{wp}], #4",
+            "vmov s17, {h}",
+            "ldr {h}, [{wp}], #4",
+            "vmov s19, {h}",
+            "vcvtb.f32.f16 s18, s17",
+            "vcvtt.f32.f16 s17, s17",
+            "vcvtb.f32.f16 s20, s19",
+            "vcvtt.f32.f16 s19, s19",
+            "vmul.f32 s18, s18, s16",
+            "vmul.f32 s17, s17, s16",
+            "vmul.f32 s20, s20, s16",
+            "vmul.f32 s19, s19, s16",
+            "vadd.f32 s0, s0, s18",
+            "vadd.f32 s1, s1, s17",
+            "vadd.f32 s2, s2, s20",
+            "vadd.f32 s3, s3, s19",
+            "ldr {h}, [{wp}], #4",
+            "vmov s17, {h}",
+            "ldr {h}, [{wp}], #4",
+            "vmov s19, {h}",
+            "vcvtb.f32.f16 s18, s17",
+            "vcvtt.f32.f16 s17, s17",
+            "vcvtb.f32.f16 s20, s19",
+            "vcvtt.f32.f16 s19, s19",
+            "vmul.f32 s18, s18, s16",
+            "vmul.f32 s17, s17, s16",
+            "vmul.f32 s20, s20, s16",
+            "vmul.f32 s19, s19, s16",
+            "vadd.f32 s4, s4, s18",
+            "vadd.f32 s5, s5, s17",
+            "vadd.f32 s6, s6, s20",
+            "vadd.f32 s7, s7, s19",
+            "ldr {h}, [{wp}], #4",
+            "vmov s17, {h}",
+            "ldr {h}, [{wp}], #4",
+            "vmov s19, {h}",
+            "vcvtb.f32.f16 s18, s17",
+            "vcvtt.f32.f16 s17, s17",
+            "vcvtb.f32.f16 s20, s19",
+            "vcvtt.f32.f16 s19, s19",
+            "vmul.f32 s18, s18, s16",
+            "vmul.f32 s17, s17, s16",
+            "vmul.f32 s20, s20, s16",
+            "vmul.f32 s19, s19, s16",
+            "vadd.f32 s8, s8, s18",
+            "vadd.f32 s9, s9, s17",
+            "vadd.f32 s10, s10, s20",
+            "vadd.f32 s11, s11, s19",
+            "ldr {h}, [{wp}], #4",
+            "vmov s17, {h}",
+            "ldr {h}, [{wp}], #4",
+            "vmov s19, {h}",
+            "vcvtb.f32.f16 s18, s17",
+            "vcvtt.f32.f16 s17, s17",
+            "vcvtb.f32.f16 s20, s19",
+            "vcvtt.f32.f16 s19, s19",
+            "vmul.f32 s18, s18, s16",
+            "vmul.f32 s17, s17, s16",
+            "vmul.f32 s20, s20, s16",
+            "vmul.f32 s19, s19, s16",
+            "vadd.f32 s12, s12, s18",
+            "vadd.f32 s13, s13, s17",
+            "vadd.f32 s14, s14, s20",
+            "vadd.f32 s15, s15, s19",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            "vstmia {ap}, {{s0-s15}}",
+            "vpop {{s0-s20}}",
+            ap = in(reg) acc.as_mut_ptr(),
+            rp = inout(reg) rows.as_ptr() => _,
+            n = inout(reg) rows.len() => _,
+            wp = out(reg) _,
+            h = out(reg) _,
+        )
+    };
+}
+
 /// `sum_i x[i] * w[i]` over the lane pairs `x` (two i16 per word, low
 /// first) and the weight bytes `w`, `min(x.len() / 2, w.len() / 4)` groups
 /// of four: per group one `LDRD`, one `LDR`, two `SXTB16`, one `PKHBT`, one

@@ -26,9 +26,18 @@ pub fn f16_bits_to_f32(h: u16) -> f32 {
     f32::from_bits(o | (u32::from(h & 0x8000) << 16))
 }
 
+#[cfg(not(all(feature = "dsp", target_arch = "arm", target_abi = "eabihf")))]
 float_encoding! {
     /// f16 weights widened to f32; f32 activations and sums.
     F16, 2, |w: &[u8]| f16_bits_to_f32(u16::from_le_bytes(le(w)))
+}
+
+#[cfg(all(feature = "dsp", target_arch = "arm", target_abi = "eabihf"))]
+float_encoding! {
+    /// f16 weights widened to f32; f32 activations and sums (feature `dsp`
+    /// on Cortex-M4F: the dot and the first-layer axpy by `asm!`).
+    F16, 2, |w: &[u8]| f16_bits_to_f32(u16::from_le_bytes(le(w))),
+    super::dsp::dot_f16, super::dsp::axpy_rows_f16::<B>
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@
 /// widened to f32 by `$widen`.
 macro_rules! float_encoding {
     ($(#[$doc:meta])* $name:ident, $bytes:literal, $widen:expr) => {
+        float_encoding!($(#[$doc])* $name, $bytes, $widen, $crate::kernels::dot::<$name>, $crate::kernels::rows_safe::<$name, B>);
+    };
+    ($(#[$doc:meta])* $name:ident, $bytes:literal, $widen:expr, $dot:expr, $rows:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
         pub struct $name;
@@ -31,6 +34,14 @@ macro_rules! float_encoding {
             #[inline(always)]
             fn widen(w: &[u8]) -> f32 {
                 $widen(w)
+            }
+            #[inline(always)]
+            fn dot(x: &[f32], w: &[u8]) -> f32 {
+                $dot(x, w)
+            }
+            #[inline(always)]
+            fn axpy_rows<const B: usize>(out: &mut [f32], rows: &[(&[u8], f32)]) {
+                $rows(out, rows)
             }
         }
     };

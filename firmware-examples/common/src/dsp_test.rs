@@ -3,8 +3,9 @@
 //! plain safe kernel, bit for bit, on pseudo-random cases (lengths 0..70,
 //! unaligned lanes, short rows, the extremes -128/-127/127 and full-range
 //! i16 lanes mixed in): the int8 dot (`I8::dot`, `dot_i8_pairs`) against
-//! the generic `dot`, the first-layer `axpy_rows` against `rows_safe`, and
-//! the f16 widening against `half` on all 65 536 inputs.
+//! the generic `dot`, the first-layer `axpy_rows` against `rows_safe`, the
+//! f16 widening against `half` on all 65 536 inputs, and the f16 dot and
+//! axpy against the generic `dot` and `rows_safe`.
 
 use frameless_engine::kernels::{axpy_rows, dot, int8, rows_safe, Encoding};
 
@@ -117,6 +118,79 @@ pub fn run() -> Result<u32, (&'static str, u32)> {
         );
         if !(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan())) {
             return Err(("f16_bits_to_f32", u32::from(h)));
+        }
+        checks += 1;
+    }
+    #[cfg(target_abi = "eabihf")]
+    {
+        checks += f16_kernels(&mut rng)?;
+    }
+    Ok(checks)
+}
+
+/// A finite f16 weight's two bytes: extremes, subnormals and zeros mixed in.
+#[cfg(target_abi = "eabihf")]
+fn half_weight(rng: &mut Rng) -> [u8; 2] {
+    let h: u16 = match rng.next() % 8 {
+        0 => 0x7bff,                  // largest finite
+        1 => 0x8001,                  // smallest negative subnormal
+        2 => 0x8000,                  // -0
+        _ => (rng.next() as u16) & 0xfbff, // any sign, exponent below all-ones
+    };
+    h.to_le_bytes()
+}
+
+/// The f16 dot (`F16::dot`) against the generic `dot` and the f16
+/// `axpy_rows` against `rows_safe`, bit for bit: unaligned weights (an odd
+/// byte offset), short rows, lengths across the groups of four and blocks of 16.
+#[cfg(target_abi = "eabihf")]
+fn f16_kernels(rng: &mut Rng) -> Result<u32, (&'static str, u32)> {
+    use frameless_engine::kernels::f16::F16;
+    let mut checks = 0;
+    let act = |rng: &mut Rng| (rng.next() as i32 >> 8) as f32 / 65536.0;
+    let mut x = [0f32; MAX_LEN];
+    let mut w = [0u8; 2 * MAX_LEN + 1];
+    for case in 0..CASES {
+        x.iter_mut().for_each(|v| *v = act(rng));
+        // Finite halves from byte `off` on (the engine refuses NaN and Inf weights).
+        let off = usize::from(case % 2 == 1);
+        for p in w.get_mut(off..).unwrap_or(&mut []).chunks_exact_mut(2) {
+            p.copy_from_slice(&half_weight(rng));
+        }
+        let n = rng.below(MAX_LEN + 1);
+        let wn = 2 * n.saturating_sub(usize::from(case % 5 == 0));
+        let wv = w.get(off..off + wn).unwrap_or(&[]);
+        let xv = x.get(..n).unwrap_or(&[]);
+        if F16::dot(xv, wv).to_bits() != dot::<F16>(xv, wv).to_bits() {
+            return Err(("dot_f16", case));
+        }
+        checks += 1;
+    }
+    let mut rows_w = [[0u8; 2 * MAX_LEN + 1]; MAX_ROWS];
+    for case in 0..CASES {
+        let n = rng.below(MAX_LEN + 1);
+        let k = rng.below(MAX_ROWS);
+        let mut offs = [0usize; MAX_ROWS];
+        for (r, off) in rows_w.iter_mut().zip(offs.iter_mut()) {
+            *off = usize::from(rng.next() % 2 == 0);
+            for p in r.get_mut(*off..).unwrap_or(&mut []).chunks_exact_mut(2) {
+                p.copy_from_slice(&half_weight(rng));
+            }
+        }
+        let mut rows: [(&[u8], f32); MAX_ROWS] = [(&[], 0.0); MAX_ROWS];
+        for ((slot, r), &off) in rows.iter_mut().zip(rows_w.iter()).zip(offs.iter()) {
+            let len = if rng.next() % 8 == 0 { rng.below(n + 1) } else { n };
+            *slot = (r.get(off..off + 2 * len).unwrap_or(&[]), act(rng));
+        }
+        let rows = rows.get(..k).unwrap_or(&[]);
+        let mut got = [0f32; MAX_LEN];
+        got.iter_mut().for_each(|v| *v = act(rng));
+        let mut want = got;
+        let (got, want) = (&mut got[..n], &mut want[..n]);
+        axpy_rows::<F16, 16>(got, rows);
+        rows_safe::<F16, 16>(want, rows);
+        if got.iter().zip(want.iter()).any(|(a, b)| a.to_bits() != b.to_bits()) {
+            return Err(("axpy_rows_f16", case));
         }
         checks += 1;
     }
