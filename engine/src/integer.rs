@@ -66,24 +66,49 @@ fn lane(y: i32, lo: i32) -> i16 {
     ((y >> 8) + ((y >> 7) & 1)).clamp(lo, 127) as i16
 }
 
-/// `(M[r], bias[r])` of `lin`'s rows from `row0` on, in order.
-fn row_params<'a>(lin: &Lin<'a>, row0: usize) -> impl Iterator<Item = (Fix, i32)> + 'a {
-    let fix = |c: &[u8]| Fix::of(f32::from_le_bytes(le(c))).unwrap_or(Fix::UNIT);
-    let m = lin.w.scales.chunks_exact(4).skip(row0).map(fix);
-    m.zip(
-        lin.bias
-            .chunks_exact(4)
-            .skip(row0)
-            .map(|c| i32::from_le_bytes(le(c))),
-    )
+/// A loop over `(M[r], bias[r])` of a layer's rows, in order.
+trait RowLoop {
+    fn run(self, params: impl Iterator<Item = (Fix, i32)>);
+}
+
+/// Runs `body` over `(M[r], bias[r])` of `lin`'s rows from `row0` on: word
+/// loads when both tensors are word-aligned (the writer aligns them), byte
+/// loads otherwise, each a loop of its own (one test, not one per row).
+fn with_row_params(lin: &Lin, row0: usize, body: impl RowLoop) {
+    let fix = |v: u32| Fix::of(f32::from_bits(v)).unwrap_or(Fix::UNIT);
+    let (scales, bias) = (lin.w.scales, lin.bias);
+    match (
+        bytemuck::try_cast_slice::<u8, u32>(scales),
+        bytemuck::try_cast_slice::<u8, u32>(bias),
+    ) {
+        (Ok(m), Ok(b)) => {
+            let m = m.iter().map(|&v| fix(u32::from_le(v)));
+            body.run(m.zip(b.iter().map(|&v| u32::from_le(v) as i32)).skip(row0));
+        }
+        _ => {
+            let word = |c: &[u8]| u32::from_le_bytes(le(c));
+            let m = scales.chunks_exact(4).map(|c| fix(word(c)));
+            body.run(
+                m.zip(bias.chunks_exact(4).map(|c| word(c) as i32))
+                    .skip(row0),
+            );
+        }
+    }
 }
 
 /// `out[o] = M[row0 + o] * extra * (W[row0 + o] . lanes) + bias[row0 + o]`.
 fn matvec(lin: &Lin, row0: usize, lanes: &[i16], extra: Fix, out: &mut [i32]) {
-    let rows = lin.w.data.chunks_exact(lin.w.cols.max(1)).skip(row0);
-    for ((v, w), (m, b)) in out.iter_mut().zip(rows).zip(row_params(lin, row0)) {
-        *v = m.times(extra).apply_add(I8::dot(lanes, w), b);
+    struct Rows<'a, 'o>(&'a Lin<'a>, usize, &'a [i16], Fix, &'o mut [i32]);
+    impl RowLoop for Rows<'_, '_> {
+        fn run(self, params: impl Iterator<Item = (Fix, i32)>) {
+            let Rows(lin, row0, lanes, extra, out) = self;
+            let rows = lin.w.data.chunks_exact(lin.w.cols.max(1)).skip(row0);
+            for ((v, w), (m, b)) in out.iter_mut().zip(rows).zip(params) {
+                *v = m.times(extra).apply_add(I8::dot(lanes, w), b);
+            }
+        }
     }
+    with_row_params(lin, row0, Rows(lin, row0, lanes, extra, out));
 }
 
 /// The first layer: `acc = M (W x) + bias` over the non-zero features, whose
@@ -94,11 +119,17 @@ fn first_layer<V: Value>(
     coef: impl Fn(V) -> Option<i16>,
     acc: &mut [i32],
 ) {
+    struct Requant<'o>(&'o mut [i32]);
+    impl RowLoop for Requant<'_> {
+        fn run(self, params: impl Iterator<Item = (Fix, i32)>) {
+            for (v, (m, b)) in self.0.iter_mut().zip(params) {
+                *v = m.apply_add(*v, b);
+            }
+        }
+    }
     acc.fill(0);
     chunks(&lin.w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
-    for (v, (m, b)) in acc.iter_mut().zip(row_params(lin, 0)) {
-        *v = m.apply_add(*v, b);
-    }
+    with_row_params(lin, 0, Requant(acc));
 }
 
 /// Writes `q(i)` into `lanes[i]` for `i < len`.

@@ -163,15 +163,24 @@ impl Fix {
     /// overflows. Larger shifts give 0 (`|a m| < 2^55`); smaller ones take `apply`.
     #[inline(always)]
     pub fn apply_add(self, a: i32, b: i32) -> i32 {
+        match self.apply_fast(a) {
+            Some(v) => v.saturating_add(b),
+            None => sat_i32(self.apply(i64::from(a)) + i64::from(b)),
+        }
+    }
+
+    /// The 32-bit path of [`Fix::apply_add`], `None` for shifts below 26.
+    #[inline(always)]
+    fn apply_fast(self, a: i32) -> Option<i32> {
         match self.shift {
             26..=55 => {
                 let q = self.shift.wrapping_sub(25) as u32;
                 let m = (self.m << 7) as i32;
                 let hi = ((i64::from(a) * i64::from(m)) >> 32) as i32;
-                (hi.wrapping_add(1 << (q - 1)) >> q).saturating_add(b)
+                Some(hi.wrapping_add(1 << (q - 1)) >> q)
             }
-            56.. => b,
-            _ => sat_i32(self.apply(i64::from(a)) + i64::from(b)),
+            56.. => Some(0),
+            _ => None,
         }
     }
 }

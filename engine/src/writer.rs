@@ -239,19 +239,41 @@ impl fmt::Display for WriteError {
 
 impl std::error::Error for WriteError {}
 
-/// Appends one postcard byte string (LEB128 length, then the bytes).
-fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut n = bytes.len();
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            break;
+/// Queues one postcard byte string; [`Strings::encode`] writes them all.
+fn push_bytes(out: &mut Strings, bytes: &[u8]) {
+    out.0.push(bytes.to_vec());
+}
+
+/// The blob's byte strings (id map, calibration, tensors) in file order.
+#[derive(Default)]
+struct Strings(Vec<Vec<u8>>);
+
+/// The widest LEB128 length a 32-bit reader takes (postcard's `usize` varint).
+const MAX_VARINT: usize = 5;
+
+impl Strings {
+    /// Appends every string to `out` as a postcard byte string (LEB128
+    /// length, then the bytes), each length in as many bytes (up to
+    /// [`MAX_VARINT`]; LEB128 and postcard take a length in more bytes than it
+    /// needs) as puts the string's first byte at a multiple of 4 from the
+    /// blob's first byte, `base` bytes before `out`'s: so that an aligned
+    /// blob's f32 and i32 tensors are word-aligned, which the engine reads
+    /// a word at a time (cores without unaligned loads read them by bytes).
+    fn encode(&self, out: &mut Vec<u8>, base: usize) {
+        for bytes in &self.0 {
+            let len = bytes.len();
+            let least = (1..MAX_VARINT)
+                .find(|w| len >> (7 * w) == 0)
+                .unwrap_or(MAX_VARINT);
+            let at = |w: usize| base.wrapping_add(out.len()).wrapping_add(w) % 4 == 0;
+            let width = (least..=MAX_VARINT).find(|&w| at(w)).unwrap_or(least);
+            for i in 0..width {
+                let more = if i + 1 < width { 0x80 } else { 0 };
+                out.push(((len >> (7 * i)) & 0x7f) as u8 | more);
+            }
+            out.extend_from_slice(bytes);
         }
-        out.push(b | 0x80);
     }
-    out.extend_from_slice(bytes);
 }
 
 fn f32s(v: impl IntoIterator<Item = f32>) -> Vec<u8> {
@@ -289,7 +311,7 @@ enum Storage {
 
 impl Storage {
     /// Pushes a float matrix (and its empty scale list).
-    fn push_float(&self, out: &mut Vec<u8>, rows: &[&[f32]], prec: Precision, transpose: bool) {
+    fn push_float(&self, out: &mut Strings, rows: &[&[f32]], prec: Precision, transpose: bool) {
         let order = ordered(
             &rows.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
             transpose,
@@ -309,7 +331,7 @@ impl Storage {
     /// the int8 `units` (`(s_in, unit)`) that position has.
     fn push_layer(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut Strings,
         rows: &[&[f32]],
         bias: &[f32],
         units: impl Fn(&int8::Units) -> (f64, f64),
@@ -344,7 +366,7 @@ impl Storage {
     }
 
     /// Pushes the band tables of one stage (all bands, `n x d` each).
-    fn push_tables(&self, out: &mut Vec<u8>, tables: &[Vec<f32>], d: usize) {
+    fn push_tables(&self, out: &mut Strings, tables: &[Vec<f32>], d: usize) {
         match self {
             Storage::Float(prec) => {
                 let rows: Vec<&[f32]> = tables.iter().flat_map(|t| t.chunks(d)).collect();
@@ -366,7 +388,7 @@ impl Storage {
 }
 
 fn push_linear(
-    out: &mut Vec<u8>,
+    out: &mut Strings,
     l: &Linear,
     (in_dim, out_dim): (usize, usize),
     storage: &Storage,
@@ -461,7 +483,7 @@ fn write_with_ids(
         Precision::Int8 => Storage::Int8(int8::Units::of(weights)?),
         p => Storage::Float(p),
     };
-    let mut t = Vec::new();
+    let mut t = Strings::default();
     let (hidden, bands, stages) = match (&weights.architecture, weights.kind) {
         (Architecture::Mlp { layers }, ModelKind::Mlp) => {
             let s = layers.len();
@@ -586,30 +608,47 @@ fn write_with_ids(
     if !(keys_ok && meta.recipe_ok()) {
         return Err(WriteError::Recipe);
     }
-    let mut body =
+    let mut prefix =
         postcard::to_stdvec(&(weights.kind, precision, dims)).map_err(|_| WriteError::TooLarge)?;
-    body.extend(postcard::to_stdvec(&meta).map_err(|_| WriteError::TooLarge)?);
-    push_bytes(
-        &mut body,
-        &ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<_>>(),
-    );
+    prefix.extend(postcard::to_stdvec(&meta).map_err(|_| WriteError::TooLarge)?);
     let section = match &storage {
         Storage::Int8(u) => u.section((weights.kind != ModelKind::Mlp).then_some(stages))?,
         Storage::Float(_) => Vec::new(),
     };
-    push_bytes(&mut body, &f32s(section));
-    body.extend(t);
-    let header = Header {
-        magic: MAGIC,
-        version: FORMAT_VERSION,
-        kind: weights.kind,
-        precision,
-        dims,
-        body_len: u32_of(body.len())?,
-        body_sha256: sha256(&body),
-        signature: None,
+    let mut strings = Strings::default();
+    push_bytes(
+        &mut strings,
+        &ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<_>>(),
+    );
+    push_bytes(&mut strings, &f32s(section));
+    strings.0.extend(t.0);
+    let header = |body: &[u8], hash: bool| -> Result<Header, WriteError> {
+        Ok(Header {
+            magic: MAGIC,
+            version: FORMAT_VERSION,
+            kind: weights.kind,
+            precision,
+            dims,
+            body_len: u32_of(body.len())?,
+            body_sha256: if hash { sha256(body) } else { [0; 32] },
+            signature: None,
+        })
     };
-    let mut blob = postcard::to_stdvec(&header).map_err(|_| WriteError::TooLarge)?;
+    // The strings' alignment depends on the header's length, which depends on
+    // the body's: settle it (a signature adds 64 bytes, keeping it mod 4).
+    let (mut base, mut body) = (0, Vec::new());
+    for _ in 0..8 {
+        body.clone_from(&prefix);
+        strings.encode(&mut body, base);
+        let len = postcard::to_stdvec(&header(&body, false)?)
+            .map_err(|_| WriteError::TooLarge)?
+            .len();
+        if len == base {
+            break;
+        }
+        base = len;
+    }
+    let mut blob = postcard::to_stdvec(&header(&body, true)?).map_err(|_| WriteError::TooLarge)?;
     blob.extend(body);
     Ok(blob)
 }

@@ -256,3 +256,61 @@ fn writer_rejects_bad_weights() {
     let back: Vec<_> = m.recipe_entries().collect();
     assert_eq!(back, [("student", "mlp"), ("note", "a=b"), ("teacher", "")]);
 }
+
+#[test]
+fn byte_strings_start_word_aligned_and_read_back_unchanged() {
+    // Lengths across the LEB128 widths, from every offset mod 4.
+    for len in [0usize, 1, 4, 127, 128, 300, 16_383, 16_384, 70_000] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        for base in 0..4 {
+            let strings = Strings(vec![data.clone(), data.clone()]);
+            let mut out = vec![7u8; base];
+            strings.encode(&mut out, 1);
+            let mut rest = &out[base..];
+            for _ in 0..2 {
+                let at = 1 + out.len() - rest.len();
+                let (got, r): (&[u8], &[u8]) = postcard::take_from_bytes(rest).unwrap();
+                let start = 1 + out.len() - r.len() - got.len();
+                assert_eq!(got, &data[..], "len {len} base {base}");
+                // Aligned unless that needs more than 5 length bytes.
+                let least = (1..5).find(|w| len >> (7 * w) == 0).unwrap_or(5);
+                if (least..=5).any(|w| (at + w) % 4 == 0) {
+                    assert_eq!(start % 4, 0, "len {len} base {base}");
+                }
+                rest = r;
+            }
+        }
+    }
+}
+
+#[test]
+fn every_blob_tensor_is_word_aligned_signed_or_not() {
+    let w = weights();
+    for p in [Precision::F32, Precision::F16, Precision::Int8] {
+        let blob = write_blob(&w, p).unwrap();
+        let (header, body): (Header, &[u8]) = postcard::take_from_bytes(&blob).unwrap();
+        let signed = Header {
+            signature: Some([[1; 32]; 2]),
+            ..header
+        };
+        let signed_len = postcard::to_stdvec(&signed).unwrap().len();
+        let head = blob.len() - body.len();
+        assert_eq!(
+            (signed_len - head) % 4,
+            0,
+            "a signature keeps the alignment"
+        );
+        // Skip the kind, precision, dims and metadata, then walk the strings.
+        let (_, rest): ((ModelKind, Precision, Dims), &[u8]) =
+            postcard::take_from_bytes(body).unwrap();
+        let (_, mut rest): (Metadata, &[u8]) = postcard::take_from_bytes(rest).unwrap();
+        let mut n = 0;
+        while !rest.is_empty() {
+            let (got, r): (&[u8], &[u8]) = postcard::take_from_bytes(rest).unwrap();
+            let start = blob.len() - r.len() - got.len();
+            assert_eq!(start % 4, 0, "{p}: string {n} starts at {start}");
+            (rest, n) = (r, n + 1);
+        }
+        assert!(n > 5, "{p}: {n} strings");
+    }
+}

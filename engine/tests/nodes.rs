@@ -249,7 +249,14 @@ fn bad_id_maps_are_refused() {
         }
     );
     let mut short = body.to_vec();
-    short[at - 1] = 4; // the length varint: 4 bytes, one id
+    // The length varint (the writer may spread it over several bytes to
+    // align the ids): its first byte carries the value, 4 bytes, one id.
+    let first = (0..at - 1)
+        .rev()
+        .take_while(|&k| short[k] & 0x80 != 0)
+        .last();
+    let k = first.unwrap_or(at - 1);
+    short[k] = (short[k] & 0x80) | 4;
     short.drain(at + 4..at + 8);
     let e = Model::from_bytes(&reseal(short, &mut h)).unwrap_err();
     assert_eq!(

@@ -160,6 +160,8 @@ fn int8_is_bit_exact_with_the_integer_reference() {
         let q = QuantizedModel::new(&w).unwrap();
         let blob = write_blob(&w, Precision::Int8).unwrap();
         let model = Model::from_bytes(&blob).unwrap();
+        let copy: Vec<u8> = std::iter::once(0).chain(blob.iter().copied()).collect();
+        let shifted = Model::from_bytes(&copy[1..]).unwrap();
         let (s_x, s_l) = (model.calibration(0).unwrap(), model.calibration(1).unwrap());
         let mut scratch = vec![0.0f32; model.scratch_len()];
         for node in 0..N {
@@ -186,6 +188,12 @@ fn int8_is_bit_exact_with_the_integer_reference() {
                     .predict_int8(node as u32, sparse, &mut scratch)
                     .unwrap();
                 assert_eq!((ps.class, ps.logits), (class, &want[..]));
+                // The same blob one byte off word alignment: its scales and
+                // biases are read byte by byte instead of a word at a time.
+                let p = shifted
+                    .predict_int8(node as u32, Features::Dense(&xq), &mut scratch)
+                    .unwrap();
+                assert_eq!(p.logits, &want[..], "{} node {node}, unaligned", w.kind);
                 let f = model
                     .predict(node as u32, Features::Dense(&x), &mut scratch)
                     .unwrap();
