@@ -388,6 +388,31 @@ pub fn available() -> Option<Available> {
         .min_by_key(|a| a.bytes)
 }
 
+/// This process's resident set now and at its peak, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resident {
+    /// Resident now (`VmRSS`).
+    pub now: u64,
+    /// The peak since the process started or since the last [`reset_peak`] (`VmHWM`).
+    pub peak: u64,
+}
+
+/// The resident set of this process (`/proc/self/status`); `None` where it cannot be
+/// read (not Linux).
+pub fn resident() -> Option<Resident> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(Resident {
+        now: status_kib(&text, "VmRSS:")?,
+        peak: status_kib(&text, "VmHWM:")?,
+    })
+}
+
+/// Starts a new peak: the next [`resident`] reports the peak since this call (Linux:
+/// `5` written to `/proc/self/clear_refs`). Returns whether the kernel accepted it.
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// `MemAvailable` of `/proc/meminfo`, in bytes.
 fn meminfo_available(text: &str) -> Option<u64> {
     status_kib(text, "MemAvailable:")

@@ -235,7 +235,7 @@ impl StudentGraph {
             });
         }
         Ok(Self {
-            features: FeatureMatrix::new(features),
+            features: FeatureMatrix::new(&features)?,
             bands: out,
             device: Device::Cpu,
         })
@@ -265,12 +265,12 @@ impl StudentGraph {
 
     /// Number of nodes N.
     pub fn n_nodes(&self) -> usize {
-        self.features.matrix().n_rows
+        self.features.n_rows()
     }
 
     /// Number of features F.
     pub fn n_features(&self) -> usize {
-        self.features.matrix().n_cols
+        self.features.n_cols()
     }
 
     /// `P_b^power · x` with `P_b = W_bᵀ Â_b W_b`, as `3·power` sparse products.

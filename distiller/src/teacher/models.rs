@@ -30,7 +30,9 @@ struct Layer {
 pub(super) struct Model {
     kind: TeacherKind,
     bands: Vec<BandOps>,
-    features: Csr,
+    /// The features as CSR, kept only where dropout is applied to their entries (the
+    /// simplified teacher in training).
+    dropout_features: Option<Csr>,
     features_op: FeatureMatrix,
     layers: Vec<Layer>,
     dropout: f64,
@@ -98,8 +100,9 @@ impl Model {
         Ok(Self {
             kind,
             bands,
-            features: features.clone(),
-            features_op: FeatureMatrix::new(features.clone()),
+            dropout_features: (kind == TeacherKind::Simplified && config.dropout > 0.0)
+                .then(|| features.clone()),
+            features_op: FeatureMatrix::new(features)?,
             layers,
             dropout: config.dropout,
             propagation_power: config.layers.max(1),
@@ -195,19 +198,18 @@ impl Model {
     fn forward_simplified(&self, rng: Option<&mut SeededRng>) -> Result<Tensor> {
         let layer = &self.layers[0];
         let theta = layer.theta.as_tensor();
-        let projected = match rng {
-            Some(rng) if self.dropout > 0.0 => {
-                let values =
-                    Tensor::from_slice(&self.features.values, self.features.nnz(), theta.device())?;
+        let projected = match (rng, &self.dropout_features) {
+            (Some(rng), Some(features)) if self.dropout > 0.0 => {
+                let values = Tensor::from_slice(&features.values, features.nnz(), theta.device())?;
                 let kept: Vec<f32> = rng
                     .dropout(&values, self.dropout)?
                     .to_dtype(DType::F32)?
                     .to_vec1()?;
                 let dropped = Csr {
                     values: kept,
-                    ..self.features.clone()
+                    ..features.clone()
                 };
-                FeatureMatrix::new(dropped).matmul(theta)?
+                FeatureMatrix::new(&dropped)?.matmul(theta)?
             }
             _ => self.features_op.matmul(theta)?,
         };
