@@ -2,17 +2,18 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
+use super::spatial::SpatialLayer;
 use super::{TeacherConfig, TeacherKind};
 use crate::framelet::FrameletOperators;
 use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
 use crate::train::SeededRng;
 
 /// The sparse operators of one band, ready for autograd.
-struct BandOps {
+pub(super) struct BandOps {
     /// `W_b`.
-    transform: SparseOperator,
+    pub(super) transform: SparseOperator,
     /// `Â_b`.
-    propagation: SparseOperator,
+    pub(super) propagation: SparseOperator,
 }
 
 /// One framelet layer `d_in → d_out`: weights for every band and a bias.
@@ -166,16 +167,18 @@ impl Model {
         Ok(h)
     }
 
-    /// `Σ_b W_b·ReLU(Â_b·W_b·(HΘ_b)) + β` from `HΘ` with the bands side by side.
+    /// `Σ_b W_b·ReLU(Â_b·W_b·(HΘ_b)) + β` from `HΘ` with the bands side by side: one
+    /// operation on the CPU ([`SpatialLayer`]), the chain of candle operations elsewhere.
     fn spatial_layer(&self, projected: &Tensor, layer: &Layer) -> Result<Tensor> {
-        let mut out = layer.bias.as_tensor().clone();
-        for (b, ops) in self.bands.iter().enumerate() {
-            let x = projected.narrow(1, b * layer.d_out, layer.d_out)?;
-            let x = spmm(&ops.transform, &x)?;
-            let x = spmm(&ops.propagation, &x)?.relu()?;
-            out = out.broadcast_add(&spmm(&ops.transform, &x)?)?;
+        if projected.device().is_cpu() {
+            let bands = self
+                .bands
+                .iter()
+                .map(|ops| (ops.transform.clone(), ops.propagation.clone()))
+                .collect();
+            return SpatialLayer::new(bands, layer.d_out).apply(projected, layer.bias.as_tensor());
         }
-        Ok(out)
+        spatial_chain(&self.bands, projected, layer.bias.as_tensor(), layer.d_out)
     }
 
     /// `Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·(HΘ)) + β`.
@@ -225,6 +228,24 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+/// The spatial layer as a chain of candle operations (what [`SpatialLayer`] computes in
+/// one).
+pub(super) fn spatial_chain(
+    bands: &[BandOps],
+    projected: &Tensor,
+    bias: &Tensor,
+    d_out: usize,
+) -> Result<Tensor> {
+    let mut out = bias.clone();
+    for (b, ops) in bands.iter().enumerate() {
+        let x = projected.narrow(1, b * d_out, d_out)?;
+        let x = spmm(&ops.transform, &x)?;
+        let x = spmm(&ops.propagation, &x)?.relu()?;
+        out = out.broadcast_add(&spmm(&ops.transform, &x)?)?;
+    }
+    Ok(out)
 }
 
 /// Row-wise log-softmax.
