@@ -74,6 +74,13 @@ impl SparseOperator {
     }
 }
 
+/// Two operators are equal when their matrices are.
+impl PartialEq for SparseOperator {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.matrix, &other.matrix) || self.matrix == other.matrix
+    }
+}
+
 /// `A · x` for a 2-D tensor `x` of shape `(A.n_cols, k)`, differentiable in `x`.
 ///
 /// # Errors

@@ -56,8 +56,8 @@ impl Model {
             .bands
             .iter()
             .map(|b| BandOps {
-                transform: SparseOperator::new(b.transform.clone()),
-                propagation: SparseOperator::new(b.propagation.clone()),
+                transform: b.transform.clone(),
+                propagation: b.propagation.clone(),
             })
             .collect();
         let n_bands = bands.len();

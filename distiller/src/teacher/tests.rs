@@ -152,7 +152,6 @@ fn bad_inputs_are_typed_errors() {
 fn spatial_layer_matches_the_chain() {
     use super::models::{spatial_chain, BandOps};
     use super::spatial::SpatialLayer;
-    use crate::sparse::SparseOperator;
     use candle_core::{DType, Tensor, Var};
 
     let (dataset, _) = setup();
@@ -171,8 +170,8 @@ fn spatial_layer_matches_the_chain() {
             .bands
             .iter()
             .map(|b| BandOps {
-                transform: SparseOperator::new(b.transform.clone()),
-                propagation: SparseOperator::new(b.propagation.clone()),
+                transform: b.transform.clone(),
+                propagation: b.propagation.clone(),
             })
             .collect();
         let (n, d) = (dataset.n_nodes(), 7);
