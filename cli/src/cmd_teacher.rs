@@ -133,6 +133,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
     let graph = dataset.graph()?;
     mem.stage("graph");
     let operators = framelet::build(&graph, &config.framelet)?;
+    drop(graph); // the operators are all training reads
     mem.stage("framelet operators (λ_max, W_b, Â_b)");
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

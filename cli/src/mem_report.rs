@@ -1,4 +1,5 @@
-//! `--mem-report`: the peak resident set of each stage of a run, on stderr.
+//! `--mem-report`: the peak resident set and the wall time of each stage of a run, on
+//! stderr.
 
 use frameless_distiller::memory::{self, Size};
 use frameless_distiller::progress::ProgressEvent;
@@ -9,6 +10,7 @@ use frameless_distiller::progress::ProgressEvent;
 pub struct MemReport {
     on: bool,
     epochs_seen: std::cell::Cell<usize>,
+    since: std::cell::Cell<std::time::Instant>,
 }
 
 impl MemReport {
@@ -20,17 +22,19 @@ impl MemReport {
         Self {
             on,
             epochs_seen: std::cell::Cell::new(0),
+            since: std::cell::Cell::new(std::time::Instant::now()),
         }
     }
 
-    /// Ends stage `name`: prints its peak and what is resident now.
+    /// Ends stage `name`: prints its peak, what is resident now and its wall time.
     pub fn stage(&self, name: &str) {
         if !self.on {
             return;
         }
+        let seconds = self.since.replace(std::time::Instant::now()).elapsed().as_secs_f64();
         match memory::resident() {
             Some(r) => eprintln!(
-                "memory: {name:<44} peak {:>9}  resident after {:>9}",
+                "memory: {name:<44} peak {:>9}  resident after {:>9}  {seconds:>8.2} s",
                 Size(r.peak).to_string(),
                 Size(r.now).to_string()
             ),
