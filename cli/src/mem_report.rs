@@ -31,7 +31,11 @@ impl MemReport {
         if !self.on {
             return;
         }
-        let seconds = self.since.replace(std::time::Instant::now()).elapsed().as_secs_f64();
+        let seconds = self
+            .since
+            .replace(std::time::Instant::now())
+            .elapsed()
+            .as_secs_f64();
         match memory::resident() {
             Some(r) => eprintln!(
                 "memory: {name:<44} peak {:>9}  resident after {:>9}  {seconds:>8.2} s",

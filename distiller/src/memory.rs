@@ -6,9 +6,11 @@
 //! with the copies the models hold), the teacher's tensors and gradients (parameters with
 //! their gradients and Adam moments, the activations of one training step), the soft labels
 //! and, for a distillation run, the student's operators, tables and tensors. The figures
-//! follow the code's own allocations (for instance four copies of the feature matrix in a
-//! teacher run: the dataset's, the model's and its sparse operator's with its transpose) and
-//! are rough: within a factor of about 1.5 of the measured peak resident set.
+//! follow the code's own allocations (for instance two copies of the feature matrix in a
+//! teacher run: the dataset's CSR and the model's, dense f32 or CSR with its transpose by
+//! the density; the operators are shared, not copied, by the models) and are rough:
+//! within a factor of about 1.5 of the measured peak resident set (`--mem-report` prints
+//! the peak of each stage).
 //! [`available`] reads what the machine allows: `MemAvailable` in `/proc/meminfo`, the
 //! cgroup's memory limit less its usage, and the address-space limit (`ulimit -v`) less the
 //! process's size, whichever is least. [`Estimate::check`] compares the two.
@@ -30,6 +32,7 @@ use std::fmt;
 use crate::data::{Dataset, SyntheticConfig};
 use crate::error::{Blame, Blamed};
 use crate::framelet::FrameletConfig;
+use crate::sparse::features::SPARSE_MAX_DENSITY;
 use crate::student::{StudentConfig, StudentKind};
 use crate::teacher::{ComputeDtype, TeacherConfig};
 
@@ -163,8 +166,25 @@ fn framelet(shape: &Shape, framelet: &FrameletConfig) -> f64 {
     (4.0 * adjacency + transforms) * ENTRY + 6.0 * n * 8.0
 }
 
-/// The teacher: its copies of the features and operators, parameters with gradients and
-/// Adam moments, and the activations (and their gradients) of one training step.
+/// The model's copy of the features: dense `f32` when denser than
+/// [`SPARSE_MAX_DENSITY`] (plus one in the compute dtype when that is not `f32`), else the
+/// CSR and its transpose.
+fn model_features(shape: &Shape, dtype: f64) -> f64 {
+    let cells = shape.nodes as f64 * shape.features as f64;
+    let density = if cells > 0.0 {
+        shape.feature_entries as f64 / cells
+    } else {
+        0.0
+    };
+    if density > SPARSE_MAX_DENSITY {
+        cells * (F32 + if dtype > F32 { dtype } else { 0.0 })
+    } else {
+        2.0 * feature_matrix(shape)
+    }
+}
+
+/// The teacher: its copy of the features, parameters with gradients and Adam moments,
+/// and the activations (and their gradients) of one training step.
 fn teacher(shape: &Shape, config: &TeacherConfig) -> f64 {
     let (n, c) = (shape.nodes as f64, shape.classes as f64);
     let b = bands(&config.framelet);
@@ -173,7 +193,7 @@ fn teacher(shape: &Shape, config: &TeacherConfig) -> f64 {
         ComputeDtype::F64 => 8.0,
     };
     // The layered teachers' widths F → hidden → … → C; the simplified teacher (F → C)
-    // needs less, so this bounds every kind.
+    // needs less.
     let widths: Vec<f64> = std::iter::once(shape.features as f64)
         .chain(std::iter::repeat_n(
             config.hidden as f64,
@@ -186,13 +206,13 @@ fn teacher(shape: &Shape, config: &TeacherConfig) -> f64 {
     for pair in widths.windows(2) {
         let d_out = pair[1];
         parameters += pair[0] * d_out * b + d_out;
-        // Per band: W·x, Â·(W·x), its ReLU and W·(…); the projection and the sum.
-        activations += n * d_out * (4.0 * b + 2.0);
+        // The spatial layer (one operation on the CPU): its input H·Θ (B bands side by
+        // side) and gradient, its output, the dropout's output, and the three products
+        // of one band alive at a time, forward and backward, with candle's zero-filled
+        // gradient accumulators.
+        activations += n * d_out * (2.0 * b + 8.0);
     }
-    // The model's features and their sparse operator with its transpose (3 copies), and
-    // its own copy of each band's operators.
-    let copies = 3.0 * feature_matrix(shape) + framelet(shape, &config.framelet);
-    copies + parameters * dtype * PARAMETER_COPIES + 2.0 * activations * dtype
+    model_features(shape, dtype) + parameters * dtype * PARAMETER_COPIES + activations * dtype
 }
 
 /// The log-probabilities, the teacher's last hidden layer and the JSON text of the file.
@@ -201,8 +221,8 @@ fn soft_labels(shape: &Shape, hidden: usize) -> f64 {
     n * c * (F32 + 24.0) + n * hidden as f64 * F32
 }
 
-/// The student: its copies of the features and operators, the precomputed tables, its
-/// parameters and one training step's activations.
+/// The student: its copy of the features (the operators are shared), the precomputed
+/// tables, its parameters and one training step's activations.
 fn student(shape: &Shape, framelet_config: &FrameletConfig, config: &StudentConfig) -> f64 {
     let (n, h) = (shape.nodes as f64, config.hidden as f64);
     let b = bands(framelet_config);
@@ -211,7 +231,7 @@ fn student(shape: &Shape, framelet_config: &FrameletConfig, config: &StudentConf
         StudentKind::FmlpS => 1.0,
         StudentKind::FmlpO => config.stages as f64,
     };
-    let copies = 3.0 * feature_matrix(shape) + framelet(shape, framelet_config);
+    let copies = model_features(shape, F32);
     let parameters = (shape.features as f64 * h + (b + 1.0) * h * shape.classes as f64) * F32;
     let tables = n * h * b * powers.max(1.0) * F32;
     let activations = n * h * (4.0 * b * powers + 3.0) * F32;

@@ -148,6 +148,30 @@ impl FeatureMatrix {
     }
 }
 
+impl FeatureMatrix {
+    /// `Xᵀ · g`: the gradient of `X·w` with respect to `w` given the gradient `g` of the
+    /// product, exactly as the backward pass of [`FeatureMatrix::matmul`] forms it.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn weights_gradient(&self, grad: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Sparse(op) => spmm(&op.transposed(), grad),
+            Self::Dense { dense, converted } => {
+                let x = match converted.get() {
+                    Some(x)
+                        if x.device().same_device(grad.device()) && x.dtype() == grad.dtype() =>
+                    {
+                        x
+                    }
+                    _ => dense,
+                };
+                x.t()?.matmul(grad)
+            }
+        }
+    }
+}
+
 /// `X · w` with a constant `X`: the same gemm as [`Tensor::matmul`], but the backward
 /// pass forms only `∂w = Xᵀ·∂Y`, as candle's matmul does, and not the `N × F` gradient of
 /// `X` that candle's matmul would also compute (and keep until the gradients are

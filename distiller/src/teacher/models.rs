@@ -134,15 +134,7 @@ impl Model {
                     h = Some(rng.dropout(x, self.dropout)?);
                 }
             }
-            // First layer: X·Θ (CSR or dense by X's density); later layers dense.
-            let projected = match &h {
-                None => self.features_op.matmul(layer.theta.as_tensor())?,
-                Some(x) => x.matmul(layer.theta.as_tensor())?,
-            };
-            h = Some(match self.kind {
-                TeacherKind::Spectral => self.spectral_layer(&projected, layer)?,
-                _ => self.spatial_layer(&projected, layer)?,
-            });
+            h = Some(self.layer(h.as_ref(), layer)?);
         }
         h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
     }
@@ -154,31 +146,41 @@ impl Model {
         if self.kind == TeacherKind::Simplified || self.layers.len() < 2 {
             return self.forward(None);
         }
-        let mut h = self.features_op.matmul(self.layers[0].theta.as_tensor())?;
-        for (i, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
-            if i > 0 {
-                h = h.matmul(layer.theta.as_tensor())?;
-            }
-            h = match self.kind {
-                TeacherKind::Spectral => self.spectral_layer(&h, layer)?,
-                _ => self.spatial_layer(&h, layer)?,
-            };
+        let mut h: Option<Tensor> = None;
+        for layer in &self.layers[..self.layers.len() - 1] {
+            h = Some(self.layer(h.as_ref(), layer)?);
         }
-        Ok(h)
+        h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
     }
 
-    /// `Σ_b W_b·ReLU(Â_b·W_b·(HΘ_b)) + β` from `HΘ` with the bands side by side: one
-    /// operation on the CPU ([`SpatialLayer`]), the chain of candle operations elsewhere.
-    fn spatial_layer(&self, projected: &Tensor, layer: &Layer) -> Result<Tensor> {
-        if projected.device().is_cpu() {
-            let bands = self
-                .bands
-                .iter()
-                .map(|ops| (ops.transform.clone(), ops.propagation.clone()))
-                .collect();
-            return SpatialLayer::new(bands, layer.d_out).apply(projected, layer.bias.as_tensor());
+    /// One spatial or spectral layer on `h`, or on the features `X` for the first
+    /// (`X·Θ`: CSR or dense by X's density). The spatial layer on the CPU is one
+    /// operation ([`SpatialLayer`]), which for the first layer also does `X·Θ`.
+    fn layer(&self, h: Option<&Tensor>, layer: &Layer) -> Result<Tensor> {
+        let theta = layer.theta.as_tensor();
+        if self.kind == TeacherKind::Spatial && theta.device().is_cpu() {
+            let op = SpatialLayer::new(self.band_pairs(), layer.d_out);
+            return match h {
+                None => op.apply_first(&self.features_op, theta, layer.bias.as_tensor()),
+                Some(x) => op.apply(&x.matmul(theta)?, layer.bias.as_tensor()),
+            };
         }
-        spatial_chain(&self.bands, projected, layer.bias.as_tensor(), layer.d_out)
+        let projected = match h {
+            None => self.features_op.matmul(theta)?,
+            Some(x) => x.matmul(theta)?,
+        };
+        match self.kind {
+            TeacherKind::Spectral => self.spectral_layer(&projected, layer),
+            _ => spatial_chain(&self.bands, &projected, layer.bias.as_tensor(), layer.d_out),
+        }
+    }
+
+    /// Every band's `(W_b, Â_b)`, shared.
+    fn band_pairs(&self) -> Vec<(SparseOperator, SparseOperator)> {
+        self.bands
+            .iter()
+            .map(|ops| (ops.transform.clone(), ops.propagation.clone()))
+            .collect()
     }
 
     /// `Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·(HΘ)) + β`.

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
 
 use crate::sparse::spmm::{product, span, within};
-use crate::sparse::SparseOperator;
+use crate::sparse::{FeatureMatrix, SparseOperator};
 
 /// One layer's bands `(W_b, Â_b)` and width `d`; the ReLU signs of the last forward pass,
 /// one bit each, for its backward pass.
@@ -21,6 +21,9 @@ pub(super) struct SpatialLayer {
     pub(super) bands: Vec<(SparseOperator, SparseOperator)>,
     pub(super) d_out: usize,
     signs: Mutex<Vec<Vec<u64>>>,
+    /// A first layer: the features `X` (the operation's input is then `Θ`, not `X·Θ`)
+    /// and `X·Θ` until the forward pass has read it.
+    first: Option<(FeatureMatrix, Mutex<Option<Tensor>>)>,
 }
 
 impl SpatialLayer {
@@ -30,7 +33,23 @@ impl SpatialLayer {
             bands,
             d_out,
             signs: Mutex::new(Vec::new()),
+            first: None,
         }
+    }
+
+    /// The first layer, `Σ_b W_b·ReLU(Â_b·W_b·(X·Θ_b)) + β`, differentiable in `theta`
+    /// (`F × B·d`) and `bias`: `X·Θ` is made here, read once by the forward pass and not
+    /// kept for the backward pass, which forms `∂Θ = Xᵀ·∂(XΘ)` as
+    /// [`FeatureMatrix::matmul`]'s backward pass would.
+    pub(super) fn apply_first(
+        mut self,
+        features: &FeatureMatrix,
+        theta: &Tensor,
+        bias: &Tensor,
+    ) -> Result<Tensor> {
+        let projected = features.matmul(&theta.detach())?.contiguous()?;
+        self.first = Some((features.clone(), Mutex::new(Some(projected))));
+        theta.apply_op2_arc(&bias.contiguous()?, std::sync::Arc::new(Box::new(self)))
     }
 
     /// `Σ_b W_b·ReLU(Â_b·W_b·x_b) + β` for `projected = [x_0 | x_1 | …]` (`N × B·d`) and
@@ -133,23 +152,41 @@ impl CustomOp2 for SpatialLayer {
 
     fn cpu_fwd(
         &self,
-        projected: &CpuStorage,
-        projected_layout: &Layout,
+        input: &CpuStorage,
+        input_layout: &Layout,
         bias: &CpuStorage,
         bias_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (n, width) = projected_layout.shape().dims2()?;
+        let projected = match &self.first {
+            Some((_, projected)) => Some(
+                projected
+                    .lock()
+                    .map_err(|_| candle_core::Error::Msg("poisoned".into()))?
+                    .take()
+                    .ok_or_else(|| candle_core::Error::Msg("spatial layer: run twice".into()))?,
+            ),
+            None => None,
+        };
+        let guard = projected.as_ref().map(Tensor::storage_and_layout);
+        let (input, input_layout) = match &guard {
+            Some((storage, layout)) => match &**storage {
+                candle_core::Storage::Cpu(storage) => (storage, *layout),
+                _ => candle_core::bail!("spatial layer: X·Θ is not on the CPU"),
+            },
+            None => (input, input_layout),
+        };
+        let (n, width) = input_layout.shape().dims2()?;
         if width != self.d_out * self.bands.len() || bias_layout.shape().dims2()? != (1, self.d_out)
         {
             candle_core::bail!("spatial layer: shapes do not match the bands");
         }
         let (Some((p0, p1)), Some((b0, b1))) = (
-            projected_layout.contiguous_offsets(),
+            input_layout.contiguous_offsets(),
             bias_layout.contiguous_offsets(),
         ) else {
             candle_core::bail!("spatial layer: inputs must be contiguous");
         };
-        let out = match (projected, bias) {
+        let out = match (input, bias) {
             (CpuStorage::F32(p), CpuStorage::F32(b)) => {
                 CpuStorage::F32(self.forward(within(p, p0, p1)?, within(b, b0, b1)?, n)?)
             }
@@ -163,12 +200,12 @@ impl CustomOp2 for SpatialLayer {
 
     fn bwd(
         &self,
-        projected: &Tensor,
+        _input: &Tensor,
         _bias: &Tensor,
-        _res: &Tensor,
+        res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (n, width) = projected.dims2()?;
+        let (n, width) = (res.dims2()?.0, self.d_out * self.bands.len());
         let grad = grad.contiguous()?;
         let g_projected = {
             let (storage, layout) = grad.storage_and_layout();
@@ -197,6 +234,10 @@ impl CustomOp2 for SpatialLayer {
         } else {
             grad.sum_keepdim(0)?
         };
-        Ok((Some(g_projected), Some(g_bias)))
+        let g_input = match &self.first {
+            Some((features, _)) => features.weights_gradient(&g_projected)?,
+            None => g_projected,
+        };
+        Ok((Some(g_input), Some(g_bias)))
     }
 }

@@ -146,8 +146,8 @@ fn bad_inputs_are_typed_errors() {
 }
 
 /// The one-operation spatial layer computes the candle chain's values and gradients bit
-/// for bit, in f32 and f64, on a graph with two bands (Haar) and four (linear, Lev 2 is
-/// three; quadratic Lev 1 is three: every shape of the band loop).
+/// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
+/// layer's input and, as a first layer, on dense and on sparse features.
 #[test]
 fn spatial_layer_matches_the_chain() {
     use super::models::{spatial_chain, BandOps};
