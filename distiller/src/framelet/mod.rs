@@ -152,12 +152,25 @@ pub fn build(graph: &Graph, config: &FrameletConfig) -> Result<FrameletOperators
                 .unwrap_or_else(|| Csr::identity(0, 0.0)),
         )
     };
+    let same_bits = high.indptr == low.indptr
+        && high.indices == low.indices
+        && high
+            .values
+            .iter()
+            .zip(&low.values)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+    let low = SparseOperator::new(low);
+    // ε = 0: both propagations are Â, one operator serves every band.
+    let high = if same_bits {
+        low.clone()
+    } else {
+        SparseOperator::new(high)
+    };
     let mut bands = vec![Band {
         name: "low".into(),
         transform: take(lev - 1),
-        propagation: SparseOperator::new(low),
+        propagation: low,
     }];
-    let high = SparseOperator::new(high);
     for j in 1..r {
         for l in 0..lev {
             bands.push(Band {

@@ -272,29 +272,22 @@ impl Csr {
         }
     }
 
-    /// Whether the matrix equals its transpose up to `tolerance` per entry: every stored
-    /// `(i, j)` has a stored `(j, i)` within `tolerance` of it. Reads the matrix only (each
-    /// mirror entry found by binary search in its row), rows in parallel when large.
+    /// Whether the matrix equals its transpose up to `tolerance` per entry.
     pub fn is_symmetric(&self, tolerance: f32) -> bool {
-        if self.n_rows != self.n_cols {
-            return false;
-        }
-        let row_ok = |i: usize| {
-            self.row(i).all(|(j, v)| {
-                let span = self.indptr[j as usize]..self.indptr[j as usize + 1];
-                let columns = &self.indices[span.clone()];
-                match columns.binary_search(&(i as u32)) {
-                    Ok(k) => (v - self.values[span.start + k]).abs() <= tolerance,
-                    Err(_) => false,
-                }
-            })
-        };
-        if crate::threads::worth_splitting(self.nnz()) {
-            use rayon::prelude::*;
-            (0..self.n_rows).into_par_iter().all(row_ok)
-        } else {
-            (0..self.n_rows).all(row_ok)
-        }
+        self.equals_within(&self.transpose(), tolerance)
+    }
+
+    /// Whether `other` has this pattern and each value within `tolerance` of this one's.
+    pub fn equals_within(&self, other: &Csr, tolerance: f32) -> bool {
+        other.n_rows == self.n_rows
+            && other.n_cols == self.n_cols
+            && other.indptr == self.indptr
+            && other.indices == self.indices
+            && other
+                .values
+                .iter()
+                .zip(&self.values)
+                .all(|(a, b)| (a - b).abs() <= tolerance)
     }
 
     /// Whether this is the identity matrix (every diagonal entry stored as 1, nothing else).
@@ -502,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn symmetry_is_read_from_mirror_entries() {
+    fn symmetry_compares_each_entry_with_its_mirror() {
         let m = |t: &[(u32, u32, f32)]| Csr::from_triplets(3, 3, t).unwrap();
         assert!(m(&[(0, 1, 2.0), (1, 0, 2.0), (2, 2, 1.0)]).is_symmetric(0.0));
         assert!(!m(&[(0, 1, 2.0), (1, 0, 2.5)]).is_symmetric(0.4));

@@ -29,13 +29,15 @@ pub struct SparseOperator {
 }
 
 impl SparseOperator {
-    /// Wraps `matrix`; its transpose is computed once here (shared if symmetric).
+    /// Wraps `matrix`; its transpose is computed once here (and not kept if the matrix
+    /// is symmetric).
     pub fn new(matrix: Csr) -> Self {
         let matrix = Arc::new(matrix);
-        let transpose = if matrix.is_symmetric(0.0) {
+        let transpose = matrix.transpose();
+        let transpose = if matrix.equals_within(&transpose, 0.0) {
             Arc::clone(&matrix)
         } else {
-            Arc::new(matrix.transpose())
+            Arc::new(transpose)
         };
         #[cfg(feature = "cuda")]
         {
