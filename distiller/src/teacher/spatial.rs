@@ -98,7 +98,7 @@ impl SpatialLayer {
             } else {
                 // `out.broadcast_add(y_b)`.
                 for (o, y) in out.iter_mut().zip(y) {
-                    *o = *o + y;
+                    *o += y;
                 }
             }
         }
