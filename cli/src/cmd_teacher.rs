@@ -12,6 +12,7 @@ use frameless_distiller::teacher::{
 };
 
 use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs, TrainingArgs};
+use crate::mem_report::MemReport;
 use crate::progress;
 
 const EXAMPLES: &str = "\
@@ -68,6 +69,10 @@ pub struct TeacherArgs {
     /// Propagation shift ε: Â_b = Â ∓ ε·D̃⁻¹.
     #[arg(long, default_value_t = 0.0)]
     epsilon: f32,
+    /// Print each stage's peak resident memory on stderr (loading, operators, each
+    /// run's setup, first epoch and other epochs, soft labels).
+    #[arg(long)]
+    mem_report: bool,
 }
 
 fn parse_dtype(s: &str) -> Result<ComputeDtype, String> {
@@ -109,11 +114,13 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
 
 /// Runs the subcommand.
 pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
+    let mem = MemReport::new(args.mem_report);
     let device = args.device.device()?;
     let rates = args.data.rates()?;
     let config = args.config();
     let source = args.data.dataset.to_string();
     let dataset = args.data.load_for(&config)?;
+    mem.stage("loading the dataset");
     let chatty = !args.output.json && !args.output.quiet;
     if chatty {
         let estimate = Estimate::teacher(&Shape::of(&dataset), &config);
@@ -124,7 +131,10 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
         eprintln!("{}: memory {estimate}; {room}", dataset.name);
     }
     let graph = dataset.graph()?;
+    mem.stage("graph");
     let operators = framelet::build(&graph, &config.framelet)?;
+    drop(graph); // the operators are all training reads
+    mem.stage("framelet operators (λ_max, W_b, Â_b)");
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -140,10 +150,11 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
             seed,
             &split,
             &device,
-            &mut progress::sink(&bar),
+            &mut progress::reporting_sink(&bar, &mem),
         )
         .with_context(|| format!("training {} seed {seed}", args.model))?;
         bar.finish_and_clear();
+        mem.stage("inference timing, hidden layer");
         if chatty {
             eprintln!(
                 "{} {} seed {seed}: test {:.2}% val {:.2}% best epoch {} epochs {} epoch {:.2} ms",
@@ -161,6 +172,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
             let mut soft = SoftLabels::from_run(&run, &source, &dataset.name, &config);
             soft.surgery = args.data.surgery;
             soft.save(&path)?;
+            mem.stage("soft labels written");
         }
         runs.push(run);
     }

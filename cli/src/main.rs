@@ -16,6 +16,7 @@ mod cmd_keygen;
 mod cmd_predict;
 mod cmd_surgery;
 mod cmd_teacher;
+mod mem_report;
 mod progress;
 mod threads;
 

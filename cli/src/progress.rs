@@ -33,6 +33,17 @@ pub fn sink(bar: &ProgressBar) -> Progress<'_> {
     Progress::new(move |event| drive(bar, event))
 }
 
+/// Like [`sink`], also ending `--mem-report` stages at the run's events.
+pub fn reporting_sink<'a>(
+    bar: &'a ProgressBar,
+    mem: &'a crate::mem_report::MemReport,
+) -> Progress<'a> {
+    Progress::new(move |event| {
+        drive(bar, event);
+        mem.observe(event);
+    })
+}
+
 /// Like [`sink`], owning its bar (for callers that hand out one sink per run).
 pub fn owned_sink(bar: ProgressBar) -> Progress<'static> {
     Progress::new(move |event| drive(&bar, event))

@@ -7,9 +7,11 @@
 //! their gradients and Adam moments, the activations of one training step), the soft labels
 //! and, for a distillation run, the student's operators, tables and tensors; a search
 //! ([`Estimate::search`], `fit`) counts every trial its workers train at once. The figures
-//! follow the code's own allocations (for instance four copies of the feature matrix in a
-//! teacher run: the dataset's, the model's and its sparse operator's with its transpose) and
-//! are rough: within a factor of about 1.5 of the measured peak resident set.
+//! follow the code's own allocations (for instance two copies of the feature matrix in a
+//! teacher run: the dataset's CSR and the model's, dense f32 or CSR with its transpose by
+//! the density; the operators are shared, not copied, by the models) and are rough:
+//! within a factor of about 1.5 of the measured peak resident set (`--mem-report` prints
+//! the peak of each stage).
 //! [`available`] reads what the machine allows: `MemAvailable` in `/proc/meminfo`, the
 //! cgroup's memory limit less its usage, and the address-space limit (`ulimit -v`) less the
 //! process's size, whichever is least. [`Estimate::check`] compares the two.
@@ -31,6 +33,7 @@ use std::fmt;
 use crate::data::{Dataset, SyntheticConfig};
 use crate::error::{Blame, Blamed};
 use crate::framelet::FrameletConfig;
+use crate::sparse::features::SPARSE_MAX_DENSITY;
 use crate::student::{StudentConfig, StudentKind};
 use crate::teacher::{ComputeDtype, TeacherConfig};
 
@@ -173,8 +176,25 @@ fn framelet(shape: &Shape, framelet: &FrameletConfig) -> f64 {
     (4.0 * adjacency + transforms) * ENTRY + 6.0 * n * 8.0
 }
 
-/// The teacher: its copies of the features and operators, parameters with gradients and
-/// Adam moments, and the activations (and their gradients) of one training step.
+/// The model's copy of the features: dense `f32` when denser than
+/// [`SPARSE_MAX_DENSITY`] (plus one in the compute dtype when that is not `f32`), else the
+/// CSR and its transpose.
+fn model_features(shape: &Shape, dtype: f64) -> f64 {
+    let cells = shape.nodes as f64 * shape.features as f64;
+    let density = if cells > 0.0 {
+        shape.feature_entries as f64 / cells
+    } else {
+        0.0
+    };
+    if density > SPARSE_MAX_DENSITY {
+        cells * (F32 + if dtype > F32 { dtype } else { 0.0 })
+    } else {
+        2.0 * feature_matrix(shape)
+    }
+}
+
+/// The teacher: its copy of the features, parameters with gradients and Adam moments,
+/// and the activations (and their gradients) of one training step.
 fn teacher(shape: &Shape, config: &TeacherConfig) -> f64 {
     let (n, c) = (shape.nodes as f64, shape.classes as f64);
     let b = bands(&config.framelet);
@@ -183,7 +203,7 @@ fn teacher(shape: &Shape, config: &TeacherConfig) -> f64 {
         ComputeDtype::F64 => 8.0,
     };
     // The layered teachers' widths F → hidden → … → C; the simplified teacher (F → C)
-    // needs less, so this bounds every kind.
+    // needs less.
     let widths: Vec<f64> = std::iter::once(shape.features as f64)
         .chain(std::iter::repeat_n(
             config.hidden as f64,
@@ -196,13 +216,13 @@ fn teacher(shape: &Shape, config: &TeacherConfig) -> f64 {
     for pair in widths.windows(2) {
         let d_out = pair[1];
         parameters += pair[0] * d_out * b + d_out;
-        // Per band: W·x, Â·(W·x), its ReLU and W·(…); the projection and the sum.
-        activations += n * d_out * (4.0 * b + 2.0);
+        // The spatial layer (one operation on the CPU): its input H·Θ (B bands side by
+        // side) and gradient, its output, the dropout's output, and the three products
+        // of one band alive at a time, forward and backward, with candle's zero-filled
+        // gradient accumulators.
+        activations += n * d_out * (2.0 * b + 8.0);
     }
-    // The model's features and their sparse operator with its transpose (3 copies), and
-    // its own copy of each band's operators.
-    let copies = 3.0 * feature_matrix(shape) + framelet(shape, &config.framelet);
-    copies + parameters * dtype * PARAMETER_COPIES + 2.0 * activations * dtype
+    model_features(shape, dtype) + parameters * dtype * PARAMETER_COPIES + activations * dtype
 }
 
 /// The log-probabilities, the teacher's last hidden layer and the JSON text of the file.
@@ -211,15 +231,15 @@ fn soft_labels(shape: &Shape, hidden: usize) -> f64 {
     n * c * (F32 + 24.0) + n * hidden as f64 * F32
 }
 
-/// The student: its copies of the features and operators ([`student_graph`]) and one
-/// training run ([`student_trial`]).
+/// The student: its copy of the features ([`student_graph`]; the operators are shared)
+/// and one training run ([`student_trial`]).
 fn student(shape: &Shape, framelet_config: &FrameletConfig, config: &StudentConfig) -> f64 {
-    student_graph(shape, framelet_config) + student_trial(shape, framelet_config, config)
+    student_graph(shape) + student_trial(shape, framelet_config, config)
 }
 
-/// The student graph: its copies of the features and of the operators.
-fn student_graph(shape: &Shape, framelet_config: &FrameletConfig) -> f64 {
-    3.0 * feature_matrix(shape) + framelet(shape, framelet_config)
+/// The student graph: its copy of the features (it shares the framelet operators).
+fn student_graph(shape: &Shape) -> f64 {
+    model_features(shape, F32)
 }
 
 /// Bytes of one set of student parameters (f32).
@@ -331,7 +351,7 @@ impl Estimate {
                 (Stage::Framelet, bytes(framelet(shape, framelet_config))),
                 (
                     Stage::Student,
-                    bytes(student_graph(shape, framelet_config) + kept),
+                    bytes(student_graph(shape) + kept),
                 ),
                 (
                     Stage::SoftLabels,
@@ -468,6 +488,31 @@ pub fn available() -> Option<Available> {
         .into_iter()
         .flatten()
         .min_by_key(|a| a.bytes)
+}
+
+/// This process's resident set now and at its peak, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resident {
+    /// Resident now (`VmRSS`).
+    pub now: u64,
+    /// The peak since the process started or since the last [`reset_peak`] (`VmHWM`).
+    pub peak: u64,
+}
+
+/// The resident set of this process (`/proc/self/status`); `None` where it cannot be
+/// read (not Linux).
+pub fn resident() -> Option<Resident> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(Resident {
+        now: status_kib(&text, "VmRSS:")?,
+        peak: status_kib(&text, "VmHWM:")?,
+    })
+}
+
+/// Starts a new peak: the next [`resident`] reports the peak since this call (Linux:
+/// `5` written to `/proc/self/clear_refs`). Returns whether the kernel accepted it.
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// `MemAvailable` of `/proc/meminfo`, in bytes.
@@ -624,9 +669,9 @@ mod tests {
     #[test]
     fn estimate_is_within_half_again_of_measured_peaks() {
         let measured = [
-            ("nodes=100000,features=200", 1_506_028u64 << 10),
-            ("nodes=20000,features=200", 312_368 << 10),
-            ("nodes=20000,features=1000,degree=30", 852_812 << 10),
+            ("nodes=100000,features=200", 533_968u64 << 10),
+            ("nodes=20000,features=200", 110_060 << 10),
+            ("nodes=20000,features=1000,degree=30", 321_640 << 10),
         ];
         for (params, rss) in measured {
             let source: crate::data::DatasetSource = format!("synthetic:{params}").parse().unwrap();

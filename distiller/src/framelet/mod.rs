@@ -30,7 +30,7 @@ pub use lambda::{lambda_max, LANCZOS_STEPS};
 
 use crate::error::{Blame, Blamed};
 use crate::graph::Graph;
-use crate::sparse::{Csr, SparseError};
+use crate::sparse::{Csr, SparseError, SparseOperator};
 
 /// Errors from building framelet operators.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -95,14 +95,18 @@ impl Default for FrameletConfig {
 }
 
 /// One band `(j, l)` the models use.
+///
+/// Its operators are shared, not copied, by every model trained on them (teachers and
+/// students wrap these [`SparseOperator`]s, each one `Arc`), and the high passes of
+/// every level share one propagation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Band {
     /// `low` for the coarsest low pass, else `high{j}-l{l}` (1-based level).
     pub name: String,
     /// The framelet transform `W_b`, `N × N`, sparse.
-    pub transform: Csr,
+    pub transform: SparseOperator,
     /// The band's propagation `Â_b`, `N × N`, sparse.
-    pub propagation: Csr,
+    pub propagation: SparseOperator,
 }
 
 /// The bands of a graph and the `λ_max` used to build them.
@@ -139,16 +143,39 @@ pub fn build(graph: &Graph, config: &FrameletConfig) -> Result<FrameletOperators
     let lev = config.levels;
     let low = graph.shifted_normalized_adjacency(-config.epsilon);
     let high = graph.shifted_normalized_adjacency(config.epsilon);
+    // Each transform moves into its band (the low pass of the other levels is dropped).
+    let mut transforms: Vec<Option<Csr>> = transforms.into_iter().map(Some).collect();
+    let mut take = |i: usize| -> SparseOperator {
+        SparseOperator::new(
+            transforms[i]
+                .take()
+                .unwrap_or_else(|| Csr::identity(0, 0.0)),
+        )
+    };
+    let same_bits = high.indptr == low.indptr
+        && high.indices == low.indices
+        && high
+            .values
+            .iter()
+            .zip(&low.values)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+    let low = SparseOperator::new(low);
+    // ε = 0: both propagations are Â, one operator serves every band.
+    let high = if same_bits {
+        low.clone()
+    } else {
+        SparseOperator::new(high)
+    };
     let mut bands = vec![Band {
         name: "low".into(),
-        transform: transforms[lev - 1].clone(),
+        transform: take(lev - 1),
         propagation: low,
     }];
     for j in 1..r {
         for l in 0..lev {
             bands.push(Band {
                 name: format!("high{j}-l{}", l + 1),
-                transform: transforms[j * lev + l].clone(),
+                transform: take(j * lev + l),
                 propagation: high.clone(),
             });
         }

@@ -79,6 +79,7 @@ pub fn model_weights(
             }
         }
     };
+    let features = graph.features.to_csr()?;
     Ok(ModelWeights {
         kind: student.config.kind.model_kind(),
         n_nodes: graph.n_nodes(),
@@ -88,7 +89,7 @@ pub fn model_weights(
         metadata,
         calibration: None,
     }
-    .calibrated(all_nodes(graph.features.matrix())))
+    .calibrated(all_nodes(&features)))
 }
 
 /// `(node, features)` of every row of `features`: what int8 calibrates on

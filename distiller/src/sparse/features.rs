@@ -11,9 +11,11 @@
 //! Both ways sum each output entry over the same stored entries (a dense row's zeros
 //! add exact zeros), so they agree up to float rounding (the order of the additions).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use candle_core::{Device, Result, Tensor};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Storage, Tensor};
 
 use super::{spmm, Csr, SparseOperator};
 
@@ -40,33 +42,68 @@ pub fn density(matrix: &Csr) -> f64 {
 pub enum FeatureMatrix {
     /// At most [`SPARSE_MAX_DENSITY`] non-zero: the CSR product.
     Sparse(SparseOperator),
-    /// Denser: gemm on a dense copy, made on the first product's device and dtype.
+    /// Denser: gemm on the dense matrix. Only the dense copy is kept (4 bytes an entry,
+    /// half the CSR's), on the CPU in f32; a copy for another device or dtype is made on
+    /// the first product there.
     Dense {
-        /// The features as given.
-        matrix: Arc<Csr>,
-        /// The dense copy (`N × F`), made once.
-        dense: Arc<OnceLock<Tensor>>,
+        /// `N × F`, f32, on the CPU.
+        dense: Tensor,
+        /// The copy on the device and in the dtype of the products, when not the CPU's f32.
+        converted: Arc<OnceLock<Tensor>>,
     },
 }
 
 impl FeatureMatrix {
-    /// Wraps `features`, choosing the product from their density.
-    pub fn new(features: Csr) -> Self {
-        if density(&features) <= SPARSE_MAX_DENSITY {
-            Self::Sparse(SparseOperator::new(features))
+    /// Wraps `features`, choosing the product from their density (the sparse product
+    /// keeps a copy of the matrix, the dense one a dense copy).
+    ///
+    /// # Errors
+    /// If the dense copy cannot be made.
+    pub fn new(features: &Csr) -> Result<Self> {
+        if density(features) <= SPARSE_MAX_DENSITY {
+            Ok(Self::Sparse(SparseOperator::new(features.clone())))
         } else {
-            Self::Dense {
-                matrix: Arc::new(features),
-                dense: Arc::new(OnceLock::new()),
-            }
+            Ok(Self::Dense {
+                dense: densify(features, &Device::Cpu)?,
+                converted: Arc::new(OnceLock::new()),
+            })
         }
     }
 
-    /// The features.
-    pub fn matrix(&self) -> &Csr {
+    /// Rows `N`.
+    pub fn n_rows(&self) -> usize {
         match self {
-            Self::Sparse(op) => op.matrix(),
-            Self::Dense { matrix, .. } => matrix,
+            Self::Sparse(op) => op.matrix().n_rows,
+            Self::Dense { dense, .. } => dense.dims().first().copied().unwrap_or(0),
+        }
+    }
+
+    /// Columns `F`.
+    pub fn n_cols(&self) -> usize {
+        match self {
+            Self::Sparse(op) => op.matrix().n_cols,
+            Self::Dense { dense, .. } => dense.dims().get(1).copied().unwrap_or(0),
+        }
+    }
+
+    /// The features as CSR: the sparse product's own matrix, or one rebuilt from the
+    /// dense copy (every entry stored, as the dataset stored them).
+    ///
+    /// # Errors
+    /// If the dense copy cannot be read.
+    pub fn to_csr(&self) -> Result<Cow<'_, Csr>> {
+        match self {
+            Self::Sparse(op) => Ok(Cow::Borrowed(op.matrix())),
+            Self::Dense { dense, .. } => {
+                let (n, f) = dense.dims2()?;
+                Ok(Cow::Owned(Csr {
+                    n_rows: n,
+                    n_cols: f,
+                    indptr: (0..=n).map(|i| i * f).collect(),
+                    indices: (0..n).flat_map(|_| 0..f as u32).collect(),
+                    values: dense.flatten_all()?.to_vec1()?,
+                }))
+            }
         }
     }
 
@@ -75,30 +112,95 @@ impl FeatureMatrix {
         matches!(self, Self::Sparse(_))
     }
 
-    /// `X · w` for `w` of shape `(F, k)`, differentiable in `w`.
+    /// `X · w` for `w` of shape `(F, k)`, differentiable in `w` (and only in `w`: no
+    /// gradient of `X` is ever formed).
     ///
     /// # Errors
     /// On a shape mismatch, or if the dense copy cannot be made on `w`'s device.
     pub fn matmul(&self, w: &Tensor) -> Result<Tensor> {
         match self {
             Self::Sparse(op) => spmm(op, w),
-            Self::Dense { matrix, dense } => {
-                let x = match dense.get() {
-                    Some(x) => x.clone(),
-                    None => {
-                        let x = densify(matrix, w.device())?.to_dtype(w.dtype())?;
-                        // Two threads may race here; both copies are equal, one is kept.
-                        dense.get_or_init(|| x).clone()
+            Self::Dense { dense, converted } => {
+                let x = if dense.device().same_device(w.device()) && dense.dtype() == w.dtype() {
+                    dense.clone()
+                } else {
+                    let x = match converted.get() {
+                        Some(x) => x.clone(),
+                        None => {
+                            let x = dense.to_device(w.device())?.to_dtype(w.dtype())?;
+                            // Two threads may race here; both copies are equal, one is kept.
+                            converted.get_or_init(|| x).clone()
+                        }
+                    };
+                    if x.device().same_device(w.device()) && x.dtype() == w.dtype() {
+                        x
+                    } else {
+                        x.to_device(w.device())?.to_dtype(w.dtype())?
                     }
                 };
-                let x = if x.device().same_device(w.device()) && x.dtype() == w.dtype() {
-                    x
+                if x.device().is_cpu() {
+                    w.apply_op1_arc(Arc::new(Box::new(ConstantLeft(x))))
                 } else {
-                    x.to_device(w.device())?.to_dtype(w.dtype())?
-                };
-                x.matmul(w)
+                    x.matmul(w)
+                }
             }
         }
+    }
+}
+
+impl FeatureMatrix {
+    /// `Xᵀ · g`: the gradient of `X·w` with respect to `w` given the gradient `g` of the
+    /// product, exactly as the backward pass of [`FeatureMatrix::matmul`] forms it.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn weights_gradient(&self, grad: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Sparse(op) => spmm(&op.transposed(), grad),
+            Self::Dense { dense, converted } => {
+                let x = match converted.get() {
+                    Some(x)
+                        if x.device().same_device(grad.device()) && x.dtype() == grad.dtype() =>
+                    {
+                        x
+                    }
+                    _ => dense,
+                };
+                x.t()?.matmul(grad)
+            }
+        }
+    }
+}
+
+/// `X · w` with a constant `X`: the same gemm as [`Tensor::matmul`], but the backward
+/// pass forms only `∂w = Xᵀ·∂Y`, as candle's matmul does, and not the `N × F` gradient of
+/// `X` that candle's matmul would also compute (and keep until the gradients are
+/// dropped) although nothing reads it.
+struct ConstantLeft(Tensor);
+
+impl CustomOp1 for ConstantLeft {
+    fn name(&self) -> &'static str {
+        "constant-left-matmul"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (m, k) = self.0.dims2()?;
+        let (k2, n) = layout.shape().dims2()?;
+        if k != k2 {
+            candle_core::bail!("features matmul: X is {m}x{k} but w has {k2} rows");
+        }
+        let (x, x_layout) = self.0.storage_and_layout();
+        let Storage::Cpu(x) = &*x else {
+            candle_core::bail!("features matmul: X is not on the CPU");
+        };
+        // Exactly the call `Tensor::matmul` makes for two 2-D operands.
+        let y = x.matmul(storage, (1, m, n, k), x_layout, layout)?;
+        Ok((y, Shape::from((m, n))))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        // candle's matmul backward for the right operand: `lhs.t()?.matmul(&grad)`.
+        Ok(Some(self.0.t()?.matmul(grad_res)?))
     }
 }
 
@@ -131,8 +233,14 @@ mod tests {
 
     #[test]
     fn density_picks_the_product() {
-        assert!(FeatureMatrix::new(matrix(10, 10, 5)).is_sparse(), "20 %");
-        assert!(!FeatureMatrix::new(matrix(10, 10, 1)).is_sparse(), "100 %");
+        assert!(
+            FeatureMatrix::new(&matrix(10, 10, 5)).unwrap().is_sparse(),
+            "20 %"
+        );
+        let dense = FeatureMatrix::new(&matrix(10, 10, 1)).unwrap();
+        assert!(!dense.is_sparse(), "100 %");
+        assert_eq!((dense.n_rows(), dense.n_cols()), (10, 10));
+        assert_eq!(*dense.to_csr().unwrap(), matrix(10, 10, 1));
         assert_eq!(density(&Csr::identity(0, 1.0)), 0.0);
     }
 
@@ -143,8 +251,8 @@ mod tests {
             let (sparse, dense) = (
                 FeatureMatrix::Sparse(SparseOperator::new(x.clone())),
                 FeatureMatrix::Dense {
-                    matrix: Arc::new(x),
-                    dense: Arc::default(),
+                    dense: densify(&x, &Device::Cpu).unwrap(),
+                    converted: Arc::default(),
                 },
             );
             let w = Var::from_tensor(

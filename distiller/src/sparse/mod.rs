@@ -274,13 +274,32 @@ impl Csr {
 
     /// Whether the matrix equals its transpose up to `tolerance` per entry.
     pub fn is_symmetric(&self, tolerance: f32) -> bool {
-        let t = self.transpose();
-        t.indptr == self.indptr
-            && t.indices == self.indices
-            && t.values
+        self.equals_within(&self.transpose(), tolerance)
+    }
+
+    /// Whether `other` has this pattern and each value within `tolerance` of this one's.
+    pub fn equals_within(&self, other: &Csr, tolerance: f32) -> bool {
+        other.n_rows == self.n_rows
+            && other.n_cols == self.n_cols
+            && other.indptr == self.indptr
+            && other.indices == self.indices
+            && other
+                .values
                 .iter()
                 .zip(&self.values)
                 .all(|(a, b)| (a - b).abs() <= tolerance)
+    }
+
+    /// Whether this is the identity matrix (every diagonal entry stored as 1, nothing else).
+    fn is_identity(&self) -> bool {
+        self.n_rows == self.n_cols
+            && self.indptr.iter().enumerate().all(|(i, &p)| p == i)
+            && self
+                .indices
+                .iter()
+                .enumerate()
+                .all(|(i, &c)| c as usize == i)
+            && self.values.iter().all(|&v| v == 1.0)
     }
 
     /// `alpha·self + beta·other` (same shape); structural union of the two patterns.
@@ -346,6 +365,17 @@ impl Csr {
                 right: (other.n_rows, other.n_cols),
             });
         }
+        if other.is_identity() {
+            // Each entry's one term, as the general loop below sums it (`0 + a·1` in f64).
+            return Ok(Csr {
+                values: self
+                    .values
+                    .iter()
+                    .map(|&a| (0f64 + f64::from(a) * 1f64) as f32)
+                    .collect(),
+                ..self.clone()
+            });
+        }
         // Accumulate in f64: polynomial operators sum many small terms.
         let mut accumulator = vec![0f64; other.n_cols];
         let mut touched = vec![false; other.n_cols];
@@ -383,7 +413,24 @@ impl Csr {
     }
 
     /// Dense product `self · x` for a row-major `x` of shape `(n_cols, k)`, in f64.
+    /// Each output entry sums its row's terms in column order from zero; a vector
+    /// (`k = 1`, Lanczos' product) is computed row by row, in parallel when large.
     pub fn matmul_dense(&self, x: &[f64], k: usize) -> Vec<f64> {
+        if k == 1 {
+            let row = |i: usize| {
+                let span = self.indptr[i]..self.indptr[i + 1];
+                let mut sum = 0f64;
+                for (&c, &v) in self.indices[span.clone()].iter().zip(&self.values[span]) {
+                    sum += f64::from(v) * x[c as usize];
+                }
+                sum
+            };
+            if crate::threads::worth_splitting(self.nnz()) {
+                use rayon::prelude::*;
+                return (0..self.n_rows).into_par_iter().map(row).collect();
+            }
+            return (0..self.n_rows).map(row).collect();
+        }
         let mut y = vec![0f64; self.n_rows * k];
         for (i, out) in y.chunks_exact_mut(k.max(1)).enumerate().take(self.n_rows) {
             for (c, v) in self.row(i) {
@@ -445,6 +492,30 @@ mod tests {
             indices: vec![0, 2, 2],
             values: vec![1.0, 2.0, 3.0],
         }
+    }
+
+    #[test]
+    fn symmetry_compares_each_entry_with_its_mirror() {
+        let m = |t: &[(u32, u32, f32)]| Csr::from_triplets(3, 3, t).unwrap();
+        assert!(m(&[(0, 1, 2.0), (1, 0, 2.0), (2, 2, 1.0)]).is_symmetric(0.0));
+        assert!(!m(&[(0, 1, 2.0), (1, 0, 2.5)]).is_symmetric(0.4));
+        assert!(m(&[(0, 1, 2.0), (1, 0, 2.5)]).is_symmetric(0.5));
+        assert!(
+            !m(&[(0, 1, 2.0), (2, 2, 1.0)]).is_symmetric(1.0),
+            "no mirror"
+        );
+        assert!(!sample().is_symmetric(10.0), "not square");
+    }
+
+    #[test]
+    fn product_with_the_identity_is_the_general_product() {
+        let a = Csr::from_triplets(3, 3, &[(0, 0, 0.3), (0, 2, -1.7), (2, 1, 1e-8)]).unwrap();
+        assert_eq!(a.matmul(&Csr::identity(3, 1.0)).unwrap(), a);
+        // The general loop (by 2·I, exact doubling) gives the same pattern.
+        let doubled = a.matmul(&Csr::identity(3, 2.0)).unwrap();
+        assert_eq!((&doubled.indptr, &doubled.indices), (&a.indptr, &a.indices));
+        let halved: Vec<f32> = doubled.values.iter().map(|v| v / 2.0).collect();
+        assert_eq!(halved, a.values);
     }
 
     #[test]

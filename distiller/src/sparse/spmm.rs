@@ -29,13 +29,15 @@ pub struct SparseOperator {
 }
 
 impl SparseOperator {
-    /// Wraps `matrix`; its transpose is computed once here (shared if symmetric).
+    /// Wraps `matrix`; its transpose is computed once here (and not kept if the matrix
+    /// is symmetric).
     pub fn new(matrix: Csr) -> Self {
         let matrix = Arc::new(matrix);
-        let transpose = if matrix.is_symmetric(0.0) {
+        let transpose = matrix.transpose();
+        let transpose = if matrix.equals_within(&transpose, 0.0) {
             Arc::clone(&matrix)
         } else {
-            Arc::new(matrix.transpose())
+            Arc::new(transpose)
         };
         #[cfg(feature = "cuda")]
         {
@@ -74,6 +76,13 @@ impl SparseOperator {
     }
 }
 
+/// Two operators are equal when their matrices are.
+impl PartialEq for SparseOperator {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.matrix, &other.matrix) || self.matrix == other.matrix
+    }
+}
+
 /// `A · x` for a 2-D tensor `x` of shape `(A.n_cols, k)`, differentiable in `x`.
 ///
 /// # Errors
@@ -87,10 +96,26 @@ pub fn spmm(a: &SparseOperator, x: &Tensor) -> Result<Tensor> {
             a.matrix.n_cols
         );
     }
-    x.contiguous()?.apply_op1(a.clone())
+    // On the CPU a column slice (a band of a wider product) is read in place: no copy
+    // of it is made and kept for the backward pass.
+    let x = if x.device().is_cpu() && row_strided(x.layout()).is_some() {
+        x.clone()
+    } else {
+        x.contiguous()?
+    };
+    x.apply_op1(a.clone())
 }
 
-fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(a: &Csr, x: &[T], k: usize) -> Vec<T> {
+/// `A · x` for a row-major `x` whose row `c` is `x[c·stride..c·stride + k]` (a
+/// contiguous `(A.n_cols, k)` matrix has `stride = k`; a column slice of a wider one, its
+/// full width). Row `r` of the result sums `A[r, c]·x[c]` over the stored entries in
+/// column order, starting from zero, on one thread per block of 64 rows.
+pub(crate) fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(
+    a: &Csr,
+    x: &[T],
+    k: usize,
+    stride: usize,
+) -> Vec<T> {
     let mut y = vec![T::zero(); a.n_rows * k];
     if k == 0 {
         return y;
@@ -99,7 +124,7 @@ fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(a: &Csr, x: &[T], k
         for (r, out_row) in out.chunks_exact_mut(k).enumerate() {
             for (c, v) in a.row(index * 64 + r) {
                 let v = T::from_f64(f64::from(v));
-                let src = &x[c as usize * k..(c as usize + 1) * k];
+                let src = &x[c as usize * stride..c as usize * stride + k];
                 for (o, &s) in out_row.iter_mut().zip(src) {
                     *o += v * s;
                 }
@@ -114,20 +139,52 @@ fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(a: &Csr, x: &[T], k
     y
 }
 
+/// Where a 2-D layout's rows lie when each row is contiguous: `(offset, row stride)`,
+/// the form [`product`] reads (a contiguous tensor, or a column slice of one).
+pub(crate) fn row_strided(layout: &Layout) -> Option<(usize, usize)> {
+    let (rows, k) = layout.shape().dims2().ok()?;
+    let stride = layout.stride();
+    let row_stride = if rows <= 1 { k } else { stride[0] };
+    // Rows that overlap (a broadcast) or elements apart within a row do not qualify.
+    ((k <= 1 || stride[1] == 1) && row_stride >= k).then_some((layout.start_offset(), row_stride))
+}
+
+/// The elements a row-strided `(rows, k)` view spans from its offset.
+pub(crate) fn span(rows: usize, k: usize, stride: usize) -> usize {
+    if rows == 0 {
+        0
+    } else {
+        (rows - 1) * stride + k
+    }
+}
+
+/// `x[start..end]`, or an error if the layout reaches past the storage.
+pub(crate) fn within<T>(x: &[T], start: usize, end: usize) -> Result<&[T]> {
+    match x.get(start..end) {
+        Some(x) => Ok(x),
+        None => candle_core::bail!("spmm: layout reaches past its storage"),
+    }
+}
+
 impl CustomOp1 for SparseOperator {
     fn name(&self) -> &'static str {
         "csr-spmm"
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (_, k) = layout.shape().dims2()?;
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("spmm: input must be contiguous");
+        let (rows, k) = layout.shape().dims2()?;
+        let Some((start, stride)) = row_strided(layout) else {
+            candle_core::bail!("spmm: input rows must be contiguous");
         };
+        let end = start + span(rows, k, stride);
         let shape = Shape::from((self.matrix.n_rows, k));
         let out = match storage {
-            CpuStorage::F32(x) => CpuStorage::F32(product(&self.matrix, &x[start..end], k)),
-            CpuStorage::F64(x) => CpuStorage::F64(product(&self.matrix, &x[start..end], k)),
+            CpuStorage::F32(x) => {
+                CpuStorage::F32(product(&self.matrix, within(x, start, end)?, k, stride))
+            }
+            CpuStorage::F64(x) => {
+                CpuStorage::F64(product(&self.matrix, within(x, start, end)?, k, stride))
+            }
             other => candle_core::bail!("spmm: unsupported dtype {:?}", other.dtype()),
         };
         Ok((out, shape))

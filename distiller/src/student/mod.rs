@@ -215,14 +215,26 @@ impl StudentGraph {
     /// [`StudentError::BandShape`] if an operator is not `N × N`, [`StudentError::NoBand`]
     /// if there is no band.
     pub fn new(features: Csr, bands: Vec<(String, Csr, Csr)>) -> Result<Self, StudentError> {
+        let bands = bands
+            .into_iter()
+            .map(|(name, w, a)| (name, SparseOperator::new(w), SparseOperator::new(a)))
+            .collect();
+        Self::with_operators(&features, bands)
+    }
+
+    /// [`StudentGraph::new`] over operators already wrapped (shared, not copied).
+    fn with_operators(
+        features: &Csr,
+        bands: Vec<(String, SparseOperator, SparseOperator)>,
+    ) -> Result<Self, StudentError> {
         let n = features.n_rows;
         if bands.is_empty() {
             return Err(StudentError::NoBand);
         }
-        let square = |m: &Csr| m.n_rows == n && m.n_cols == n;
+        let square = |m: &SparseOperator| m.matrix().n_rows == n && m.matrix().n_cols == n;
         let mut out = Vec::with_capacity(bands.len());
-        for (name, w, a) in bands {
-            if !square(&w) || !square(&a) {
+        for (name, transform, propagation) in bands {
+            if !square(&transform) || !square(&propagation) {
                 return Err(StudentError::BandShape {
                     band: name,
                     n_nodes: n,
@@ -230,18 +242,19 @@ impl StudentGraph {
             }
             out.push(BandOperators {
                 name,
-                transform: SparseOperator::new(w),
-                propagation: SparseOperator::new(a),
+                transform,
+                propagation,
             });
         }
         Ok(Self {
-            features: FeatureMatrix::new(features),
+            features: FeatureMatrix::new(features)?,
             bands: out,
             device: Device::Cpu,
         })
     }
 
-    /// The student's view of a dataset: its features and the bands of `operators`.
+    /// The student's view of a dataset: its features and the bands of `operators`
+    /// (shared with them, not copied).
     ///
     /// # Errors
     /// As [`StudentGraph::new`], if the operators were built for another graph.
@@ -254,7 +267,7 @@ impl StudentGraph {
             .iter()
             .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
             .collect();
-        Self::new(features, bands)
+        Self::with_operators(&features, bands)
     }
 
     /// The same graph, with the student trained on `device`.
@@ -265,12 +278,12 @@ impl StudentGraph {
 
     /// Number of nodes N.
     pub fn n_nodes(&self) -> usize {
-        self.features.matrix().n_rows
+        self.features.n_rows()
     }
 
     /// Number of features F.
     pub fn n_features(&self) -> usize {
-        self.features.matrix().n_cols
+        self.features.n_cols()
     }
 
     /// `P_b^power · x` with `P_b = W_bᵀ Â_b W_b`, as `3·power` sparse products.

@@ -28,6 +28,7 @@
 
 mod models;
 mod soft_labels;
+mod spatial;
 mod training;
 
 pub use soft_labels::SoftLabels;

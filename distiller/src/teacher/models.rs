@@ -2,17 +2,18 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
+use super::spatial::SpatialLayer;
 use super::{TeacherConfig, TeacherKind};
 use crate::framelet::FrameletOperators;
 use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
 use crate::train::SeededRng;
 
 /// The sparse operators of one band, ready for autograd.
-struct BandOps {
+pub(super) struct BandOps {
     /// `W_b`.
-    transform: SparseOperator,
+    pub(super) transform: SparseOperator,
     /// `Â_b`.
-    propagation: SparseOperator,
+    pub(super) propagation: SparseOperator,
 }
 
 /// One framelet layer `d_in → d_out`: weights for every band and a bias.
@@ -30,7 +31,9 @@ struct Layer {
 pub(super) struct Model {
     kind: TeacherKind,
     bands: Vec<BandOps>,
-    features: Csr,
+    /// The features as CSR, kept only where dropout is applied to their entries (the
+    /// simplified teacher in training).
+    dropout_features: Option<Csr>,
     features_op: FeatureMatrix,
     layers: Vec<Layer>,
     dropout: f64,
@@ -53,8 +56,8 @@ impl Model {
             .bands
             .iter()
             .map(|b| BandOps {
-                transform: SparseOperator::new(b.transform.clone()),
-                propagation: SparseOperator::new(b.propagation.clone()),
+                transform: b.transform.clone(),
+                propagation: b.propagation.clone(),
             })
             .collect();
         let n_bands = bands.len();
@@ -98,8 +101,9 @@ impl Model {
         Ok(Self {
             kind,
             bands,
-            features: features.clone(),
-            features_op: FeatureMatrix::new(features.clone()),
+            dropout_features: (kind == TeacherKind::Simplified && config.dropout > 0.0)
+                .then(|| features.clone()),
+            features_op: FeatureMatrix::new(features)?,
             layers,
             dropout: config.dropout,
             propagation_power: config.layers.max(1),
@@ -130,15 +134,7 @@ impl Model {
                     h = Some(rng.dropout(x, self.dropout)?);
                 }
             }
-            // First layer: X·Θ (CSR or dense by X's density); later layers dense.
-            let projected = match &h {
-                None => self.features_op.matmul(layer.theta.as_tensor())?,
-                Some(x) => x.matmul(layer.theta.as_tensor())?,
-            };
-            h = Some(match self.kind {
-                TeacherKind::Spectral => self.spectral_layer(&projected, layer)?,
-                _ => self.spatial_layer(&projected, layer)?,
-            });
+            h = Some(self.layer(h.as_ref(), layer)?);
         }
         h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
     }
@@ -150,29 +146,41 @@ impl Model {
         if self.kind == TeacherKind::Simplified || self.layers.len() < 2 {
             return self.forward(None);
         }
-        let mut h = self.features_op.matmul(self.layers[0].theta.as_tensor())?;
-        for (i, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
-            if i > 0 {
-                h = h.matmul(layer.theta.as_tensor())?;
-            }
-            h = match self.kind {
-                TeacherKind::Spectral => self.spectral_layer(&h, layer)?,
-                _ => self.spatial_layer(&h, layer)?,
-            };
+        let mut h: Option<Tensor> = None;
+        for layer in &self.layers[..self.layers.len() - 1] {
+            h = Some(self.layer(h.as_ref(), layer)?);
         }
-        Ok(h)
+        h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
     }
 
-    /// `Σ_b W_b·ReLU(Â_b·W_b·(HΘ_b)) + β` from `HΘ` with the bands side by side.
-    fn spatial_layer(&self, projected: &Tensor, layer: &Layer) -> Result<Tensor> {
-        let mut out = layer.bias.as_tensor().clone();
-        for (b, ops) in self.bands.iter().enumerate() {
-            let x = projected.narrow(1, b * layer.d_out, layer.d_out)?;
-            let x = spmm(&ops.transform, &x)?;
-            let x = spmm(&ops.propagation, &x)?.relu()?;
-            out = out.broadcast_add(&spmm(&ops.transform, &x)?)?;
+    /// One spatial or spectral layer on `h`, or on the features `X` for the first
+    /// (`X·Θ`: CSR or dense by X's density). The spatial layer on the CPU is one
+    /// operation ([`SpatialLayer`]), which for the first layer also does `X·Θ`.
+    fn layer(&self, h: Option<&Tensor>, layer: &Layer) -> Result<Tensor> {
+        let theta = layer.theta.as_tensor();
+        if self.kind == TeacherKind::Spatial && theta.device().is_cpu() {
+            let op = SpatialLayer::new(self.band_pairs(), layer.d_out);
+            return match h {
+                None => op.apply_first(&self.features_op, theta, layer.bias.as_tensor()),
+                Some(x) => op.apply(&x.matmul(theta)?, layer.bias.as_tensor()),
+            };
         }
-        Ok(out)
+        let projected = match h {
+            None => self.features_op.matmul(theta)?,
+            Some(x) => x.matmul(theta)?,
+        };
+        match self.kind {
+            TeacherKind::Spectral => self.spectral_layer(&projected, layer),
+            _ => spatial_chain(&self.bands, &projected, layer.bias.as_tensor(), layer.d_out),
+        }
+    }
+
+    /// Every band's `(W_b, Â_b)`, shared.
+    fn band_pairs(&self) -> Vec<(SparseOperator, SparseOperator)> {
+        self.bands
+            .iter()
+            .map(|ops| (ops.transform.clone(), ops.propagation.clone()))
+            .collect()
     }
 
     /// `Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·(HΘ)) + β`.
@@ -195,19 +203,18 @@ impl Model {
     fn forward_simplified(&self, rng: Option<&mut SeededRng>) -> Result<Tensor> {
         let layer = &self.layers[0];
         let theta = layer.theta.as_tensor();
-        let projected = match rng {
-            Some(rng) if self.dropout > 0.0 => {
-                let values =
-                    Tensor::from_slice(&self.features.values, self.features.nnz(), theta.device())?;
+        let projected = match (rng, &self.dropout_features) {
+            (Some(rng), Some(features)) if self.dropout > 0.0 => {
+                let values = Tensor::from_slice(&features.values, features.nnz(), theta.device())?;
                 let kept: Vec<f32> = rng
                     .dropout(&values, self.dropout)?
                     .to_dtype(DType::F32)?
                     .to_vec1()?;
                 let dropped = Csr {
                     values: kept,
-                    ..self.features.clone()
+                    ..features.clone()
                 };
-                FeatureMatrix::new(dropped).matmul(theta)?
+                FeatureMatrix::new(&dropped)?.matmul(theta)?
             }
             _ => self.features_op.matmul(theta)?,
         };
@@ -223,6 +230,24 @@ impl Model {
         }
         Ok(out)
     }
+}
+
+/// The spatial layer as a chain of candle operations (what [`SpatialLayer`] computes in
+/// one).
+pub(super) fn spatial_chain(
+    bands: &[BandOps],
+    projected: &Tensor,
+    bias: &Tensor,
+    d_out: usize,
+) -> Result<Tensor> {
+    let mut out = bias.clone();
+    for (b, ops) in bands.iter().enumerate() {
+        let x = projected.narrow(1, b * d_out, d_out)?;
+        let x = spmm(&ops.transform, &x)?;
+        let x = spmm(&ops.propagation, &x)?.relu()?;
+        out = out.broadcast_add(&spmm(&ops.transform, &x)?)?;
+    }
+    Ok(out)
 }
 
 /// Row-wise log-softmax.

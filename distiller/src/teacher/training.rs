@@ -44,7 +44,7 @@ fn check(
         || operators
             .bands
             .iter()
-            .any(|b| b.transform.n_rows != n || b.propagation.n_rows != n)
+            .any(|b| b.transform.matrix().n_rows != n || b.propagation.matrix().n_rows != n)
     {
         return Err(TeacherError::OperatorsMismatch { n_nodes: n });
     }
