@@ -427,7 +427,7 @@ pub fn fit(
         Some(list) => list.clone(),
         None => coarse(Some(TeacherKind::Spatial), settings.teacher_members)
             .iter()
-            .flat_map(|r| refinements(r))
+            .flat_map(refinements)
             .collect(),
     };
     let mut graphs = vec![(base.clone(), student_graph)];
