@@ -10,7 +10,9 @@
 //!    alone, so a plain MLP on the features is always among the candidates).
 //! 3. **Refine**: the [`FitSettings::refine_top`] best coarse recipes, each with a wider
 //!    hidden layer, the other dropout, ten times and a tenth of the weight decay,
-//!    `τ = 2` (distilled recipes) and one more fmlp-o stage.
+//!    `τ = 2` (distilled recipes), one more fmlp-o stage and, for frameless students,
+//!    their bands from one more framelet level (Lev 2) or with the energy perturbation
+//!    `ε = ½` (`Â_b = Â ∓ ε·D̃^{-1}`), each on its own student graph built once.
 //!
 //! The test nodes are never looked at until every seed's choice is made: teachers and
 //! students train on splits whose test part is empty, candidates keep their predictions
