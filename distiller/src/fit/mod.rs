@@ -308,19 +308,25 @@ impl FitSettings {
 }
 
 impl FitSettings {
+    /// Every recipe this search may train, up to the teacher kind: the fixed list, or
+    /// the coarse recipes and all their refinements.
+    fn possible_recipes(&self) -> Vec<Recipe> {
+        match &self.recipes {
+            Some(list) => list.clone(),
+            None => search::coarse(Some(TeacherKind::Spatial), self.teacher_members)
+                .iter()
+                .flat_map(|r| std::iter::once(*r).chain(search::refinements(r)))
+                .collect(),
+        }
+    }
+
     /// The estimated peak memory of this search on a dataset of `shape`
     /// ([`Estimate::search`]): [`jobs`](Self::jobs) trials at once, each as large as a
     /// teacher run or the largest student the search may train, and every teacher's
     /// log-probabilities kept for the students. [`fit`] refuses a search whose estimate
     /// exceeds what the machine allows, before building anything.
     pub fn memory(&self, shape: &Shape) -> Estimate {
-        let recipes: Vec<Recipe> = match &self.recipes {
-            Some(list) => list.clone(),
-            None => search::coarse(Some(TeacherKind::Spatial), self.teacher_members)
-                .iter()
-                .flat_map(|r| std::iter::once(*r).chain(search::refinements(r)))
-                .collect(),
-        };
+        let recipes = self.possible_recipes();
         let base = &self.teacher.framelet;
         let students: Vec<(StudentConfig, FrameletConfig)> = recipes
             .iter()

@@ -423,15 +423,8 @@ pub fn fit(
     let student_graph = StudentGraph::from_framelets(dataset.features.clone(), &operators)?
         .on(settings.device.clone());
     // Every other framelet setting a recipe may ask for: the refinements' or the list's.
-    let asked: Vec<Recipe> = match &settings.recipes {
-        Some(list) => list.clone(),
-        None => coarse(Some(TeacherKind::Spatial), settings.teacher_members)
-            .iter()
-            .flat_map(refinements)
-            .collect(),
-    };
     let mut graphs = vec![(base.clone(), student_graph)];
-    for r in &asked {
+    for r in &settings.possible_recipes() {
         let config = r.framelet(base);
         if !graphs.iter().any(|(c, _)| *c == config) {
             let ops = framelet::build(&graph, &config)?;
