@@ -606,6 +606,12 @@ fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
         }
         None => assert_eq!(recipe["teacher"], "labels"),
     }
+    if chosen["student"]["kind"] != "mlp" {
+        let levels = chosen["levels"].as_f64().unwrap_or(1.0);
+        assert_eq!(num(&recipe["levels"]), levels, "{recipe}");
+        let epsilon = chosen["epsilon"].as_f64().unwrap_or(0.0);
+        assert_eq!(num(&recipe["epsilon"]), epsilon, "{recipe}");
+    }
     assert_eq!(recipe["max_epochs"], "25");
     assert_eq!(recipe["patience"], "5");
     assert_eq!(

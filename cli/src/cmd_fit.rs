@@ -27,7 +27,7 @@ Examples:
 /// Choose the best student for a dataset on validation accuracy alone and export it:
 /// train every teacher kind, then mlp / fmlp-s / fmlp-o students with λ = 1 (labels
 /// only: the plain-MLP fallback), ½ and 0, then refine the best few (width, dropout,
-/// weight decay, τ, stages). Each seed chooses on its own validation split; test
+/// weight decay, τ, stages, framelet Lev 2, band perturbation ε). Each seed chooses on its own validation split; test
 /// accuracy is read only after every choice is made. Writes the blob of the first seed's
 /// choice (parity-checked against the engine), its student file, and a report folder
 /// (report.md, fit.json, recipe.json, student.json, validation-vs-test.svg).

@@ -330,7 +330,7 @@ impl Estimate {
         estimate
     }
 
-    /// A search (`fit`): the dataset, the shared framelet operators and student graph,
+    /// A search (`fit`): the dataset, the shared framelet operators and student graphs,
     /// `soft_label_runs` teachers' log-probabilities kept for the students (`N × C` each),
     /// `kept_students` best students' parameters, and `jobs` trials training at once,
     /// each as large as one teacher run or the largest run of `students`, whichever is
@@ -338,21 +338,28 @@ impl Estimate {
     pub fn search(shape: &Shape, size: &SearchSize) -> Self {
         let framelet_config = &size.teacher.framelet;
         let (n, c) = (shape.nodes as f64, shape.classes as f64);
-        let largest =
-            |f: &dyn Fn(&StudentConfig) -> f64| size.students.iter().map(f).fold(0.0, f64::max);
-        let one_trial = teacher(shape, size.teacher)
-            .max(largest(&|s| student_trial(shape, framelet_config, s)));
-        let kept =
-            size.kept_students as f64 * largest(&|s| student_parameters(shape, framelet_config, s));
+        let largest = |f: &dyn Fn(&(StudentConfig, FrameletConfig)) -> f64| {
+            size.students.iter().map(f).fold(0.0, f64::max)
+        };
+        let one_trial =
+            teacher(shape, size.teacher).max(largest(&|(s, fc)| student_trial(shape, fc, s)));
+        let kept = size.kept_students as f64 * largest(&|(s, fc)| student_parameters(shape, fc, s));
+        // A graph on the teacher's framelet shares its operators; another has its own.
+        let own = |fc: &FrameletConfig| match fc == framelet_config {
+            true => 0.0,
+            false => framelet(shape, fc),
+        };
+        let graphs: f64 = size
+            .student_graphs
+            .iter()
+            .map(|fc| student_graph(shape) + own(fc))
+            .sum();
         Self {
             shape: *shape,
             stages: vec![
                 (Stage::Dataset, bytes(dataset(shape))),
                 (Stage::Framelet, bytes(framelet(shape, framelet_config))),
-                (
-                    Stage::Student,
-                    bytes(student_graph(shape) + kept),
-                ),
+                (Stage::Student, bytes(graphs + kept)),
                 (
                     Stage::SoftLabels,
                     bytes(size.soft_label_runs as f64 * n * c * F32),
@@ -418,8 +425,12 @@ impl fmt::Display for Estimate {
 pub struct SearchSize<'a> {
     /// Settings of every teacher (and the framelet operators).
     pub teacher: &'a TeacherConfig,
-    /// The students the search may train (the largest counts).
-    pub students: &'a [StudentConfig],
+    /// The students the search may train, each with the framelet of its bands (the
+    /// largest counts).
+    pub students: &'a [(StudentConfig, FrameletConfig)],
+    /// The framelet settings of every student graph the search builds (shared by its
+    /// trials).
+    pub student_graphs: &'a [FrameletConfig],
     /// Trials training at once.
     pub jobs: usize,
     /// Teacher log-probability tables kept for the students (runs, ensembles and the

@@ -255,6 +255,7 @@ pub fn distill_from_soft_labels(
             kind: soft.teacher,
             members: 1,
         }),
+        framelet: Some(soft.config.framelet.clone()),
     };
     let file = StudentFile::new(info, &inputs, &soft.split.val, &soft.split.train);
     Ok(Distilled { file, precisions })

@@ -207,22 +207,18 @@ impl<'a> Model<'a> {
             return Err(Error::HeaderMismatch);
         }
         let shape = shape_of(header.kind, header.precision, &header.dims)?;
-        let (metadata, tensors): (Metadata<'a>, _) = if version == 3 {
-            // Version 3: the same record without the recipe (postcard encodes a struct
-            // as the tuple of its fields).
-            let ((dataset, class_names, test_accuracy), t) = take(rest, Section::Metadata)?;
-            let recipe = "";
-            (
-                Metadata {
-                    dataset,
-                    class_names,
-                    test_accuracy,
-                    recipe,
-                },
-                t,
-            )
-        } else {
-            take(rest, Section::Metadata)?
+        // Postcard encodes a struct as its fields in order: version 3 stops before the
+        // recipe.
+        let ((dataset, class_names, test_accuracy), rest) = take(rest, Section::Metadata)?;
+        let (recipe, tensors) = match version {
+            3 => ("", rest),
+            _ => take(rest, Section::Metadata)?,
+        };
+        let metadata = Metadata {
+            dataset,
+            class_names,
+            test_accuracy,
+            recipe,
         };
         let names_ok =
             metadata.class_names.is_empty() || metadata.class_names.split('\n').count() == shape.c;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{write_atomic, ExportError, ParityInputs};
 use crate::data::first_node_out_of_range;
 use crate::distill::{DistillConfig, DistillReport};
+use crate::framelet::FrameletConfig;
 use crate::sparse::Csr;
 use crate::student::{StudentConfig, StudentKind};
 use crate::teacher::TeacherKind;
@@ -41,6 +42,9 @@ pub struct StudentFile {
     /// written before this field existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub teacher: Option<TeacherSource>,
+    /// The framelet settings of the student's bands, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framelet: Option<FrameletConfig>,
     /// Nodes, features, classes.
     pub dims: [usize; 3],
     /// mlp: the layers; frameless: empty.
@@ -88,6 +92,8 @@ pub struct RunInfo {
     pub teacher_test_accuracy: Option<f64>,
     /// The teacher it learnt from (`None`: labels only).
     pub teacher: Option<TeacherSource>,
+    /// The framelet settings of its bands, if known.
+    pub framelet: Option<FrameletConfig>,
 }
 
 impl StudentFile {
@@ -118,6 +124,7 @@ impl StudentFile {
             report: info.report,
             teacher_test_accuracy: info.teacher_test_accuracy,
             teacher: info.teacher,
+            framelet: info.framelet,
             dims: [w.n_nodes, w.n_features, w.n_classes],
             layers,
             stages,
@@ -135,7 +142,8 @@ impl StudentFile {
     /// How the student was made, as the blob's recipe (`key=value`, in this order):
     /// `frameless` (the distiller's version), `teacher` (kind, or `labels` when it
     /// learnt from labels only) and `teacher_members`, `student`, `hidden`, `k`
-    /// (fmlp-s) or `stages` (fmlp-o), `tie_bands`, `dropout`, `lambda`, `tau`, `lr`,
+    /// (fmlp-s) or `stages` (fmlp-o), `tie_bands` and, when known, the bands' `framelet`,
+    /// `levels`, `chebyshev_order`, `dilation` and `epsilon` (frameless), `dropout`, `lambda`, `tau`, `lr`,
     /// `weight_decay`, `max_epochs`, `patience`, `epochs` (run), `best_epoch`, `seed`.
     pub fn recipe(&self) -> Vec<(String, String)> {
         let c = &self.config;
@@ -157,6 +165,13 @@ impl StudentFile {
         }
         if c.kind != StudentKind::Mlp {
             r.push(("tie_bands", c.tie_bands.to_string()));
+            if let Some(f) = &self.framelet {
+                r.push(("framelet", f.kind.to_string()));
+                r.push(("levels", f.levels.to_string()));
+                r.push(("chebyshev_order", f.chebyshev_order.to_string()));
+                r.push(("dilation", f.dilation.to_string()));
+                r.push(("epsilon", f.epsilon.to_string()));
+            }
         }
         r.push(("dropout", c.dropout.to_string()));
         r.push(("lambda", d.lambda.to_string()));

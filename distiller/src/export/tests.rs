@@ -110,6 +110,7 @@ fn student_file_round_trips_to_the_same_blob() {
         },
         teacher_test_accuracy: None,
         teacher: None,
+        framelet: None,
     };
     let file = StudentFile::new(info, &inputs, &t.val, &t.train);
     let dir = tempfile::tempdir().unwrap();

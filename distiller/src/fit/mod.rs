@@ -10,7 +10,9 @@
 //!    alone, so a plain MLP on the features is always among the candidates).
 //! 3. **Refine**: the [`FitSettings::refine_top`] best coarse recipes, each with a wider
 //!    hidden layer, the other dropout, ten times and a tenth of the weight decay,
-//!    `τ = 2` (distilled recipes) and one more fmlp-o stage.
+//!    `τ = 2` (distilled recipes), one more fmlp-o stage and, for frameless students,
+//!    their bands from one more framelet level (Lev 2) or with the energy perturbation
+//!    `ε = ½` (`Â_b = Â ∓ ε·D̃^{-1}`), each on its own student graph built once.
 //!
 //! The test nodes are never looked at until every seed's choice is made: teachers and
 //! students train on splits whose test part is empty, candidates keep their predictions
@@ -38,7 +40,7 @@ use crate::distill::{DistillConfig, DistillError};
 use crate::error::{Blame, Blamed};
 use crate::export::artifact::RunInfo;
 use crate::export::ExportError;
-use crate::framelet::FrameletError;
+use crate::framelet::{FrameletConfig, FrameletError};
 use crate::memory::{Estimate, MemoryError, SearchSize, Shape};
 use crate::quantize::QuantizeError;
 use crate::student::{StudentConfig, StudentError, StudentKind};
@@ -120,6 +122,13 @@ pub struct Recipe {
     /// labels; 1 for a single teacher.
     #[serde(default = "one")]
     pub teacher_members: usize,
+    /// Framelet levels of the student's bands (`None`: the search's, [`FitSettings::teacher`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<usize>,
+    /// Energy perturbation `ε` of the student's band propagations `Â ∓ ε·D̃^{-1}`
+    /// (`None`: the search's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f32>,
 }
 
 fn one() -> usize {
@@ -136,6 +145,8 @@ impl Recipe {
             tau: 1.0,
             weight_decay: AdamConfig::default().weight_decay,
             teacher_members: 1,
+            levels: None,
+            epsilon: None,
         }
     }
 
@@ -156,6 +167,15 @@ impl Recipe {
     /// Whether the graph reaches this student (through a teacher or the framelet bands).
     pub fn uses_graph(&self) -> bool {
         self.teacher.is_some() || self.student.kind != StudentKind::Mlp
+    }
+
+    /// The framelet settings of this recipe's student bands: `base` with its levels and `ε`.
+    pub fn framelet(&self, base: &FrameletConfig) -> FrameletConfig {
+        FrameletConfig {
+            levels: self.levels.unwrap_or(base.levels),
+            epsilon: self.epsilon.unwrap_or(base.epsilon),
+            ..base.clone()
+        }
     }
 
     /// The distillation settings of this recipe for `seed`.
@@ -181,6 +201,12 @@ impl std::fmt::Display for Recipe {
         write!(f, "{} d{} drop{}", s.kind, s.hidden, s.dropout)?;
         if s.kind == StudentKind::FmlpO {
             write!(f, " S{}", s.stages)?;
+        }
+        if let Some(levels) = self.levels {
+            write!(f, " Lev{levels}")?;
+        }
+        if let Some(epsilon) = self.epsilon {
+            write!(f, " ε{epsilon}")?;
         }
         match self.teacher {
             Some(t) if self.teacher_members > 1 => write!(
@@ -282,20 +308,36 @@ impl FitSettings {
 }
 
 impl FitSettings {
+    /// Every recipe this search may train, up to the teacher kind: the fixed list, or
+    /// the coarse recipes and all their refinements.
+    fn possible_recipes(&self) -> Vec<Recipe> {
+        match &self.recipes {
+            Some(list) => list.clone(),
+            None => search::coarse(Some(TeacherKind::Spatial), self.teacher_members)
+                .iter()
+                .flat_map(|r| std::iter::once(*r).chain(search::refinements(r)))
+                .collect(),
+        }
+    }
+
     /// The estimated peak memory of this search on a dataset of `shape`
     /// ([`Estimate::search`]): [`jobs`](Self::jobs) trials at once, each as large as a
     /// teacher run or the largest student the search may train, and every teacher's
     /// log-probabilities kept for the students. [`fit`] refuses a search whose estimate
     /// exceeds what the machine allows, before building anything.
     pub fn memory(&self, shape: &Shape) -> Estimate {
-        let recipes: Vec<Recipe> = match &self.recipes {
-            Some(list) => list.clone(),
-            None => search::coarse(Some(TeacherKind::Spatial), self.teacher_members)
-                .iter()
-                .flat_map(|r| std::iter::once(*r).chain(search::refinements(r)))
-                .collect(),
-        };
-        let students: Vec<StudentConfig> = recipes.iter().map(|r| r.student).collect();
+        let recipes = self.possible_recipes();
+        let base = &self.teacher.framelet;
+        let students: Vec<(StudentConfig, FrameletConfig)> = recipes
+            .iter()
+            .map(|r| (r.student, r.framelet(base)))
+            .collect();
+        let mut graphs: Vec<FrameletConfig> = vec![base.clone()];
+        for (_, f) in &students {
+            if !graphs.contains(f) {
+                graphs.push(f.clone());
+            }
+        }
         // Per seed: every teacher kind's run, plus each ensemble's extra members and mean.
         let per_seed = match &self.recipes {
             None => {
@@ -324,6 +366,7 @@ impl FitSettings {
             &SearchSize {
                 teacher: &self.teacher,
                 students: &students,
+                student_graphs: &graphs,
                 jobs: self.jobs.max(1),
                 soft_label_runs: n_seeds.saturating_mul(per_seed).saturating_add(1),
                 kept_students: n_seeds,

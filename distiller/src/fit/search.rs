@@ -28,12 +28,25 @@ use crate::train::accuracy;
 struct Shared<'a> {
     dataset: &'a Dataset,
     operators: framelet::FrameletOperators,
-    graph: StudentGraph,
+    /// The student graph of every framelet setting a recipe asks for (the search's first).
+    graphs: Vec<(framelet::FrameletConfig, StudentGraph)>,
     settings: &'a FitSettings,
     /// Each seed's split with an empty test part: what training sees.
     blind: Vec<Split>,
     /// `−ln C` everywhere: the "teacher" of labels-only students (its KL weight is 0).
     uniform: Vec<f32>,
+}
+
+impl Shared<'_> {
+    /// The student graph of `recipe`'s framelet setting (built up front by [`fit`]).
+    fn graph_of(&self, recipe: &Recipe) -> Result<&StudentGraph, FitError> {
+        let config = recipe.framelet(&self.settings.teacher.framelet);
+        self.graphs
+            .iter()
+            .find(|(c, _)| *c == config)
+            .map(|(_, g)| g)
+            .ok_or_else(|| FitError::Worker(format!("no student graph for {recipe}")))
+    }
 }
 
 /// A finished trial before its test score: predictions on the test nodes, no labels.
@@ -247,16 +260,17 @@ fn train_student(
         test: &blind.test,
     };
     let settings = task.recipe.distill_config(&s.budget, seed);
+    let graph = shared.graph_of(&task.recipe)?;
     let (student, report) = distill(
         &task.recipe.student,
-        &shared.graph,
+        graph,
         &targets,
         &settings,
         DType::F32,
         &mut Progress::ignore(),
     )?;
     let logits: Vec<f32> = student
-        .forward(&shared.graph, Mode::Eval)?
+        .forward(graph, Mode::Eval)?
         .logits
         .flatten_all()?
         .to_vec1()?;
@@ -341,8 +355,27 @@ pub(super) fn refinements(r: &Recipe) -> Vec<Recipe> {
         deeper.student.stages += 1;
         out.push(deeper);
     }
+    if r.student.kind != StudentKind::Mlp {
+        // The bands themselves: one more framelet level, and the energy perturbation.
+        if r.levels.is_none() {
+            out.push(Recipe {
+                levels: Some(2),
+                ..*r
+            });
+        }
+        if r.epsilon.is_none() {
+            out.push(Recipe {
+                epsilon: Some(PERTURBATION),
+                ..*r
+            });
+        }
+    }
     out
 }
+
+/// The `ε` of the perturbed-band refinement: `Â_b = Â ∓ ε·D̃^{-1}`, the low pass's self
+/// loops weakened and the high passes' strengthened by half a self loop.
+const PERTURBATION: f32 = 0.5;
 
 fn check(dataset: &Dataset, s: &FitSettings) -> Result<(), FitError> {
     if s.seeds.is_empty() || s.splits.len() != s.seeds.len() {
@@ -385,13 +418,25 @@ pub fn fit(
         .memory(&crate::memory::Shape::of(dataset))
         .check_here(&dataset.name)?;
     let graph = dataset.graph().map_err(framelet::FrameletError::from)?;
-    let operators = framelet::build(&graph, &settings.teacher.framelet)?;
+    let base = &settings.teacher.framelet;
+    let operators = framelet::build(&graph, base)?;
     let student_graph = StudentGraph::from_framelets(dataset.features.clone(), &operators)?
         .on(settings.device.clone());
+    // Every other framelet setting a recipe may ask for: the refinements' or the list's.
+    let mut graphs = vec![(base.clone(), student_graph)];
+    for r in &settings.possible_recipes() {
+        let config = r.framelet(base);
+        if !graphs.iter().any(|(c, _)| *c == config) {
+            let ops = framelet::build(&graph, &config)?;
+            let g = StudentGraph::from_framelets(dataset.features.clone(), &ops)?
+                .on(settings.device.clone());
+            graphs.push((config, g));
+        }
+    }
     let (n, c) = (dataset.n_nodes(), dataset.n_classes);
     let shared = Shared {
         dataset,
-        graph: student_graph,
+        graphs,
         operators,
         settings,
         blind: settings
@@ -632,7 +677,8 @@ pub fn fit(
             dataset: dataset.name.clone(),
             ..OwnedMetadata::default()
         };
-        let weights = model_weights(&best.student, &shared.graph, metadata)?;
+        let student_graph = shared.graph_of(&best.recipe)?;
+        let weights = model_weights(&best.student, student_graph, metadata)?;
         let (int8_logits, _) = simulate(&weights, Precision::Int8, &dataset.features);
         let test_accuracy = test_of(&Candidate::Student(best.recipe));
         let teacher = best_teacher[s].map(|k| (k, test_of(&Candidate::Teacher(k))));
@@ -648,7 +694,7 @@ pub fn fit(
         if s == 0 {
             let logits: Vec<f32> = best
                 .student
-                .forward(&shared.graph, Mode::Eval)?
+                .forward(student_graph, Mode::Eval)?
                 .logits
                 .flatten_all()?
                 .to_vec1()?;
@@ -665,6 +711,7 @@ pub fn fit(
                     kind,
                     members: best.recipe.teacher_members,
                 }),
+                framelet: Some(best.recipe.framelet(base)),
             };
             chosen = Some(Chosen {
                 weights,

@@ -162,3 +162,43 @@ fn fit_refuses_a_search_too_large_for_memory() {
     }
     assert_eq!(calls.into_inner(), 0, "nothing was trained");
 }
+
+/// The refine stage tries the bands themselves on frameless students (one more framelet
+/// level, the energy perturbation ε), each on its own student graph; never on the mlp.
+#[test]
+fn band_refinements_are_validated_candidates() {
+    let (dataset, mut settings) = small();
+    settings.seeds.truncate(1);
+    settings.splits.truncate(1);
+    settings.teachers = vec![TeacherKind::Spatial];
+    settings.teacher_members = 1;
+    settings.refine_top = 9;
+    let r = fit(&dataset, &settings, &|_| {}).unwrap().report;
+    let students = || {
+        r.trials.iter().filter_map(|t| match t.candidate {
+            Candidate::Student(rc) => Some((t, rc)),
+            _ => None,
+        })
+    };
+    let frameless = |rc: &Recipe| rc.student.kind != StudentKind::Mlp;
+    let lev2 = students().filter(|(_, rc)| frameless(rc) && rc.levels == Some(2));
+    assert_eq!(
+        lev2.clone().count(),
+        6,
+        "every frameless coarse recipe, one level more"
+    );
+    assert!(lev2
+        .clone()
+        .all(|(t, _)| t.stage == Stage::Refine && t.epochs > 0));
+    let perturbed = students().filter(|(_, rc)| frameless(rc) && rc.epsilon == Some(0.5));
+    assert_eq!(perturbed.count(), 6);
+    assert!(students().all(|(_, rc)| frameless(&rc) || (rc.levels, rc.epsilon) == (None, None)));
+    // The recipe carries its framelet setting and names it.
+    let base = settings.teacher.framelet.clone();
+    let with = Recipe {
+        levels: Some(2),
+        ..Recipe::labels_only(StudentKind::FmlpS)
+    };
+    assert_eq!(with.framelet(&base).levels, 2);
+    assert_eq!(with.to_string(), "fmlp-s d64 drop0.1 Lev2 ← labels wd5e-4");
+}
