@@ -10,7 +10,8 @@
 # Needs a Python with torch (PYTHON, default python3; Debian: apt install
 # python3-torch, then PYTHON=/usr/bin/python3); it stops with an error without one.
 # anchors.py prints torch_geometric's version, which spatufg and fmlp_s do not
-# use: a stand-in module answers when PyG is absent. FRAMELESS_BIN and
+# use: a stand-in module answers when PyG is absent; torch before 2.0 lacks
+# sparse_coo_tensor's check_invariants, which the wrapper then drops. FRAMELESS_BIN and
 # FRAMELESS_DATASETS as in bench-threads.sh. Not part of test-all.sh (no torch on CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,11 @@ try:
     import torch_geometric  # noqa: F401
 except ImportError:
     sys.modules["torch_geometric"] = types.SimpleNamespace(__version__="absent (unused here)")
+import torch
+if "check_invariants" not in (torch.sparse_coo_tensor.__doc__ or ""):
+    # torch < 2.0 (Debian's 1.13) has no check_invariants: drop it.
+    _coo = torch.sparse_coo_tensor
+    torch.sparse_coo_tensor = lambda *a, check_invariants=None, **k: _coo(*a, **k)
 path = sys.argv[1]
 sys.argv = sys.argv[1:]
 exec(compile(open(path).read(), path, "exec"), {"__name__": "__main__", "__file__": path})
