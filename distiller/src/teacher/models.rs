@@ -16,6 +16,17 @@ pub(super) struct BandOps {
     pub(super) propagation: SparseOperator,
 }
 
+impl BandOps {
+    /// Every band of `operators`, sharing their sparse operators (no copy).
+    pub(super) fn all(operators: &FrameletOperators) -> Vec<BandOps> {
+        let band = |b: &crate::framelet::Band| BandOps {
+            transform: b.transform.clone(),
+            propagation: b.propagation.clone(),
+        };
+        operators.bands.iter().map(band).collect()
+    }
+}
+
 /// One framelet layer `d_in → d_out`: weights for every band and a bias.
 struct Layer {
     /// Spatial/simplified: `Θ_b` side by side, `(d_in, B·d_out)`; spectral: one `(d_in, d_out)`.
@@ -52,14 +63,7 @@ impl Model {
         device: &Device,
     ) -> Result<Self> {
         let dtype = config.dtype.dtype();
-        let bands: Vec<BandOps> = operators
-            .bands
-            .iter()
-            .map(|b| BandOps {
-                transform: b.transform.clone(),
-                propagation: b.propagation.clone(),
-            })
-            .collect();
+        let bands = BandOps::all(operators);
         let n_bands = bands.len();
         let n_nodes = features.n_rows;
         let widths: Vec<usize> = match kind {

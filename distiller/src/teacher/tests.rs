@@ -166,14 +166,7 @@ fn spatial_layer_matches_the_chain() {
             ..Default::default()
         };
         let ops = framelet::build(&graph, &fc).unwrap();
-        let bands: Vec<BandOps> = ops
-            .bands
-            .iter()
-            .map(|b| BandOps {
-                transform: b.transform.clone(),
-                propagation: b.propagation.clone(),
-            })
-            .collect();
+        let bands = BandOps::all(&ops);
         let (n, d) = (dataset.n_nodes(), 7);
         for dtype in [DType::F32, DType::F64] {
             let mut rng = crate::train::SeededRng::new(3);
