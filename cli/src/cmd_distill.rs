@@ -15,6 +15,7 @@ use frameless_engine::Precision;
 
 use crate::args::{DeviceArgs, OutputArgs, TrainingArgs};
 use crate::cmd_export::{export_file, PrecisionArg};
+use crate::mem_report::MemReport;
 use crate::{progress, BadInput};
 
 const EXAMPLES: &str = "\
@@ -78,6 +79,10 @@ pub struct DistillArgs {
     device: DeviceArgs,
     #[command(flatten)]
     output: OutputArgs,
+    /// Print each stage's peak resident memory on stderr (loading, the run's setup,
+    /// first epoch and other epochs, tables and precision reports, student file, export).
+    #[arg(long)]
+    mem_report: bool,
 }
 
 impl DistillArgs {
@@ -138,6 +143,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         anyhow::bail!(BadInput::ExportNeedsOneTeacher);
     }
     let chatty = !args.output.json && !args.output.quiet;
+    let mem = MemReport::new(args.mem_report);
     let mut rows = Vec::new();
     for path in &args.teacher {
         let soft = SoftLabels::load(path).map_err(|error| BadInput::SoftLabels { error })?;
@@ -145,6 +151,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             path: path.clone(),
             error,
         })?;
+        mem.stage("loading soft labels, dataset, framelet operators");
         let seed = args.seed.unwrap_or(soft.seed);
         let settings = DistillConfig {
             lambda: args.lambda,
@@ -161,11 +168,13 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             &config,
             &settings,
             &device,
-            &mut progress::sink(&bar),
+            &mut progress::reporting_sink(&bar, &mem),
         )?;
         bar.finish_and_clear();
+        mem.stage("tables, precision reports, student file in memory");
         let out = args.path_for(&d.file, seed);
         d.file.save(&out)?;
+        mem.stage("student file written");
         let r = &d.file.report;
         if chatty {
             eprintln!(
@@ -185,6 +194,9 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             Some(blob) => Some(export_file(&d.file, args.precision.0, None, blob)?),
             None => None,
         };
+        if parity.is_some() {
+            mem.stage("export (blob written, every node through the engine)");
+        }
         rows.push((seed, soft.outcome.test_accuracy, d, out, parity));
     }
     let mut o = std::io::stdout().lock();

@@ -28,12 +28,7 @@ pub fn run_bar(visible: bool) -> ProgressBar {
     bar
 }
 
-/// A library [`Progress`] sink that drives `bar`.
-pub fn sink(bar: &ProgressBar) -> Progress<'_> {
-    Progress::new(move |event| drive(bar, event))
-}
-
-/// Like [`sink`], also ending `--mem-report` stages at the run's events.
+/// A library [`Progress`] sink that drives `bar`, also ending `--mem-report` stages at the run's events.
 pub fn reporting_sink<'a>(
     bar: &'a ProgressBar,
     mem: &'a crate::mem_report::MemReport,

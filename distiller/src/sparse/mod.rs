@@ -8,12 +8,13 @@
 //! [`FeatureMatrix`], multiplied as CSR or dense by their density.
 
 pub mod features;
+mod prefetch;
 pub mod spmm;
 #[cfg(feature = "cuda")]
 mod spmm_cuda;
 
 pub use features::FeatureMatrix;
-pub use spmm::{spmm, SparseOperator};
+pub use spmm::{spmm, spmm_chain, SparseOperator};
 
 /// Errors from building or combining sparse matrices.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

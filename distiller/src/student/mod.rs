@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Blame, Blamed};
 use crate::framelet::FrameletOperators;
-use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
+use crate::sparse::{spmm_chain, Csr, FeatureMatrix, SparseOperator};
 use crate::train::SeededRng;
 
 pub use frameless::{FramelessParams, StageParams};
@@ -286,18 +286,20 @@ impl StudentGraph {
         self.features.n_cols()
     }
 
-    /// `P_b^power · x` with `P_b = W_bᵀ Â_b W_b`, as `3·power` sparse products.
+    /// `P_b^power · x` with `P_b = W_bᵀ Â_b W_b`, as `3·power` sparse products in one
+    /// [`spmm_chain`] (no intermediate kept for the backward pass).
     ///
     /// # Errors
     /// If `x` is not `N × k`.
     pub fn propagate(&self, band: usize, x: &Tensor, power: usize) -> candle_core::Result<Tensor> {
         let ops = &self.bands[band];
-        let wt = ops.transform.transposed();
-        let mut e = x.clone();
-        for _ in 0..power {
-            e = spmm(&wt, &spmm(&ops.propagation, &spmm(&ops.transform, &e)?)?)?;
-        }
-        Ok(e)
+        let once = [
+            ops.transform.clone(),
+            ops.propagation.clone(),
+            ops.transform.transposed(),
+        ];
+        let chain: Vec<_> = (0..power).flat_map(|_| once.iter().cloned()).collect();
+        spmm_chain(&chain, x)
     }
 }
 
