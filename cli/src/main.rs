@@ -193,7 +193,8 @@ pub enum BadInput {
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Threads to train with (default: one per idle core, small products on one thread;
+    /// Threads to train with (default: large products on a second core while one is
+    /// free of other processes, looked at every half second, the rest on one thread;
     /// `RAYON_NUM_THREADS`, if set, is the default). Results do not depend on it.
     #[arg(long, global = true)]
     threads: Option<std::num::NonZeroUsize>,

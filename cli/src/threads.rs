@@ -4,10 +4,16 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use frameless_distiller::threads::{free_cores, ThreadPolicy, Threads};
+use frameless_distiller::threads::{
+    busy_elsewhere, free_cores, own_jiffies, set_spare_core, ThreadPolicy, Threads,
+};
 
 /// How long `Auto` watches `/proc/stat` to see how many cores are idle.
 const SAMPLE: Duration = Duration::from_millis(100);
+
+/// How often `Auto`'s monitor looks again: the load a run starts beside is not the load
+/// it meets ten minutes on.
+const MONITOR_EVERY: Duration = Duration::from_millis(500);
 
 /// Resolves the policy the user asked for on this machine and sets the variables candle
 /// reads: `--threads N` ([`ThreadPolicy::Fixed`]), else a positive `RAYON_NUM_THREADS`
@@ -35,7 +41,47 @@ pub fn apply(flag: Option<NonZeroUsize>, sample: bool) -> (ThreadPolicy, Threads
         }
         std::env::set_var(name, value);
     }
+    if policy.follows_load() && sample && threads.pool > 1 {
+        // The sample says whether a core is spare now; the monitor keeps it true.
+        set_spare_core(threads.gemm > 1);
+        monitor_spare_core(available);
+    }
     (policy, threads)
+}
+
+/// Every [`MONITOR_EVERY`], whether a core beyond ours is at least 80 % free of other
+/// processes ([`busy_elsewhere`], our own threads' time left out, so our second thread
+/// does not count as load), for [`set_spare_core`]. Stops if `/proc` cannot be read.
+fn monitor_spare_core(available: usize) {
+    let read = || {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let own = own_jiffies(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+        Some((stat, own))
+    };
+    let Some(mut last) = read() else { return };
+    let online = online_cores(&last.0);
+    let spawned = std::thread::Builder::new()
+        .name("frameless-load".into())
+        .spawn(move || loop {
+            std::thread::sleep(MONITOR_EVERY);
+            let Some(now) = read() else { return };
+            let own = now.1.saturating_sub(last.1);
+            if let Some(busy) = busy_elsewhere(&last.0, &now.0, own, online) {
+                let spare = (online.min(available) as f64 - busy - 1.0).max(0.0);
+                set_spare_core(spare >= 0.8);
+            }
+            last = now;
+        });
+    // Without the monitor the start-up sample's answer stands.
+    drop(spawned);
+}
+
+/// The cores `/proc/stat` counts (every online core; ours are at most `available`).
+fn online_cores(stat: &str) -> usize {
+    stat.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count()
+        .max(1)
 }
 
 /// Idle cores over [`SAMPLE`] (0 where `/proc/stat` cannot be read: one thread).
@@ -45,9 +91,6 @@ fn sample_free_cores(available: usize) -> f64 {
     std::thread::sleep(SAMPLE);
     let Some(after) = read() else { return 0.0 };
     // /proc/stat counts every online core; our share is at most `available` of them.
-    let online = before
-        .lines()
-        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
-        .count();
-    free_cores(&before, &after, online.max(1)).map_or(0.0, |free| free.min(available as f64))
+    free_cores(&before, &after, online_cores(&before))
+        .map_or(0.0, |free| free.min(available as f64))
 }

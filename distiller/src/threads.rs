@@ -18,7 +18,9 @@
 //! [`Threads`] once, at the top of `main` before any thread exists, sets the variables
 //! [`Threads::env`] names, and runs its work inside [`with_threads`]. The `frameless`
 //! binary does exactly this (`--threads N` is [`ThreadPolicy::Fixed`], no flag is
-//! [`ThreadPolicy::Auto`] with [`free_cores`] sampled from `/proc/stat`).
+//! [`ThreadPolicy::Auto`] with [`free_cores`] sampled from `/proc/stat` for gemm, a pool
+//! of every core, and a monitor thread that tells [`set_spare_core`] every half second
+//! whether another process has taken the second core, from [`busy_elsewhere`]).
 //!
 //! Code that trains many models in parallel threads (one model per thread) resolves
 //! `ThreadPolicy::Fixed(1)` (so `RAYON_NUM_THREADS=1`: every gemm and element-wise op
@@ -35,10 +37,24 @@ use std::num::NonZeroUsize;
 /// hand-off costs tens of microseconds, a product of this size about a millisecond.
 pub const PARALLEL_MIN_WORK: usize = 1 << 20;
 
+/// Whether a core beyond the calling thread is free now ([`set_spare_core`]).
+static SPARE_CORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Tells [`worth_splitting`] whether a core beyond the training thread is free now:
+/// while it is not, products stay on their caller whatever the pool's size, so a pool
+/// sized for a quiet machine costs nothing when another process takes a core. A binary's
+/// monitor updates it as the load changes (the `frameless` binary: [`busy_elsewhere`]
+/// every half second under [`ThreadPolicy::Auto`]); it starts true.
+pub fn set_spare_core(spare: bool) {
+    SPARE_CORE.store(spare, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Whether a product of `work` multiply-adds should be split over the current rayon
-/// pool: it is large enough and the pool has more than one thread.
+/// pool: it is large enough, the pool has more than one thread and a core is spare.
 pub fn worth_splitting(work: usize) -> bool {
-    work >= PARALLEL_MIN_WORK && rayon::current_num_threads() > 1
+    work >= PARALLEL_MIN_WORK
+        && rayon::current_num_threads() > 1
+        && SPARE_CORE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// How the thread count is chosen.
@@ -55,21 +71,26 @@ pub enum ThreadPolicy {
 /// A resolved thread setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Threads {
-    /// Threads of the rayon pool training runs in (our sparse products, candle's gemm).
+    /// Threads of the rayon pool training runs in: our sparse products split over it
+    /// (while a core is spare, [`set_spare_core`]).
     pub pool: usize,
+    /// Threads candle's gemm splits a large matmul over (`RAYON_NUM_THREADS`).
+    pub gemm: usize,
     /// Threads of candle's element-wise barrier pool (1: none, ops run on their caller).
     pub elementwise: usize,
 }
 
 impl ThreadPolicy {
     /// The thread setting for a machine with `available` cores of which `free` (a
-    /// fraction, e.g. from [`free_cores`]) are idle. `Auto` takes a second thread only
-    /// for a core that is at least 80 % idle, so a competing CPU-bound process (or two
-    /// half-busy ones) leaves training on one thread.
+    /// fraction, e.g. from [`free_cores`]) are idle. `Auto` gives gemm a second thread
+    /// only for a core that is at least 80 % idle, so a competing CPU-bound process (or
+    /// two half-busy ones) leaves it on one thread; its pool has every core, for the
+    /// sparse products to use while one is spare ([`set_spare_core`]).
     pub fn resolve(self, free: f64, available: usize) -> Threads {
         match self {
             ThreadPolicy::Fixed(n) => Threads {
                 pool: n.get(),
+                gemm: n.get(),
                 elementwise: n.get(),
             },
             ThreadPolicy::Auto => {
@@ -77,11 +98,18 @@ impl ThreadPolicy {
                 // Truncation is the point: 1.7 free cores is one thread.
                 let cores = (free + 0.2).floor().max(1.0) as usize;
                 Threads {
-                    pool: cores.clamp(1, available.max(1)),
+                    pool: available.max(1),
+                    gemm: cores.clamp(1, available.max(1)),
                     elementwise: 1,
                 }
             }
         }
+    }
+
+    /// Whether this policy splits products by the load ([`set_spare_core`]), not by
+    /// its pool size alone.
+    pub fn follows_load(self) -> bool {
+        self == ThreadPolicy::Auto
     }
 }
 
@@ -90,7 +118,7 @@ impl Threads {
     /// first candle op (and before any thread is spawned).
     pub fn env(&self) -> [(&'static str, String); 2] {
         [
-            ("RAYON_NUM_THREADS", self.pool.to_string()),
+            ("RAYON_NUM_THREADS", self.gemm.to_string()),
             ("CANDLE_NUM_THREADS", self.elementwise.to_string()),
         ]
     }
@@ -138,6 +166,29 @@ pub fn free_cores(before: &str, after: &str, cores: usize) -> Option<f64> {
     Some(idle as f64 / total as f64 * cores as f64)
 }
 
+/// Cores the rest of the machine kept busy between two `/proc/stat` samples, during
+/// which this process used `own` jiffies (all its threads, `utime + stime` from
+/// `/proc/self/stat`); `None` as for [`free_cores`].
+pub fn busy_elsewhere(before: &str, after: &str, own: u64, cores: usize) -> Option<f64> {
+    let (idle0, total0) = cpu_jiffies(before)?;
+    let (idle1, total1) = cpu_jiffies(after)?;
+    let total = total1.checked_sub(total0).filter(|&t| t > 0)?;
+    let busy = total.saturating_sub(idle1.saturating_sub(idle0));
+    Some(busy.saturating_sub(own) as f64 / total as f64 * cores as f64)
+}
+
+/// This process's `utime + stime` in jiffies from a `/proc/self/stat` text; `None` if
+/// the text is not of that form.
+pub fn own_jiffies(stat: &str) -> Option<u64> {
+    // The command name, field 2, is in parentheses and may hold spaces: count from the
+    // last `)`. utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +203,17 @@ mod tests {
         assert_eq!(free_cores(STAT0, after, 2), Some(1.0));
         assert_eq!(free_cores(STAT0, STAT0, 2), None, "no time passed");
         assert_eq!(free_cores("intr 5", after, 2), None);
+        // 50 of the 100 jiffies busy, 30 of them ours: 0.4 of 2 cores busy elsewhere.
+        assert_eq!(busy_elsewhere(STAT0, after, 30, 2), Some(0.4));
+        assert_eq!(
+            busy_elsewhere(STAT0, after, 80, 2),
+            Some(0.0),
+            "never below zero"
+        );
+        assert_eq!(busy_elsewhere(STAT0, STAT0, 0, 2), None);
+        let own = "4242 (frameless (x) y) R 1 2 3 4 5 6 7 8 9 10 170 23 0 0 20 0";
+        assert_eq!(own_jiffies(own), Some(193));
+        assert_eq!(own_jiffies("4242 (frameless) R 1 2"), None);
     }
 
     #[test]
@@ -161,19 +223,28 @@ mod tests {
             auto.resolve(2.0, 2),
             Threads {
                 pool: 2,
+                gemm: 2,
                 elementwise: 1
             }
         );
-        assert_eq!(auto.resolve(1.85, 2).pool, 2);
-        assert_eq!(auto.resolve(1.5, 2).pool, 1, "a loaded core");
-        assert_eq!(auto.resolve(0.1, 2).pool, 1, "never zero");
-        assert_eq!(auto.resolve(7.9, 4).pool, 4, "never above the cores");
-        assert_eq!(auto.resolve(f64::NAN, 4).pool, 1);
+        assert_eq!(auto.resolve(1.85, 2).gemm, 2);
+        assert_eq!(auto.resolve(1.5, 2).gemm, 1, "a loaded core");
+        assert_eq!(auto.resolve(1.5, 2).pool, 2, "the products follow the load");
+        assert_eq!(auto.resolve(0.1, 2).gemm, 1, "never zero");
+        assert_eq!(auto.resolve(7.9, 4).gemm, 4, "never above the cores");
+        assert_eq!(auto.resolve(f64::NAN, 4).gemm, 1);
+        assert_eq!(
+            auto.resolve(f64::NAN, 4).env()[0],
+            ("RAYON_NUM_THREADS", "1".into())
+        );
+        assert!(auto.follows_load());
         let fixed = ThreadPolicy::Fixed(NonZeroUsize::new(3).unwrap());
+        assert!(!fixed.follows_load());
         assert_eq!(
             fixed.resolve(0.0, 2),
             Threads {
                 pool: 3,
+                gemm: 3,
                 elementwise: 3
             }
         );
@@ -190,5 +261,9 @@ mod tests {
         assert!(!with_threads(1, || worth_splitting(usize::MAX)).unwrap());
         assert!(!with_threads(2, || worth_splitting(PARALLEL_MIN_WORK - 1)).unwrap());
         assert!(with_threads(2, || worth_splitting(PARALLEL_MIN_WORK)).unwrap());
+        set_spare_core(false);
+        let busy = with_threads(2, || worth_splitting(usize::MAX)).unwrap();
+        set_spare_core(true);
+        assert!(!busy, "no spare core: stay on the caller");
     }
 }
