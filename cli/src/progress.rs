@@ -39,7 +39,7 @@ pub fn reporting_sink<'a>(
     })
 }
 
-/// Like [`sink`], owning its bar (for callers that hand out one sink per run).
+/// A sink that drives its own bar (for callers that hand out one sink per run).
 pub fn owned_sink(bar: ProgressBar) -> Progress<'static> {
     Progress::new(move |event| drive(&bar, event))
 }
