@@ -267,23 +267,9 @@ impl CustomOp1 for SparseOperator {
         "csr-spmm"
     }
 
+    /// A chain of one: the same product, one body for both operations.
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (rows, k) = layout.shape().dims2()?;
-        let Some((start, stride)) = row_strided(layout) else {
-            candle_core::bail!("spmm: input rows must be contiguous");
-        };
-        let end = start + span(rows, k, stride);
-        let shape = Shape::from((self.matrix.n_rows, k));
-        let out = match storage {
-            CpuStorage::F32(x) => {
-                CpuStorage::F32(product(&self.matrix, within(x, start, end)?, k, stride))
-            }
-            CpuStorage::F64(x) => {
-                CpuStorage::F64(product(&self.matrix, within(x, start, end)?, k, stride))
-            }
-            other => candle_core::bail!("spmm: unsupported dtype {:?}", other.dtype()),
-        };
-        Ok((out, shape))
+        Chain(vec![self.clone()]).cpu_fwd(storage, layout)
     }
 
     #[cfg(feature = "cuda")]
