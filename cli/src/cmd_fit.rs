@@ -56,7 +56,7 @@ pub struct FitArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "spatial,simplified,spectral"
+        default_value = "spatial,simplified,spectral,gcn"
     )]
     teachers: Vec<TeacherKind>,
     /// Re-run a recipe written by an earlier fit (its recipe.json) instead of searching.

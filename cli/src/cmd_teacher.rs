@@ -21,7 +21,7 @@ Examples:
   frameless teacher --dataset synthetic:nodes=3000,homophily=0.3 --model spectral --out soft/
   frameless teacher --dataset ../shared/datasets/texas --framelet linear --levels 2 --json";
 
-/// Train a graph-framelet teacher (spatial, simplified or spectral) for several seeds,
+/// Train a teacher (framelet: spatial, simplified or spectral; or the GCN baseline) for several seeds,
 /// print mean ± std test accuracy and write one soft-label file per seed.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
@@ -34,7 +34,7 @@ pub struct TeacherArgs {
     output: OutputArgs,
     #[command(flatten)]
     device: DeviceArgs,
-    /// Teacher architecture: spatial, simplified or spectral.
+    /// Teacher architecture: spatial, simplified, spectral or gcn.
     #[arg(long, default_value = "spatial")]
     model: TeacherKind,
     /// Write `<dataset>-<model>-seed<k>.json` soft-label files into this folder.

@@ -295,6 +295,7 @@ impl FitSettings {
                 TeacherKind::Spatial,
                 TeacherKind::Simplified,
                 TeacherKind::Spectral,
+                TeacherKind::Gcn,
             ],
             teacher: TeacherConfig::default(),
             budget: Budget::default(),

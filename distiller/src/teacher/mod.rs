@@ -1,14 +1,20 @@
 //! Graph-framelet teachers: trained on the labelled nodes, they produce the soft labels
 //! (per-node log-probabilities) that students learn from.
 //!
-//! Three models share the framelet bands `b` (transform `W_b`, propagation `Â_b`):
+//! Three models share the framelet bands `b` (transform `W_b`, propagation `Â_b`), and a
+//! fourth, the graph-convolution baseline, uses the low pass's propagation alone:
 //!
 //! - [`TeacherKind::Spatial`] (the paper's): `H' = Σ_b W_b·ReLU(Â_b·W_b·H·Θ_b) + β`, layers
 //!   `F → hidden → … → C`, dropout between layers;
 //! - [`TeacherKind::Simplified`]: `Z = Σ_b P_b^K·X·Θ_b + β`, `P_b = W_bᵀ·Â_b·W_b` applied as
 //!   three sparse products, `K = layers`, dropout on the input features;
 //! - [`TeacherKind::Spectral`] (UFGConv): `H' = Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·H·Θ) + β` with a
-//!   learnable per-node filter `f_b` (initialised in `[0.9, 1.1]`), dropout between layers.
+//!   learnable per-node filter `f_b` (initialised in `[0.9, 1.1]`), dropout between layers;
+//! - [`TeacherKind::Gcn`] (Kipf and Welling): `H' = ReLU(Â_low·H·Θ + β)`, the last layer
+//!   without ReLU, dropout between layers. With the default `ε = 0`, `Â_low` is the GCN
+//!   matrix `D̃^{-1/2}(A + I)D̃^{-1/2}`. A candidate that `fit` chooses only where its
+//!   validation accuracy beats the framelet teachers' (e.g. graphs where a plain
+//!   low-pass model is the better teacher).
 //!
 //! Training (anchors.py `train_eval`): NLL on the training nodes, Adam with L2 weight decay,
 //! evaluation in eval mode after every epoch, best-validation weights kept (ties move the
@@ -154,6 +160,8 @@ pub enum TeacherKind {
     Simplified,
     /// Spectral UFGConv with learnable per-coefficient filters.
     Spectral,
+    /// Graph convolution on the low pass's propagation (no framelet transform).
+    Gcn,
 }
 
 impl std::fmt::Display for TeacherKind {
@@ -162,6 +170,7 @@ impl std::fmt::Display for TeacherKind {
             Self::Spatial => "spatial",
             Self::Simplified => "simplified",
             Self::Spectral => "spectral",
+            Self::Gcn => "gcn",
         })
     }
 }
@@ -174,8 +183,9 @@ impl std::str::FromStr for TeacherKind {
             "spatial" => Ok(Self::Spatial),
             "simplified" => Ok(Self::Simplified),
             "spectral" => Ok(Self::Spectral),
+            "gcn" => Ok(Self::Gcn),
             _ => Err(format!(
-                "unknown teacher {s:?} (spatial, simplified, spectral)"
+                "unknown teacher {s:?} (spatial, simplified, spectral, gcn)"
             )),
         }
     }

@@ -1,4 +1,4 @@
-//! The three teacher architectures as candle computations over sparse operators.
+//! The teacher architectures as candle computations over sparse operators.
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
@@ -63,7 +63,11 @@ impl Model {
         device: &Device,
     ) -> Result<Self> {
         let dtype = config.dtype.dtype();
-        let bands = BandOps::all(operators);
+        let mut bands = BandOps::all(operators);
+        if kind == TeacherKind::Gcn {
+            // The low pass's propagation alone: one Θ per layer, no transform.
+            bands.truncate(1);
+        }
         let n_bands = bands.len();
         let n_nodes = features.n_rows;
         let widths: Vec<usize> = match kind {
@@ -134,6 +138,7 @@ impl Model {
         let mut h: Option<Tensor> = None;
         for (i, layer) in self.layers.iter().enumerate() {
             if i > 0 {
+                h = self.activate(h)?;
                 if let (Some(rng), Some(x)) = (rng.as_deref_mut(), h.as_ref()) {
                     h = Some(rng.dropout(x, self.dropout)?);
                 }
@@ -152,12 +157,21 @@ impl Model {
         }
         let mut h: Option<Tensor> = None;
         for layer in &self.layers[..self.layers.len() - 1] {
-            h = Some(self.layer(h.as_ref(), layer)?);
+            h = self.activate(Some(self.layer(h.as_ref(), layer)?))?;
         }
         h.ok_or_else(|| candle_core::Error::Msg("teacher has no layers".into()))
     }
 
-    /// One spatial or spectral layer on `h`, or on the features `X` for the first
+    /// The non-linearity between layers where the layer itself has none (GCN's ReLU; the
+    /// framelet layers apply theirs inside, per band).
+    fn activate(&self, h: Option<Tensor>) -> Result<Option<Tensor>> {
+        match h {
+            Some(x) if self.kind == TeacherKind::Gcn => Ok(Some(x.relu()?)),
+            other => Ok(other),
+        }
+    }
+
+    /// One spatial, spectral or GCN layer on `h`, or on the features `X` for the first
     /// (`X·Θ`: CSR or dense by X's density). The spatial layer on the CPU is one
     /// operation ([`SpatialLayer`]), which for the first layer also does `X·Θ`.
     fn layer(&self, h: Option<&Tensor>, layer: &Layer) -> Result<Tensor> {
@@ -175,6 +189,12 @@ impl Model {
         };
         match self.kind {
             TeacherKind::Spectral => self.spectral_layer(&projected, layer),
+            TeacherKind::Gcn => {
+                let low = self.bands.first().ok_or_else(|| {
+                    candle_core::Error::Msg("GCN teacher without a low pass".into())
+                })?;
+                spmm(&low.propagation, &projected)?.broadcast_add(layer.bias.as_tensor())
+            }
             _ => spatial_chain(&self.bands, &projected, layer.bias.as_tensor(), layer.d_out),
         }
     }

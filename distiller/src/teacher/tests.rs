@@ -31,6 +31,7 @@ fn every_teacher_learns_and_is_deterministic() {
         TeacherKind::Spatial,
         TeacherKind::Simplified,
         TeacherKind::Spectral,
+        TeacherKind::Gcn,
     ] {
         let mut events = Vec::new();
         let run = train(
