@@ -9,7 +9,7 @@
 //! gate inputs `z` are Q12, gates `alpha` Q15; the next stage's input is
 //! summed in `s_h / 2^12`. Every shift rounds halves toward +inf.
 
-use crate::kernels::int8::{BLOCK_I8, I8};
+use crate::kernels::int8::{self, BLOCK_I8, I8};
 use crate::kernels::{axpy_rows, Encoding};
 use crate::layout::{le, Lin, Mat};
 use crate::model::{Parts, Plan};
@@ -96,19 +96,30 @@ fn with_row_params(lin: &Lin, row0: usize, body: impl RowLoop) {
     }
 }
 
-/// `out[o] = M[row0 + o] * extra * (W[row0 + o] . lanes) + bias[row0 + o]`.
+/// `out[o] = M[row0 + o] * extra * (W[row0 + o] . lanes) + bias[row0 + o]`:
+/// the sums by [`int8::dots`], then one requantisation pass.
 fn matvec(lin: &Lin, row0: usize, lanes: &[i16], extra: Fix, out: &mut [i32]) {
-    struct Rows<'a, 'o>(&'a Lin<'a>, usize, &'a [i16], Fix, &'o mut [i32]);
-    impl RowLoop for Rows<'_, '_> {
-        fn run(self, params: impl Iterator<Item = (Fix, i32)>) {
-            let Rows(lin, row0, lanes, extra, out) = self;
-            let rows = lin.w.data.chunks_exact(lin.w.cols.max(1)).skip(row0);
-            for ((v, w), (m, b)) in out.iter_mut().zip(rows).zip(params) {
-                *v = m.times(extra).apply_add(I8::dot(lanes, w), b);
-            }
+    let w = lin
+        .w
+        .data
+        .get(row0.saturating_mul(lin.w.cols)..)
+        .unwrap_or(&[]);
+    int8::dots(lanes, w, lin.w.cols, out);
+    with_row_params(lin, row0, Requant(out, extra));
+}
+
+/// `out[o] = M[o] * extra * out[o] + bias[o]`, in place; `extra` = UNIT (the
+/// first layer) skips `times`, the identity then, and its 64-bit product.
+struct Requant<'o>(&'o mut [i32], Fix);
+
+impl RowLoop for Requant<'_> {
+    fn run(self, params: impl Iterator<Item = (Fix, i32)>) {
+        let Requant(out, e) = self;
+        for (v, (m, b)) in out.iter_mut().zip(params) {
+            let m = if e == Fix::UNIT { m } else { m.times(e) };
+            *v = m.apply_add(*v, b);
         }
     }
-    with_row_params(lin, row0, Rows(lin, row0, lanes, extra, out));
 }
 
 /// The first layer: `acc = M (W x) + bias` over the non-zero features, whose
@@ -119,24 +130,9 @@ fn first_layer<V: Value>(
     coef: impl Fn(V) -> Option<i16>,
     acc: &mut [i32],
 ) {
-    struct Requant<'o>(&'o mut [i32]);
-    impl RowLoop for Requant<'_> {
-        fn run(self, params: impl Iterator<Item = (Fix, i32)>) {
-            for (v, (m, b)) in self.0.iter_mut().zip(params) {
-                *v = m.apply_add(*v, b);
-            }
-        }
-    }
     acc.fill(0);
     chunks(&lin.w, x, 0, coef, |ch| axpy_rows::<I8, BLOCK_I8>(acc, ch));
-    with_row_params(lin, 0, Requant(acc));
-}
-
-/// Writes `q(i)` into `lanes[i]` for `i < len`.
-pub(crate) fn fill(lanes: &mut [i16], len: usize, q: impl Fn(usize) -> i16) {
-    for (i, l) in lanes.iter_mut().take(len).enumerate() {
-        *l = q(i);
-    }
+    with_row_params(lin, 0, Requant(acc, Fix::UNIT));
 }
 
 /// Writes `f(src[i])` into `lanes[i]` for `i < len` (0 past the end of `src`).

@@ -13,7 +13,7 @@
 //! Memory is fixed (the scratch of `predict`); each band re-reads the neighbours' rows.
 //! No neighbour, or weights summing to 0: no graph term, every gate `alpha_b = 1`.
 
-use crate::integer::{fill, BandRows};
+use crate::integer::BandRows;
 use crate::kernels::{f16::F16, f32::F32, int8::I8, Encoding};
 use crate::layout::{le, Mat};
 use crate::quant::{scale_i8, Fix, QuantI8};
@@ -127,7 +127,8 @@ impl BandRows for Mixed<'_, '_> {
             .fold(0.0f32, |m, a| if a > m { a } else { m });
         let scale = scale_i8(&[max]);
         let q = QuantI8::new(scale);
-        fill(e, d, |o| i16::from(q.quantize(v(o))));
+        let lanes = e.iter_mut().take(d).enumerate();
+        lanes.for_each(|(o, l)| *l = i16::from(q.quantize(v(o))));
         Fix::of(scale).unwrap_or(Fix::UNIT)
     }
 

@@ -160,27 +160,23 @@ impl Fix {
     /// `(a m + 2^(shift-1)) >> shift` is `(hi + 2^(q-1)) >> q` where `hi` is the
     /// high word of `a m'` (`SMMUL` on Cortex-M4, `MULH` on RISC-V), as the low
     /// word cannot carry past a multiple of `2^q`. `|hi| <= 2^30`, so nothing
-    /// overflows. Larger shifts give 0 (`|a m| < 2^55`); smaller ones take `apply`.
+    /// overflows. Larger shifts give 0 (`|a m| < 2^55`). Shifts `1..=25` take
+    /// one 64-bit product with no clamps (`|a m| < 2^55`); the rest `apply`.
     #[inline(always)]
     pub fn apply_add(self, a: i32, b: i32) -> i32 {
-        match self.apply_fast(a) {
-            Some(v) => v.saturating_add(b),
-            None => sat_i32(self.apply(i64::from(a)) + i64::from(b)),
-        }
-    }
-
-    /// The 32-bit path of [`Fix::apply_add`], `None` for shifts below 26.
-    #[inline(always)]
-    fn apply_fast(self, a: i32) -> Option<i32> {
         match self.shift {
             26..=55 => {
                 let q = self.shift.wrapping_sub(25) as u32;
                 let m = (self.m << 7) as i32;
                 let hi = ((i64::from(a) * i64::from(m)) >> 32) as i32;
-                Some(hi.wrapping_add(1 << (q - 1)) >> q)
+                (hi.wrapping_add(1 << (q - 1)) >> q).saturating_add(b)
             }
-            56.. => Some(0),
-            _ => None,
+            56.. => b,
+            s @ 1..=25 => {
+                let p = i64::from(a) * i64::from(self.m) + (1i64 << (s - 1));
+                sat_i32((p >> s) + i64::from(b))
+            }
+            _ => sat_i32(self.apply(i64::from(a)) + i64::from(b)),
         }
     }
 }

@@ -409,3 +409,89 @@ fn axpy2_i8(out: &mut [i32], r0: &[u8], r1: &[u8], c: u32) {
         )
     };
 }
+
+/// [`super::int8::dots`] (`out[o] = x . W[o]` for the rows of `cols` weights
+/// in `w`, an `out` past the rows left alone), bit for bit (i32 sums wrap,
+/// so the order is free): rows two at a time by [`dot2_i8`] over the lanes'
+/// whole groups of four, a lone last row by [`dot_i8_words`], the lanes past
+/// the groups by [`super::dot`]. Lanes not word-aligned (never: the scratch
+/// is) take [`super::dot`] row by row.
+pub fn dots_i8(x: &[i16], w: &[u8], cols: usize, out: &mut [i32]) {
+    let n = x.len().min(cols);
+    let (x, groups) = (x.get(..n).unwrap_or(&[]), n / 4);
+    let (head, tail) = x.split_at(groups * 4);
+    let mut rows = w.chunks_exact(cols.max(1));
+    let Ok(words) = bytemuck::try_cast_slice::<i16, u32>(head) else {
+        for (v, r) in out.iter_mut().zip(rows) {
+            *v = super::dot::<I8>(x, r);
+        }
+        return;
+    };
+    let rest = |r: &[u8]| super::dot::<I8>(tail, r.get(groups * 4..).unwrap_or(&[]));
+    for pair in out.chunks_mut(2) {
+        match (pair, rows.next(), rows.next()) {
+            ([v0, v1], Some(r0), Some(r1)) => {
+                let [s0, s1] = dot2_i8(words, r0, r1);
+                *v0 = s0.wrapping_add(rest(r0));
+                *v1 = s1.wrapping_add(rest(r1));
+            }
+            (pair, r0, r1) => {
+                for (v, r) in pair.iter_mut().zip(r0.into_iter().chain(r1)) {
+                    *v = dot_i8_words(words, r).wrapping_add(rest(r));
+                }
+            }
+        }
+    }
+}
+
+/// `[r0 . x, r1 . x]` over the lane pairs `x` (two i16 per word, low first)
+/// in groups of four lanes, `min(x.len() / 2, r0.len() / 4, r1.len() / 4)`
+/// groups: per group one `LDRD` of four lanes, one `PKHTB` and one `PKHBT`
+/// regrouping them as `(x0, x2)` and `(x1, x3)` (the pairs `SXTB16` gives
+/// the weights in), then per row one `LDR`, two `SXTB16` and two `SMLAD`
+/// (15 instructions per 8 MACs with the loop).
+fn dot2_i8(x: &[u32], r0: &[u8], r1: &[u8]) -> [i32; 2] {
+    let groups = (x.len() / 2).min(r0.len() / 4).min(r1.len() / 4);
+    if groups == 0 {
+        return [0, 0];
+    }
+    let (s0, s1): (i32, i32);
+    // SAFETY: reads `groups` times 8 bytes from `x` and 4 bytes from each of
+    // `r0` and `r1`, all within their slices by the `min` above; `x` is
+    // word-aligned (a `&[u32]`), as `LDRD` needs; `LDR` from the rows may be
+    // unaligned, which ARMv7-M allows (as Rust's own codegen for these
+    // targets assumes). Writes only its register operands (the pointers and
+    // count are copies) and the flags (and Q); no stack.
+    unsafe {
+        asm!(
+            "2:",
+            "ldrd {x02}, {x13}, [{xp}], #8",
+            "pkhtb {t}, {x13}, {x02}, asr #16",
+            "pkhbt {x02}, {x02}, {x13}, lsl #16",
+            "ldr {w}, [{p0}], #4",
+            "sxtb16 {x13}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {s0}, {x02}, {x13}, {s0}",
+            "smlad {s0}, {t}, {w}, {s0}",
+            "ldr {w}, [{p1}], #4",
+            "sxtb16 {x13}, {w}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {s1}, {x02}, {x13}, {s1}",
+            "smlad {s1}, {t}, {w}, {s1}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xp = inout(reg) x.as_ptr() => _,
+            p0 = inout(reg) r0.as_ptr() => _,
+            p1 = inout(reg) r1.as_ptr() => _,
+            n = inout(reg) groups => _,
+            s0 = inout(reg) 0i32 => s0,
+            s1 = inout(reg) 0i32 => s1,
+            x02 = out(reg) _,
+            x13 = out(reg) _,
+            t = out(reg) _,
+            w = out(reg) _,
+            options(readonly, nostack),
+        )
+    };
+    [s0, s1]
+}

@@ -59,6 +59,17 @@ pub fn dot_i8_by8(x: &[i16], w: &[u8]) -> i32 {
     xr.iter().zip(wr).fold(body, mac)
 }
 
+/// `out[o] = x . W[o]` ([`I8::dot`]) for the rows of `cols` weights in `w`, an
+/// `out` past them left alone; feature `dsp` on Arm: two rows per pass.
+pub fn dots(x: &[i16], w: &[u8], cols: usize, out: &mut [i32]) {
+    #[cfg(all(feature = "dsp", target_arch = "arm"))]
+    return super::dsp::dots_i8(x, w, cols, out);
+    #[cfg(not(all(feature = "dsp", target_arch = "arm")))]
+    for (v, r) in out.iter_mut().zip(w.chunks_exact(cols.max(1))) {
+        *v = I8::dot(x, r);
+    }
+}
+
 /// Outputs held in registers per block by [`super::axpy_rows`] for int8
 /// (16 spill on RV32; on Cortex-M4 8 beats 4).
 pub const BLOCK_I8: usize = 8;

@@ -3,7 +3,7 @@
 //! plain safe kernel, bit for bit, on pseudo-random cases (lengths 0..70,
 //! unaligned lanes, short rows, the extremes -128/-127/127 and full-range
 //! i16 lanes mixed in): the int8 dot (`I8::dot`, `dot_i8_pairs`) against
-//! the generic `dot`, the first-layer `axpy_rows` against `rows_safe`, the
+//! the generic `dot`, the rows-at-once `dots` against `dot` per row, the first-layer `axpy_rows` against `rows_safe`, the
 //! f16 widening against `half` on all 65 536 inputs, and the f16 dot and
 //! axpy against the generic `dot` and `rows_safe`.
 
@@ -78,6 +78,32 @@ pub fn run() -> Result<u32, (&'static str, u32)> {
         let want = dot::<int8::I8>(x, wv);
         if int8::I8::dot(x, wv) != want || int8::dot_i8_pairs(x, wv) != want {
             return Err(("dot_i8", case));
+        }
+        checks += 1;
+    }
+    // `dots` (rows two at a time) against `dot` row by row: 0..=6 rows of
+    // `cols` weights (a partial last row now and then), lanes longer or
+    // shorter than a row, unaligned lanes.
+    let mut wr = [0u8; 6 * (MAX_LEN + 3)];
+    for case in 0..CASES {
+        for l in lanes.iter_mut() {
+            *l = u32::from(rng.lane(case % 3 == 0) as u16) | (u32::from(rng.lane(false) as u16) << 16);
+        }
+        wr.iter_mut().for_each(|b| *b = rng.weight());
+        let (n, skip) = (rng.below(MAX_LEN + 1), usize::from(case % 4 == 1));
+        let x = bytemuck_lanes(&lanes).get(skip..skip + n).unwrap_or(&[]);
+        let cols = if case % 5 == 0 { n + rng.below(3) } else { n.saturating_sub(rng.below(2)) };
+        let k = rng.below(7);
+        let wn = (cols * k).saturating_sub(if case % 7 == 0 { rng.below(cols + 1) } else { 0 });
+        let wv = wr.get(..wn).unwrap_or(&wr);
+        let mut got = [rng.next() as i32; 6];
+        let mut want = got;
+        int8::dots(x, wv, cols, &mut got[..k]);
+        for (v, r) in want[..k].iter_mut().zip(wv.chunks_exact(cols.max(1))) {
+            *v = dot::<int8::I8>(x, r);
+        }
+        if got != want {
+            return Err(("dots_i8", case));
         }
         checks += 1;
     }
