@@ -9,6 +9,18 @@ use assert_cmd::assert::OutputAssertExt;
 use common::frameless;
 
 /// Runs the small demo once per test binary and returns its folder.
+/// Copies the student file `from` to `to` with `edit` applied to its JSON header line
+/// (labels and splits are there; the binary sections after it are copied as they are).
+fn edit_student_header(from: &Path, to: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let bytes = std::fs::read(from).unwrap();
+    let end = bytes.iter().position(|&b| b == b'\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[..end]).unwrap();
+    edit(&mut header);
+    let mut out = header.to_string().into_bytes();
+    out.extend_from_slice(&bytes[end..]);
+    std::fs::write(to, out).unwrap();
+}
+
 fn demo_dir() -> &'static Path {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
@@ -327,14 +339,13 @@ fn bad_inputs_give_one_line_and_exit_1() {
             .arg(dir.join("student.json")),
     );
     // A student file whose test list names a node that does not exist (it panicked).
-    let mut student: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("student.json")).unwrap()).unwrap();
-    student["test"]
-        .as_array_mut()
-        .unwrap()
-        .push(99_999_999.into());
     let bad_student = work.path().join("bad-student.json");
-    std::fs::write(&bad_student, student.to_string()).unwrap();
+    edit_student_header(&dir.join("student.json"), &bad_student, |student| {
+        student["test"]
+            .as_array_mut()
+            .unwrap()
+            .push(99_999_999.into())
+    });
     let l = stderr_line(
         frameless()
             .args(["export", "--student"])
@@ -797,11 +808,10 @@ fn too_large_inputs_are_refused_with_an_estimate() {
 #[test]
 fn student_file_labels_must_be_classes() {
     let work = tempfile::tempdir().unwrap();
-    let mut student: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(demo_dir().join("student.json")).unwrap()).unwrap();
-    student["labels"][5] = 3.into(); // three classes: 0, 1, 2
     let bad = work.path().join("bad-labels.json");
-    std::fs::write(&bad, student.to_string()).unwrap();
+    edit_student_header(&demo_dir().join("student.json"), &bad, |student| {
+        student["labels"][5] = 3.into(); // three classes: 0, 1, 2
+    });
     let out = work.path().join("never.fgkd");
     let l = stderr_line(
         frameless()

@@ -16,10 +16,13 @@
 //! ```
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Buffer of [`write_atomic_with`]: large writes go to the file in pieces this size.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// How many fresh temporary names to try before giving up.
 const TEMP_ATTEMPTS: u64 = 64;
@@ -30,6 +33,19 @@ const TEMP_ATTEMPTS: u64 = 64;
 /// Any I/O error of the steps (the temporary file is removed); `InvalidInput` if `path`
 /// has no file name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// As [`write_atomic`], with the bytes streamed by `write` through a buffered writer,
+/// so that a large file never has to be held in memory as a whole first.
+///
+/// # Errors
+/// Any I/O error of the steps or of `write` (the temporary file is removed);
+/// `InvalidInput` if `path` has no file name.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
@@ -38,10 +54,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let (tmp, mut file) = create_temp(dir, &name.to_string_lossy(), fresh_nonces())?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
+    let (tmp, file) = create_temp(dir, &name.to_string_lossy(), fresh_nonces())?;
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+    let written = write(&mut out)
+        .and_then(|()| out.into_inner().map_err(io::IntoInnerError::into_error))
+        .and_then(|file| file.sync_all())
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

@@ -2,15 +2,26 @@
 //! write and verify a blob without retraining — plain f32 weights with the precomputed
 //! tables, the node features, labels and split, and the distiller's own f32 logits.
 //!
-//! JSON floats round-trip exactly (shortest representation), so a blob exported from the
-//! file is byte-identical to one exported straight after training.
+//! Layout (format 2): one line of JSON (the fields of [`StudentFile`] with the large
+//! arrays empty, plus a `sections` list), a newline, then those arrays as little-endian
+//! binary sections ([`super::sections`]): every band table, the feature matrix's
+//! `indptr`, `indices` and `values`, and the logits. As JSON text the arrays were
+//! 2.5 times larger and had to be formatted into memory first; binary, they stream to
+//! the file from the arrays themselves. Files of format 1 (all JSON) still load.
+//!
+//! Floats round-trip exactly either way (binary, or JSON's shortest representation), so
+//! a blob exported from the file is byte-identical to one exported straight after
+//! training.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use frameless_engine::writer::{Architecture, Linear, ModelWeights, OwnedMetadata, Stage};
 use serde::{Deserialize, Serialize};
 
-use super::{write_atomic, ExportError, ParityInputs};
+use super::sections::{self, Array, SectionDefect, SectionInfo, Slot};
+use super::{ExportError, ParityInputs};
 use crate::data::first_node_out_of_range;
 use crate::distill::{DistillConfig, DistillReport};
 use crate::framelet::FrameletConfig;
@@ -18,8 +29,30 @@ use crate::sparse::Csr;
 use crate::student::{StudentConfig, StudentKind};
 use crate::teacher::TeacherKind;
 
-/// Format tag of the student file.
-pub const STUDENT_FORMAT: &str = "frameless-student/1";
+/// Format tag of the student file (a JSON header, then binary sections).
+pub const STUDENT_FORMAT: &str = "frameless-student/2";
+
+/// Format tag of the older, all-JSON student file; read, never written. A file of this
+/// format loads with its tag replaced by [`STUDENT_FORMAT`].
+pub const LEGACY_STUDENT_FORMAT: &str = "frameless-student/1";
+
+/// Bytes read from a student file at a time.
+const READ_BUFFER: usize = 1 << 20;
+
+/// The header line of a format-2 file as written: the file's small fields, and where
+/// the large ones are.
+#[derive(Serialize)]
+struct Header<'a> {
+    #[serde(flatten)]
+    file: &'a StudentFile,
+    sections: Vec<SectionInfo>,
+}
+
+/// The section list of a header line, read on its own (serde skips the other fields).
+#[derive(Deserialize)]
+struct SectionList {
+    sections: Vec<SectionInfo>,
+}
 
 /// A trained student and what it is checked against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +110,17 @@ pub struct TeacherSource {
     pub kind: TeacherKind,
     /// Teachers of that kind (seeds apart) whose mean probabilities were the soft labels.
     pub members: usize,
+}
+
+/// Section names of the arrays that are not band tables.
+const INDPTR: &str = "features.indptr";
+const INDICES: &str = "features.indices";
+const VALUES: &str = "features.values";
+const LOGITS: &str = "logits";
+
+/// Section name of stage `s`'s table of band `b`.
+fn table_section(s: usize, b: usize) -> String {
+    format!("stages[{s}].tables[{b}]")
 }
 
 /// The parts of a [`StudentFile`] that describe the run rather than the weights.
@@ -217,34 +261,165 @@ impl StudentFile {
         .calibrated(crate::quantize::all_nodes(&self.features))
     }
 
-    /// Writes the file as JSON, atomically.
+    /// Writes the file atomically: the JSON header line, then the binary sections,
+    /// streamed from the arrays (no copy of them is made).
     ///
     /// # Errors
     /// [`ExportError::Io`].
     pub fn save(&self, path: &Path) -> Result<(), ExportError> {
-        let json = serde_json::to_vec(self).map_err(|e| ExportError::Io {
+        let (skeleton, arrays) = self.split();
+        let header = Header {
+            file: &skeleton,
+            sections: sections::describe(&arrays),
+        };
+        crate::files::write_atomic_with(path, |out| {
+            serde_json::to_writer(&mut *out, &header)?;
+            out.write_all(b"\n")?;
+            sections::write(out, &arrays)
+        })
+        .map_err(|source| ExportError::Io {
             path: path.to_path_buf(),
-            source: e.into(),
-        })?;
-        write_atomic(path, &json)
+            source,
+        })
     }
 
-    /// Reads and checks a student file.
+    /// The file's small fields (the large arrays left empty, the tables' count kept) and
+    /// its large arrays by section name, in the order they are written.
+    fn split(&self) -> (Self, Vec<(String, Array<'_>)>) {
+        // Listing every field (no `..`) makes a new field a compile error here until
+        // it is put on one side or the other.
+        let Self {
+            format,
+            dataset,
+            class_names,
+            config,
+            distill,
+            report,
+            teacher_test_accuracy,
+            teacher,
+            framelet,
+            dims,
+            layers,
+            stages,
+            band_classifiers,
+            feature_classifier,
+            features,
+            labels,
+            train,
+            val,
+            test,
+            logits,
+        } = self;
+        let mut arrays = Vec::new();
+        for (s, stage) in stages.iter().enumerate() {
+            for (b, table) in stage.tables.iter().enumerate() {
+                arrays.push((table_section(s, b), Array::F32(table)));
+            }
+        }
+        arrays.push((INDPTR.into(), Array::U64(&features.indptr)));
+        arrays.push((INDICES.into(), Array::U32(&features.indices)));
+        arrays.push((VALUES.into(), Array::F32(&features.values)));
+        arrays.push((LOGITS.into(), Array::F32(logits)));
+        let skeleton = Self {
+            format: format.clone(),
+            dataset: dataset.clone(),
+            class_names: class_names.clone(),
+            config: *config,
+            distill: *distill,
+            report: report.clone(),
+            teacher_test_accuracy: *teacher_test_accuracy,
+            teacher: *teacher,
+            framelet: framelet.clone(),
+            dims: *dims,
+            layers: layers.clone(),
+            stages: stages
+                .iter()
+                .map(|stage| Stage {
+                    encoder: stage.encoder.clone(),
+                    tables: vec![Vec::new(); stage.tables.len()],
+                    gates: stage.gates.clone(),
+                })
+                .collect(),
+            band_classifiers: band_classifiers.clone(),
+            feature_classifier: feature_classifier.clone(),
+            features: Csr {
+                n_rows: features.n_rows,
+                n_cols: features.n_cols,
+                indptr: Vec::new(),
+                indices: Vec::new(),
+                values: Vec::new(),
+            },
+            labels: labels.clone(),
+            train: train.clone(),
+            val: val.clone(),
+            test: test.clone(),
+            logits: Vec::new(),
+        };
+        (skeleton, arrays)
+    }
+
+    /// Where [`split`](Self::split)'s arrays go back when reading, same names, same order.
+    fn slots(&mut self) -> Vec<(String, Slot<'_>)> {
+        let mut slots = Vec::new();
+        for (s, stage) in self.stages.iter_mut().enumerate() {
+            for (b, table) in stage.tables.iter_mut().enumerate() {
+                slots.push((table_section(s, b), Slot::F32(table)));
+            }
+        }
+        let x = &mut self.features;
+        slots.push((INDPTR.into(), Slot::U64(&mut x.indptr)));
+        slots.push((INDICES.into(), Slot::U32(&mut x.indices)));
+        slots.push((VALUES.into(), Slot::F32(&mut x.values)));
+        slots.push((LOGITS.into(), Slot::F32(&mut self.logits)));
+        slots
+    }
+
+    /// Reads and checks a student file (format 2, or the all-JSON format 1).
     ///
     /// # Errors
     /// [`ExportError::Io`] if unreadable, [`ExportError::StudentFile`] if not a student
-    /// file or if any size, id or label disagrees with its dims.
+    /// file, if it is truncated or corrupt (a section's length or CRC-32), or if any
+    /// size, id or label disagrees with its dims.
     pub fn load(path: &Path) -> Result<Self, ExportError> {
-        let bytes = std::fs::read(path).map_err(|source| ExportError::Io {
+        let io = |source| ExportError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
         let refuse = |defect| ExportError::StudentFile {
             path: path.to_path_buf(),
             defect,
         };
-        let file: Self = serde_json::from_slice(&bytes)
-            .map_err(|e| refuse(StudentFileDefect::NotJson(e.to_string())))?;
+        let not_json = |e: serde_json::Error| refuse(StudentFileDefect::NotJson(e.to_string()));
+        let opened = File::open(path).map_err(io)?;
+        let size = opened.metadata().map_err(io)?.len();
+        let mut input = BufReader::with_capacity(READ_BUFFER, opened);
+        let mut header = Vec::new();
+        input.read_until(b'\n', &mut header).map_err(io)?;
+        let mut file: Self = match serde_json::from_slice(&header) {
+            Ok(file) => file,
+            // A format-1 file may span lines: then it is all JSON.
+            Err(_) => {
+                input.read_to_end(&mut header).map_err(io)?;
+                serde_json::from_slice(&header).map_err(not_json)?
+            }
+        };
+        let rest = size.saturating_sub(header.len() as u64);
+        match file.format.as_str() {
+            STUDENT_FORMAT => {
+                let list: SectionList = serde_json::from_slice(&header).map_err(not_json)?;
+                let slots = file.slots();
+                sections::read(&mut input, rest, &list.sections, slots).map_err(|e| match e {
+                    sections::ReadError::Io(source) => io(source),
+                    sections::ReadError::Defect(d) => refuse(StudentFileDefect::Sections(d)),
+                })?;
+            }
+            LEGACY_STUDENT_FORMAT if rest == 0 => file.format = STUDENT_FORMAT.into(),
+            LEGACY_STUDENT_FORMAT => {
+                let trailing = SectionDefect::TrailingBytes(rest);
+                return Err(refuse(StudentFileDefect::Sections(trailing)));
+            }
+            _ => {}
+        }
         file.check().map_err(refuse)?;
         Ok(file)
     }
@@ -322,6 +497,9 @@ pub enum StudentFileDefect {
         /// Its label.
         label: i64,
     },
+    /// The binary part is truncated, corrupt or not what the header lists.
+    #[error("{0}")]
+    Sections(SectionDefect),
     /// A reference logit is NaN or infinite.
     #[error("a reference logit is not finite")]
     NonFiniteLogits,

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod artifact;
+pub mod sections;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -3,7 +3,7 @@
 
 use frameless_engine::{Model, Precision};
 
-use super::artifact::{RunInfo, StudentFile};
+use super::artifact::{RunInfo, StudentFile, LEGACY_STUDENT_FORMAT};
 use super::*;
 use crate::distill::{DistillConfig, DistillReport};
 use crate::quantize::PRECISIONS;
@@ -147,8 +147,38 @@ fn student_file_round_trips_to_the_same_blob() {
         assert!(matches!(e, ExportError::StudentFile { .. }), "{e}");
         assert!(e.to_string().contains(says), "{e} does not say {says:?}");
     }
+    // The binary part: truncated, one bit flipped, bytes appended.
+    file.save(&path).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let header_len = good.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut flipped = good.clone();
+    flipped[header_len + 3] ^= 0x10;
+    let mut longer = good.clone();
+    longer.extend_from_slice(b"x");
+    let damaged: [(&[u8], &str); 4] = [
+        (&good[..good.len() - 1], "inside section logits"),
+        (
+            &good[..header_len + 2],
+            "inside section stages[0].tables[0]",
+        ),
+        (&flipped, "section stages[0].tables[0] is corrupt"),
+        (&longer, "1 trailing bytes"),
+    ];
+    for (bytes, says) in damaged {
+        std::fs::write(&path, bytes).unwrap();
+        let e = StudentFile::load(&path).unwrap_err();
+        assert!(matches!(e, ExportError::StudentFile { .. }), "{e}");
+        assert!(e.to_string().contains(says), "{e} does not say {says:?}");
+    }
+    // An all-JSON file of format 1 (what earlier versions wrote) loads to the same file.
+    let mut legacy = file.clone();
+    legacy.format = LEGACY_STUDENT_FORMAT.into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&legacy).unwrap()).unwrap();
+    assert_eq!(StudentFile::load(&path).unwrap(), file);
+    std::fs::write(&path, serde_json::to_vec(&legacy).unwrap()).unwrap();
+    assert_eq!(StudentFile::load(&path).unwrap(), file);
     // JSON has no NaN, but 1e39 overflows f32 to infinity on load.
-    let json = String::from_utf8(serde_json::to_vec(&file).unwrap()).unwrap();
+    let json = String::from_utf8(serde_json::to_vec(&legacy).unwrap()).unwrap();
     let start = json.find("\"logits\":[").unwrap() + "\"logits\":[".len();
     let end = start + json[start..].find(',').unwrap();
     std::fs::write(&path, format!("{}1e39{}", &json[..start], &json[end..])).unwrap();
