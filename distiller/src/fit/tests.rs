@@ -119,12 +119,12 @@ fn memory_counts_every_trial_alive_at_once() {
             .unwrap()
     };
     assert_eq!(trials(&eight), 8 * trials(&one));
-    // 10 seeds × (3 kinds + 3 ensemble members) log-probability tables and the uniform.
+    // 10 seeds × (4 kinds + 3 ensemble members) log-probability tables and the uniform.
     let soft = one
         .stages
         .iter()
         .find(|(s, _)| *s == MemoryStage::SoftLabels);
-    assert_eq!(soft.unwrap().1, 61 * 100_000 * 5 * 4);
+    assert_eq!(soft.unwrap().1, 71 * 100_000 * 5 * 4);
     let midway = Available {
         bytes: (one.peak() + eight.peak()) / 2,
         limit: "MemAvailable",
