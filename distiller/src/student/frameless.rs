@@ -180,7 +180,7 @@ impl FramelessParams {
             let mut gates = Vec::with_capacity(stage_tables.len());
             for (b, (e, gate)) in stage_tables.iter().zip(&st.gates).enumerate() {
                 let e = mode.dropout(e, dropout)?;
-                let alpha = candle_nn::ops::sigmoid(&gate.forward(&Tensor::cat(&[&e, &u], 1)?)?)?;
+                let alpha = candle_nn::ops::sigmoid(&gate.forward_pair(&e, &u)?)?;
                 let keep = alpha.affine(-1.0, 1.0)?;
                 let term = match &zx {
                     Some(zx) => {

@@ -39,6 +39,19 @@ impl Dense {
             .broadcast_add(self.bias.as_tensor())
     }
 
+    /// `[a | b] W + bias` without forming `[a | b]`: `a W_top + b W_bottom + bias`
+    /// (the same sum in another order), so neither the `N × (d_a + d_b)` input nor its
+    /// gradient is ever held.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn forward_pair(&self, a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        let (w, da) = (self.weight.as_tensor(), a.dim(1)?);
+        let top = a.matmul(&w.narrow(0, 0, da)?)?;
+        let bottom = b.matmul(&w.narrow(0, da, w.dim(0)?.saturating_sub(da))?)?;
+        (top + bottom)?.broadcast_add(self.bias.as_tensor())
+    }
+
     /// `X W + b` for the feature matrix `X` (CSR or dense by its density).
     ///
     /// # Errors
