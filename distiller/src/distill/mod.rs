@@ -230,6 +230,10 @@ pub fn distill(
         )?;
         let grads = loss.backward()?;
         adam.step(&grads)?;
+        // The step's graph and gradients go before the next tables are built (with
+        // the evaluation below, the epoch's peak otherwise).
+        let loss = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        drop((out, grads));
         tables = student.tables(graph)?;
         train_seconds += t0.elapsed().as_secs_f64();
         let eval = student.forward_with_tables(graph, &tables, Mode::Eval)?;
@@ -246,7 +250,7 @@ pub fn distill(
         }
         progress.report(ProgressEvent::Epoch {
             epoch,
-            loss: loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
+            loss,
             val_accuracy: val,
             best_val_accuracy: stop.best_val_accuracy(),
         });
