@@ -131,12 +131,35 @@ impl Model {
     }
 
     /// Logits `(N, C)`; dropout only when `rng` is given (training mode).
-    pub(super) fn forward(&self, mut rng: Option<&mut SeededRng>) -> Result<Tensor> {
+    pub(super) fn forward(&self, rng: Option<&mut SeededRng>) -> Result<Tensor> {
+        self.forward_from(None, rng)
+    }
+
+    /// The first layer's output, where it does not depend on the mode: every teacher but
+    /// the simplified one (whose dropout acts on the features) applies dropout only
+    /// between layers, so evaluation and training compute the same first layer.
+    pub(super) fn mode_free_first_layer(&self) -> Result<Option<Tensor>> {
+        match self.layers.first() {
+            Some(layer) if self.kind != TeacherKind::Simplified => {
+                Ok(Some(self.layer(None, layer)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// [`Self::forward`] from a first layer already computed with the current weights
+    /// ([`Self::mode_free_first_layer`]), or from the features when `first` is `None`.
+    pub(super) fn forward_from(
+        &self,
+        first: Option<Tensor>,
+        mut rng: Option<&mut SeededRng>,
+    ) -> Result<Tensor> {
         if self.kind == TeacherKind::Simplified {
             return self.forward_simplified(rng);
         }
-        let mut h: Option<Tensor> = None;
-        for (i, layer) in self.layers.iter().enumerate() {
+        let skip = usize::from(first.is_some());
+        let mut h = first;
+        for (i, layer) in self.layers.iter().enumerate().skip(skip) {
             if i > 0 {
                 h = self.activate(h)?;
                 if let (Some(rng), Some(x)) = (rng.as_deref_mut(), h.as_ref()) {

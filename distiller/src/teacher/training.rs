@@ -129,6 +129,7 @@ pub fn train(
         }
     }
     progress.report(ProgressEvent::RunFinished { epochs });
+    trainer.first_layer = None;
     let (log_probs, test_accuracy, weights) = best.ok_or(TeacherError::ZeroSize {
         layers: config.layers,
         hidden: config.hidden,
@@ -193,6 +194,11 @@ pub struct Trainer {
     rng: SeededRng,
     train_ids: Tensor,
     train_labels: Tensor,
+    /// The first layer with the current weights ([`Model::mode_free_first_layer`]),
+    /// computed at the end of each epoch: the evaluation and the next training forward
+    /// both start from it instead of repeating its graph products (the same values; the
+    /// gradients flow through it).
+    first_layer: Option<Tensor>,
 }
 
 impl Trainer {
@@ -241,21 +247,34 @@ impl Trainer {
             rng,
             train_ids,
             train_labels,
+            first_layer: None,
         })
     }
 
     /// One training epoch (forward in training mode, NLL on the training nodes, backward,
-    /// Adam step); returns the loss.
+    /// Adam step, then the new weights' first layer for the evaluation and the next
+    /// epoch); returns the loss.
     ///
     /// # Errors
     /// [`TeacherError::Candle`] if a tensor operation fails.
     pub fn epoch(&mut self) -> Result<f64, TeacherError> {
-        let logits = self.model.forward(Some(&mut self.rng))?;
+        let first = self.first_layer.take();
+        let logits = self.model.forward_from(first, Some(&mut self.rng))?;
         let log_probs = log_softmax(&logits.index_select(&self.train_ids, 0)?)?;
         let loss = candle_nn::loss::nll(&log_probs, &self.train_labels)?;
         let grads = loss.backward()?;
         self.adam.step(&grads)?;
-        Ok(loss.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+        let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        // The step's graph and gradients go before the next first layer is built.
+        drop((loss, log_probs, logits, grads));
+        self.first_layer = self.model.mode_free_first_layer()?;
+        Ok(value)
+    }
+
+    /// Forgets the kept first layer, so the next call recomputes it (tests compare the two).
+    #[cfg(test)]
+    pub(super) fn forget_first_layer(&mut self) {
+        self.first_layer = None;
     }
 
     /// Log-probabilities `(N, C)` in evaluation mode (no dropout).
@@ -263,6 +282,7 @@ impl Trainer {
     /// # Errors
     /// [`TeacherError::Candle`] if a tensor operation fails.
     pub fn log_probs(&self) -> Result<Tensor, TeacherError> {
-        Ok(log_softmax(&self.model.forward(None)?)?)
+        let logits = self.model.forward_from(self.first_layer.clone(), None)?;
+        Ok(log_softmax(&logits)?)
     }
 }
