@@ -4,7 +4,7 @@
 use candle_core::{DType, Tensor, Var};
 
 use super::{Mode, Output, StudentConfig, StudentGraph};
-use crate::train::{Dense, SeededRng};
+use crate::train::{add_bias, Dense, SeededRng};
 
 /// One stage: the feature encoder, the band tables `M_b`, their biases `c_b` and the gates.
 #[derive(Debug, Clone)]
@@ -121,9 +121,10 @@ impl FramelessParams {
                 (0..graph.bands.len())
                     .map(|b| {
                         let t = b.min(st.tables.len() - 1);
-                        graph
-                            .propagate(b, st.tables[t].as_tensor(), st.power)?
-                            .broadcast_add(st.table_biases[t].as_tensor())
+                        add_bias(
+                            &graph.propagate(b, st.tables[t].as_tensor(), st.power)?,
+                            st.table_biases[t].as_tensor(),
+                        )
                     })
                     .collect()
             })

@@ -6,7 +6,7 @@ use super::spatial::SpatialLayer;
 use super::{TeacherConfig, TeacherKind};
 use crate::framelet::FrameletOperators;
 use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
-use crate::train::SeededRng;
+use crate::train::{add_bias, SeededRng};
 
 /// The sparse operators of one band, ready for autograd.
 pub(super) struct BandOps {
@@ -216,7 +216,7 @@ impl Model {
                 let low = self.bands.first().ok_or_else(|| {
                     candle_core::Error::Msg("GCN teacher without a low pass".into())
                 })?;
-                spmm(&low.propagation, &projected)?.broadcast_add(layer.bias.as_tensor())
+                add_bias(&spmm(&low.propagation, &projected)?, layer.bias.as_tensor())
             }
             _ => spatial_chain(&self.bands, &projected, layer.bias.as_tensor(), layer.d_out),
         }
@@ -236,14 +236,13 @@ impl Model {
             .filter
             .as_ref()
             .ok_or_else(|| candle_core::Error::Msg("spectral layer without filter".into()))?;
-        let mut out = layer.bias.as_tensor().clone();
-        for (b, ops) in self.bands.iter().enumerate() {
+        let bands = self.bands.iter().enumerate().map(|(b, ops)| {
             let coefficients = spmm(&ops.transform, projected)?;
             let f = filter.as_tensor().narrow(1, b, 1)?;
             let x = coefficients.broadcast_mul(&f)?.relu()?;
-            out = out.broadcast_add(&spmm(&ops.transform.transposed(), &x)?)?;
-        }
-        Ok(out)
+            spmm(&ops.transform.transposed(), &x)
+        });
+        sum_with_bias(bands, layer.bias.as_tensor())
     }
 
     /// `Σ_b P_b^K·(X̃Θ_b) + β` with `P_b = W_bᵀÂ_bW_b`; `X̃` = X with dropout on its entries.
@@ -265,17 +264,16 @@ impl Model {
             }
             _ => self.features_op.matmul(theta)?,
         };
-        let mut out = layer.bias.as_tensor().clone();
-        for (b, ops) in self.bands.iter().enumerate() {
+        let bands = self.bands.iter().enumerate().map(|(b, ops)| {
             let mut x = projected.narrow(1, b * layer.d_out, layer.d_out)?;
             for _ in 0..self.propagation_power {
                 x = spmm(&ops.transform, &x)?;
                 x = spmm(&ops.propagation, &x)?;
                 x = spmm(&ops.transform.transposed(), &x)?;
             }
-            out = out.broadcast_add(&x)?;
-        }
-        Ok(out)
+            Ok(x)
+        });
+        sum_with_bias(bands, layer.bias.as_tensor())
     }
 }
 
@@ -287,14 +285,27 @@ pub(super) fn spatial_chain(
     bias: &Tensor,
     d_out: usize,
 ) -> Result<Tensor> {
-    let mut out = bias.clone();
-    for (b, ops) in bands.iter().enumerate() {
+    let terms = bands.iter().enumerate().map(|(b, ops)| {
         let x = projected.narrow(1, b * d_out, d_out)?;
         let x = spmm(&ops.transform, &x)?;
         let x = spmm(&ops.propagation, &x)?.relu()?;
-        out = out.broadcast_add(&spmm(&ops.transform, &x)?)?;
+        spmm(&ops.transform, &x)
+    });
+    sum_with_bias(terms, bias)
+}
+
+/// `β + t_0 + t_1 + …` in that order (each band's term in turn), the bias through
+/// [`add_bias`].
+fn sum_with_bias(terms: impl Iterator<Item = Result<Tensor>>, bias: &Tensor) -> Result<Tensor> {
+    let mut out: Option<Tensor> = None;
+    for term in terms {
+        let term = term?;
+        out = Some(match out {
+            None => add_bias(&term, bias)?,
+            Some(sum) => (sum + term)?,
+        });
     }
-    Ok(out)
+    out.map_or_else(|| Ok(bias.clone()), Ok)
 }
 
 /// Row-wise log-softmax.

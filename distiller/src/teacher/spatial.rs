@@ -232,7 +232,7 @@ impl CustomOp2 for SpatialLayer {
         let g_bias = if n == 1 {
             grad.clone()
         } else {
-            grad.sum_keepdim(0)?
+            crate::train::column_sums(&grad)?
         };
         let g_input = match &self.first {
             Some((features, _)) => features.weights_gradient(&g_projected)?,

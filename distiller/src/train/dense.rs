@@ -2,7 +2,7 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use super::SeededRng;
+use super::{add_bias, SeededRng};
 use crate::sparse::FeatureMatrix;
 
 /// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
@@ -35,8 +35,7 @@ impl Dense {
     /// # Errors
     /// On a shape mismatch.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(self.weight.as_tensor())?
-            .broadcast_add(self.bias.as_tensor())
+        add_bias(&x.matmul(self.weight.as_tensor())?, self.bias.as_tensor())
     }
 
     /// `[a | b] W + bias` without forming `[a | b]`: `a W_top + b W_bottom + bias`
@@ -49,7 +48,7 @@ impl Dense {
         let (w, da) = (self.weight.as_tensor(), a.dim(1)?);
         let top = a.matmul(&w.narrow(0, 0, da)?)?;
         let bottom = b.matmul(&w.narrow(0, da, w.dim(0)?.saturating_sub(da))?)?;
-        (top + bottom)?.broadcast_add(self.bias.as_tensor())
+        add_bias(&(top + bottom)?, self.bias.as_tensor())
     }
 
     /// `X W + b` for the feature matrix `X` (CSR or dense by its density).
@@ -57,8 +56,7 @@ impl Dense {
     /// # Errors
     /// On a shape mismatch.
     pub fn forward_features(&self, x: &FeatureMatrix) -> candle_core::Result<Tensor> {
-        x.matmul(self.weight.as_tensor())?
-            .broadcast_add(self.bias.as_tensor())
+        add_bias(&x.matmul(self.weight.as_tensor())?, self.bias.as_tensor())
     }
 
     /// The weight and the bias, for the optimiser.

@@ -5,9 +5,11 @@
 //! Determinism: all randomness comes from one [`SeededRng`] per run, never from candle's
 //! device RNG, so the same seed gives the same weights on every run.
 
+mod bias;
 mod dense;
 mod loss;
 
+pub use bias::{add_bias, column_sums};
 pub use dense::Dense;
 pub use loss::kd_loss;
 
