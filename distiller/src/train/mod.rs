@@ -115,11 +115,17 @@ impl DropoutMask {
         }
     }
 
+    /// `x ⊙ mask`: each entry times `keep` or 0, one mask word per 64 entries.
     fn apply<T: candle_core::WithDType>(&self, x: &[T]) -> Vec<T> {
-        x.iter()
-            .enumerate()
-            .map(|(i, &v)| v * T::from_f64(f64::from(self.factor(i))))
-            .collect()
+        let (keep, zero) = (T::from_f64(f64::from(self.keep)), T::zero());
+        let words = self.kept.iter().copied().chain(std::iter::repeat(0));
+        let mut out = Vec::with_capacity(x.len());
+        for (chunk, word) in x.chunks(64).zip(words) {
+            out.extend(chunk.iter().enumerate().map(|(bit, &v)| {
+                v * if word >> bit & 1 == 1 { keep } else { zero }
+            }));
+        }
+        out
     }
 }
 
