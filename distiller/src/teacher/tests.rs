@@ -14,6 +14,13 @@ fn setup() -> (Dataset, FrameletOperators) {
     (dataset, ops)
 }
 
+const EVERY_TEACHER: [TeacherKind; 4] = [
+    TeacherKind::Spatial,
+    TeacherKind::Simplified,
+    TeacherKind::Spectral,
+    TeacherKind::Gcn,
+];
+
 fn config() -> TeacherConfig {
     TeacherConfig {
         hidden: 16,
@@ -27,12 +34,7 @@ fn config() -> TeacherConfig {
 fn every_teacher_learns_and_is_deterministic() {
     let (dataset, ops) = setup();
     let split = dataset.split(0, SplitRates::default());
-    for kind in [
-        TeacherKind::Spatial,
-        TeacherKind::Simplified,
-        TeacherKind::Spectral,
-        TeacherKind::Gcn,
-    ] {
+    for kind in EVERY_TEACHER {
         let mut events = Vec::new();
         let run = train(
             &dataset,
@@ -225,12 +227,7 @@ fn the_kept_first_layer_changes_no_value() {
     // the next training forward reuse; recomputing it instead must give the same bits.
     let (dataset, ops) = setup();
     let split = dataset.split(0, SplitRates::default());
-    for kind in [
-        TeacherKind::Spatial,
-        TeacherKind::Simplified,
-        TeacherKind::Spectral,
-        TeacherKind::Gcn,
-    ] {
+    for kind in EVERY_TEACHER {
         let new = || Trainer::new(&dataset, &ops, kind, &config(), 3, &split, &Device::Cpu);
         let (mut kept, mut recomputed) = (new().unwrap(), new().unwrap());
         for _ in 0..5 {

@@ -121,9 +121,12 @@ impl DropoutMask {
         let words = self.kept.iter().copied().chain(std::iter::repeat(0));
         let mut out = Vec::with_capacity(x.len());
         for (chunk, word) in x.chunks(64).zip(words) {
-            out.extend(chunk.iter().enumerate().map(|(bit, &v)| {
-                v * if word >> bit & 1 == 1 { keep } else { zero }
-            }));
+            out.extend(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(bit, &v)| v * if word >> bit & 1 == 1 { keep } else { zero }),
+            );
         }
         out
     }
