@@ -3,6 +3,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use candle_core::{DType, Tensor};
+
 use crate::graph::Graph;
 use crate::sparse::Csr;
 use crate::student::StudentGraph;
@@ -126,4 +128,15 @@ pub fn trained(
         .to_vec1()
         .unwrap();
     (t, s, w, logits)
+}
+
+/// A tensor's values as the bits of their f64 widening (exact and one-to-one for f32), for
+/// bit-for-bit comparisons.
+pub fn bits(t: &Tensor) -> Vec<u64> {
+    let t = t.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
+    t.to_vec1::<f64>()
+        .unwrap()
+        .into_iter()
+        .map(f64::to_bits)
+        .collect()
 }

@@ -305,7 +305,7 @@ fn sum_with_bias(terms: impl Iterator<Item = Result<Tensor>>, bias: &Tensor) -> 
             Some(sum) => (sum + term)?,
         });
     }
-    out.map_or_else(|| Ok(bias.clone()), Ok)
+    Ok(out.unwrap_or_else(|| bias.clone()))
 }
 
 /// Row-wise log-softmax.

@@ -6,6 +6,7 @@ use super::*;
 use crate::data::{load, Dataset, SplitRates};
 use crate::framelet::{self, FrameletOperators};
 use crate::progress::{Progress, ProgressEvent};
+use crate::testutil::bits;
 
 fn setup() -> (Dataset, FrameletOperators) {
     let source = "synthetic:nodes=240,classes=3,features=16,degree=6,homophily=0.85,seed=1";
@@ -188,19 +189,10 @@ fn spatial_layer_matches_the_chain() {
                     .unwrap()
                     .backward()
                     .unwrap();
-                let flat = |t: &Tensor| {
-                    t.to_dtype(DType::F64)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1::<f64>()
-                        .unwrap()
-                };
-                let bits = |v: Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 (
-                    bits(flat(&out)),
-                    bits(flat(grads.get(&projected).unwrap())),
-                    bits(flat(grads.get(&bias).unwrap())),
+                    bits(&out),
+                    bits(grads.get(&projected).unwrap()),
+                    bits(grads.get(&bias).unwrap()),
                 )
             };
             let pairs = bands
@@ -236,10 +228,6 @@ fn the_kept_first_layer_changes_no_value() {
             let recomputed_loss = recomputed.epoch().unwrap();
             recomputed.forget_first_layer();
             assert_eq!(kept_loss.to_bits(), recomputed_loss.to_bits(), "{kind}");
-            let bits = |t: &candle_core::Tensor| -> Vec<u32> {
-                let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                v.into_iter().map(f32::to_bits).collect()
-            };
             let (a, b) = (kept.log_probs().unwrap(), recomputed.log_probs().unwrap());
             assert_eq!(bits(&a), bits(&b), "{kind}");
         }

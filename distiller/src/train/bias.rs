@@ -132,16 +132,8 @@ mod tests {
     use candle_core::{DType, Device, Var};
 
     use super::*;
+    use crate::testutil::bits;
     use crate::train::SeededRng;
-
-    fn bits(t: &Tensor) -> Vec<u64> {
-        let t = t.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
-        t.to_vec1::<f64>()
-            .unwrap()
-            .into_iter()
-            .map(f64::to_bits)
-            .collect()
-    }
 
     /// Values and both gradients are `broadcast_add`'s, bit for bit, in f32 and f64, on
     /// sizes past a SIMD width and with a downstream product that gives every row a

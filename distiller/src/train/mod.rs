@@ -329,6 +329,7 @@ pub fn accuracy(predictions: &[u32], labels: &[i64], nodes: &[u32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::bits;
 
     /// The bit mask gives the values and gradients of `x * mask` with the mask tensor the
     /// same random stream draws, bit for bit, in f32 and f64.
@@ -360,16 +361,6 @@ mod tests {
                     .unwrap()
                     .backward()
                     .unwrap();
-                let bits = |t: &Tensor| -> Vec<u64> {
-                    let v: Vec<f64> = t
-                        .to_dtype(DType::F64)
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1()
-                        .unwrap();
-                    v.iter().map(|v| v.to_bits()).collect()
-                };
                 (bits(&y), bits(g.get(&x).unwrap()))
             };
             let ours = run(SeededRng::new(9).dropout(x.as_tensor(), p).unwrap());
