@@ -57,6 +57,43 @@ pub fn worth_splitting(work: usize) -> bool {
         && SPARE_CORE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// `f(a_i, b_i)` for the `i`-th chunks of `a` (`a_chunk` long) and `b` (`b_chunk` long),
+/// split over the rayon pool like a product of `a.len()` multiply-adds
+/// ([`worth_splitting`]): an element-wise pass over an `N × d` array gives the same
+/// values on any number of threads.
+pub fn zip_chunks<A: Send, B: Send>(
+    a: &mut [A],
+    a_chunk: usize,
+    b: &mut [B],
+    b_chunk: usize,
+    f: impl Fn(&mut [A], &mut [B]) + Sync + Send,
+) {
+    use rayon::prelude::*;
+    let (a_chunk, b_chunk) = (a_chunk.max(1), b_chunk.max(1));
+    if worth_splitting(a.len()) {
+        let pairs = a.par_chunks_mut(a_chunk).zip(b.par_chunks_mut(b_chunk));
+        pairs.for_each(|(a, b)| f(a, b));
+    } else {
+        let pairs = a.chunks_mut(a_chunk).zip(b.chunks_mut(b_chunk));
+        pairs.for_each(|(a, b)| f(a, b));
+    }
+}
+
+/// `(0..n).map(f)`, collected in order, split over the rayon pool when `n` items of
+/// about `work` multiply-adds each are worth it ([`worth_splitting`]).
+pub fn map_in_order<R: Send>(
+    n: usize,
+    work: usize,
+    f: impl Fn(usize) -> R + Sync + Send,
+) -> Vec<R> {
+    use rayon::prelude::*;
+    if worth_splitting(n.saturating_mul(work)) {
+        (0..n).into_par_iter().map(f).collect()
+    } else {
+        (0..n).map(f).collect()
+    }
+}
+
 /// How the thread count is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadPolicy {
@@ -252,6 +289,32 @@ mod tests {
             fixed.resolve(0.0, 2).env()[1],
             ("CANDLE_NUM_THREADS", "3".into())
         );
+    }
+
+    /// The split helpers give the one-thread result on a pool of two (the work is
+    /// above `PARALLEL_MIN_WORK`, so they split while a core is spare).
+    #[test]
+    fn split_passes_match_the_sequential_ones() {
+        let n = PARALLEL_MIN_WORK + 333;
+        let squares: Vec<u64> = (0..n as u64).map(|i| i * i).collect();
+        let doubled: Vec<u64> = (0..n as u64).map(|i| 3 * i + 1).collect();
+        for threads in [1, 2] {
+            let mapped = with_threads(threads, || map_in_order(n, 1, |i| (i as u64).pow(2)));
+            assert_eq!(mapped.unwrap(), squares);
+            // Chunks of 7 against chunks of 14 of a twice-as-long `b` (odd sizes, a
+            // short last chunk).
+            let mut a: Vec<u64> = (0..n as u64).collect();
+            let mut b: Vec<u64> = (0..2 * n as u64).map(|i| i % 2).collect();
+            with_threads(threads, || {
+                zip_chunks(&mut a, 7, &mut b, 14, |a, b| {
+                    for (x, pair) in a.iter_mut().zip(b.chunks(2)) {
+                        *x = 3 * *x + pair[1];
+                    }
+                })
+            })
+            .unwrap();
+            assert_eq!(a, doubled, "{threads} threads");
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::quantize::{agreement, argmax, simulate};
 use crate::sparse::Csr;
+use crate::threads::map_in_order;
 use crate::train::accuracy;
 
 /// Largest allowed `|engine − distiller|` of an f32 logit.
@@ -198,18 +199,27 @@ pub struct ParityReport {
 /// # Errors
 /// [`ExportError::Engine`] with the failing node.
 pub fn engine_logits(model: &Model, features: &Csr) -> Result<Vec<f32>, ExportError> {
-    let mut scratch = vec![0f32; model.scratch_len()];
-    let mut out = Vec::with_capacity(features.n_rows * model.dims().n_classes as usize);
-    for i in 0..features.n_rows {
-        let p = model
-            .predict(i as u32, features.row_features(i), &mut scratch)
-            .map_err(|error| ExportError::Engine {
-                node: Some(i as u32),
-                error,
-            })?;
-        out.extend_from_slice(p.logits);
-    }
-    Ok(out)
+    // Nodes split over the pool in blocks (one scratch each); the first error in node
+    // order is the one reported, as on one thread.
+    const BLOCK: usize = 256;
+    let blocks = map_in_order(features.n_rows.div_ceil(BLOCK), BLOCK * 10_000, |b| {
+        let mut scratch = vec![0f32; model.scratch_len()];
+        let mut out = Vec::with_capacity(BLOCK * model.dims().n_classes as usize);
+        for i in b * BLOCK..features.n_rows.min((b + 1) * BLOCK) {
+            let p = model
+                .predict(i as u32, features.row_features(i), &mut scratch)
+                .map_err(|error| ExportError::Engine {
+                    node: Some(i as u32),
+                    error,
+                })?;
+            out.extend_from_slice(p.logits);
+        }
+        Ok(out)
+    });
+    blocks
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map(|b| b.concat())
 }
 
 /// Mean engine time per node in nanoseconds, running all nodes repeatedly for at least

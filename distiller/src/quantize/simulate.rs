@@ -18,6 +18,7 @@ use frameless_engine::writer::{reference::forward, Architecture, Linear, ModelWe
 use frameless_engine::{Features, Precision};
 
 use crate::sparse::Csr;
+use crate::threads::map_in_order;
 
 /// Rounds `values` in place as `precision` stores them, one group of `row` values at a time.
 fn round_rows(values: &mut [f32], row: usize, precision: Precision) {
@@ -74,9 +75,18 @@ pub fn simulate(
         }
     };
     let n = features.n_rows.min(weights.n_nodes);
+    concat(map_in_order(n, NODE_WORK, |i| {
+        forward::<f32>(&w, i, features.row_features(i), activation)
+    }))
+}
+
+/// About the multiply-adds of one node's forward pass, for [`map_in_order`]'s split.
+const NODE_WORK: usize = 10_000;
+
+/// Each node's logits and gates, one after the other.
+fn concat(per_node: Vec<(Vec<f32>, Vec<f32>)>) -> (Vec<f32>, Vec<f32>) {
     let (mut logits, mut gates) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        let (l, g) = forward::<f32>(&w, i, features.row_features(i), activation);
+    for (l, g) in per_node {
         logits.extend(l);
         gates.extend(g);
     }
@@ -95,21 +105,17 @@ fn simulate_int8(weights: &ModelWeights, features: &Csr) -> (Vec<f32>, Vec<f32>)
     };
     let section = q.section();
     let (s_x, s_l) = (section[0], section[1]);
-    let (mut logits, mut gates) = (Vec::new(), Vec::new());
-    let mut values = Vec::new();
-    for i in 0..n {
-        let Features::Sparse { indices, values: v } = features.row_features(i) else {
-            continue;
+    concat(map_in_order(n, NODE_WORK, |i| {
+        let Features::Sparse { indices, values } = features.row_features(i) else {
+            return (Vec::new(), Vec::new());
         };
-        values.clear();
-        values.extend(v.iter().map(|&x| quantize_value_i8(x, s_x)));
+        let values: Vec<i8> = values.iter().map(|&x| quantize_value_i8(x, s_x)).collect();
         let x = Features::Sparse {
             indices,
             values: &values[..],
         };
         let (l, g) = q.forward(i, x);
-        logits.extend(l.iter().map(|&v| v as f32 * s_l));
-        gates.extend(g.iter().map(|&v| v as f32 / 32768.0));
-    }
-    (logits, gates)
+        let logits = l.iter().map(|&v| v as f32 * s_l).collect();
+        (logits, g.iter().map(|&v| v as f32 / 32768.0).collect())
+    }))
 }

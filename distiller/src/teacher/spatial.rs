@@ -14,6 +14,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, WithDTyp
 
 use crate::sparse::spmm::{product, span, within};
 use crate::sparse::{FeatureMatrix, SparseOperator};
+use crate::threads::zip_chunks;
 
 /// One layer's bands `(W_b, Â_b)` and width `d`; the ReLU signs of the last forward pass,
 /// one bit each, for its backward pass.
@@ -60,7 +61,7 @@ impl SpatialLayer {
             .apply_op2_arc(&bias.contiguous()?, std::sync::Arc::new(Box::new(self)))
     }
 
-    fn forward<T: WithDType + std::ops::AddAssign>(
+    fn forward<T: WithDType + std::ops::AddAssign + Send + Sync>(
         &self,
         projected: &[T],
         bias: &[T],
@@ -77,30 +78,36 @@ impl SpatialLayer {
                 d,
                 d,
             );
+            // Row blocks of 64 rows hold whole words of bits, so the blocks are
+            // independent (the passes below split over the pool like the products).
             let mut bits = vec![0u64; h.len().div_ceil(64)];
-            for (i, v) in h.iter_mut().enumerate() {
-                // candle: relu is `max(v, 0)`, its gradient `v ≥ 0`.
-                if *v >= T::zero() {
-                    bits[i / 64] |= 1 << (i % 64);
-                } else {
-                    *v = T::zero();
-                }
-            }
-            signs.push(bits);
-            let y = product(transform.matrix(), &h, d, d);
-            if b == 0 {
-                // `bias.broadcast_add(y_0)`.
-                for (row, y) in out.chunks_exact_mut(d.max(1)).zip(y.chunks_exact(d.max(1))) {
-                    for ((o, &y), &beta) in row.iter_mut().zip(y).zip(bias) {
-                        *o = beta + y;
+            zip_chunks(&mut h, 64 * d, &mut bits, d, |h, bits| {
+                for (i, v) in h.iter_mut().enumerate() {
+                    // candle: relu is `max(v, 0)`, its gradient `v ≥ 0`.
+                    if *v >= T::zero() {
+                        bits[i / 64] |= 1 << (i % 64);
+                    } else {
+                        *v = T::zero();
                     }
                 }
-            } else {
-                // `out.broadcast_add(y_b)`.
-                for (o, y) in out.iter_mut().zip(y) {
-                    *o += y;
+            });
+            signs.push(bits);
+            let mut y = product(transform.matrix(), &h, d, d);
+            zip_chunks(&mut out, 64 * d, &mut y, 64 * d, |out, y| {
+                if b == 0 {
+                    // `bias.broadcast_add(y_0)`.
+                    for (row, y) in out.chunks_exact_mut(d.max(1)).zip(y.chunks_exact(d.max(1))) {
+                        for ((o, &y), &beta) in row.iter_mut().zip(y).zip(bias) {
+                            *o = beta + y;
+                        }
+                    }
+                } else {
+                    // `out.broadcast_add(y_b)`.
+                    for (o, y) in out.iter_mut().zip(y) {
+                        *o += *y;
+                    }
                 }
-            }
+            });
         }
         *self
             .signs
@@ -109,9 +116,13 @@ impl SpatialLayer {
         Ok(out)
     }
 
-    fn backward<T: WithDType + std::ops::AddAssign>(&self, grad: &[T], n: usize) -> Result<Vec<T>> {
+    fn backward<T: WithDType + std::ops::AddAssign + Send + Sync>(
+        &self,
+        grad: &[T],
+        n: usize,
+    ) -> Result<Vec<T>> {
         let (d, width) = (self.d_out, self.d_out * self.bands.len());
-        let signs = self
+        let mut signs = self
             .signs
             .lock()
             .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
@@ -119,27 +130,32 @@ impl SpatialLayer {
             candle_core::bail!("spatial layer: backward before forward");
         }
         let mut out = vec![T::zero(); n * width];
-        for (b, ((transform, propagation), bits)) in self.bands.iter().zip(signs.iter()).enumerate()
+        for (b, ((transform, propagation), bits)) in
+            self.bands.iter().zip(signs.iter_mut()).enumerate()
         {
             // The chain's backward: W_bᵀ, then the ReLU mask (`0 + g·1` or `0 + g·0`),
             // then Â_bᵀ, then W_bᵀ.
             let mut g = product(transform.transposed().matrix(), grad, d, d);
-            for (i, v) in g.iter_mut().enumerate() {
-                let keep = if bits[i / 64] >> (i % 64) & 1 == 1 {
-                    T::one()
-                } else {
-                    T::zero()
-                };
-                *v = T::zero() + *v * keep;
-            }
+            zip_chunks(&mut g, 64 * d, bits, d, |g, bits| {
+                for (i, v) in g.iter_mut().enumerate() {
+                    let keep = if bits[i / 64] >> (i % 64) & 1 == 1 {
+                        T::one()
+                    } else {
+                        T::zero()
+                    };
+                    *v = T::zero() + *v * keep;
+                }
+            });
             let g = product(propagation.transposed().matrix(), &g, d, d);
-            let g = product(transform.transposed().matrix(), &g, d, d);
-            for (row, g) in out
-                .chunks_exact_mut(width.max(1))
-                .zip(g.chunks_exact(d.max(1)))
-            {
-                row[b * d..(b + 1) * d].copy_from_slice(g);
-            }
+            let mut g = product(transform.transposed().matrix(), &g, d, d);
+            zip_chunks(&mut out, 64 * width, &mut g, 64 * d, |out, g| {
+                for (row, g) in out
+                    .chunks_exact_mut(width.max(1))
+                    .zip(g.chunks_exact(d.max(1)))
+                {
+                    row[b * d..(b + 1) * d].copy_from_slice(g);
+                }
+            });
         }
         Ok(out)
     }

@@ -152,6 +152,54 @@ fn bad_inputs_are_typed_errors() {
 /// The one-operation spatial layer computes the candle chain's values and gradients bit
 /// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
 /// layer's input and, as a first layer, on dense and on sparse features.
+/// The spatial layer's element-wise passes (ReLU signs, bias, mask, band columns) split
+/// over the pool in blocks of 64 rows on a graph large enough to split (N·d ≥ 2^20, d not
+/// a multiple of 64): values and gradients bit for bit the candle chain's, on one thread
+/// and on two.
+#[test]
+fn spatial_layer_gives_the_same_bits_on_two_threads() {
+    use super::spatial::SpatialLayer;
+    use candle_core::{DType, Var};
+
+    let source = "synthetic:nodes=30000,classes=3,features=8,degree=4,seed=2";
+    let dataset = load(&source.parse().unwrap()).unwrap();
+    let ops = framelet::build(&dataset.graph().unwrap(), &Default::default()).unwrap();
+    let bands = super::models::BandOps::all(&ops);
+    let (n, d) = (dataset.n_nodes(), 40);
+    assert!(n * d >= crate::threads::PARALLEL_MIN_WORK);
+    let run = |fused: bool| {
+        let mut rng = crate::train::SeededRng::new(5);
+        let projected = rng.uniform((n, d * bands.len()), 1.0, DType::F32, &Device::Cpu);
+        let projected = Var::from_tensor(&projected.unwrap()).unwrap();
+        let bias = rng.uniform((1, d), 0.5, DType::F32, &Device::Cpu).unwrap();
+        let bias = Var::from_tensor(&bias).unwrap();
+        let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
+        let pairs = bands
+            .iter()
+            .map(|b| (b.transform.clone(), b.propagation.clone()))
+            .collect();
+        let out = if fused {
+            SpatialLayer::new(pairs, d).apply(projected.as_tensor(), bias.as_tensor())
+        } else {
+            let chain =
+                super::models::spatial_chain(&bands, projected.as_tensor(), bias.as_tensor(), d);
+            drop(pairs);
+            chain
+        };
+        let out = out.unwrap();
+        let grads = out.mul(&weights).unwrap().sum_all().unwrap().backward();
+        let grads = grads.unwrap();
+        let g = |v: &Var| bits(grads.get(v).unwrap());
+        (bits(&out), g(&projected), g(&bias))
+    };
+    let chain = crate::threads::with_threads(1, || run(false)).unwrap();
+    let one = crate::threads::with_threads(1, || run(true)).unwrap();
+    let two = crate::threads::with_threads(2, || run(true)).unwrap();
+    assert!(one.0.iter().any(|&b| b != 0), "all zero");
+    assert_eq!(one, chain, "one thread");
+    assert_eq!(two, chain, "two threads");
+}
+
 #[test]
 fn spatial_layer_matches_the_chain() {
     use super::models::{spatial_chain, BandOps};
