@@ -79,6 +79,26 @@ pub fn zip_chunks<A: Send, B: Send>(
     }
 }
 
+/// `f(i, a_i)` for the `i`-th chunk of `a` (`chunk` long), split over the rayon pool
+/// when `work` multiply-adds' worth of it is ([`worth_splitting`]).
+pub fn chunks_indexed<A: Send>(
+    a: &mut [A],
+    chunk: usize,
+    work: usize,
+    f: impl Fn(usize, &mut [A]) + Sync + Send,
+) {
+    use rayon::prelude::*;
+    if worth_splitting(work) {
+        a.par_chunks_mut(chunk.max(1))
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        a.chunks_mut(chunk.max(1))
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
+}
+
 /// `(0..n).map(f)`, collected in order, split over the rayon pool when `n` items of
 /// about `work` multiply-adds each are worth it ([`worth_splitting`]).
 pub fn map_in_order<R: Send>(

@@ -76,12 +76,27 @@ impl SeededRng {
             return Ok(x.clone());
         }
         let keep = (1.0 / (1.0 - p)) as f32;
-        let mut kept = vec![0u64; x.elem_count().div_ceil(64)];
-        for i in 0..x.elem_count() {
-            if self.0.random::<f64>() >= p {
-                kept[i / 64] |= 1 << (i % 64);
+        let n = x.elem_count();
+        // Entry i keeps its value if the stream's i-th f64 from here (two words each) is
+        // at least p. A block of entries seeks a copy of the stream to its own first
+        // draw, so blocks split over the pool draw what one loop would.
+        const BLOCK_WORDS: usize = 256; // mask words (64 entries each) per block
+        let start = self.0.get_word_pos();
+        let mut kept = vec![0u64; n.div_ceil(64)];
+        crate::threads::chunks_indexed(&mut kept, BLOCK_WORDS, n, |block, words| {
+            let mut rng = self.0.clone();
+            let first = block * BLOCK_WORDS * 64;
+            rng.set_word_pos(start + 2 * first as u128);
+            for (w, word) in words.iter_mut().enumerate() {
+                let entries = n.saturating_sub(first + w * 64).min(64);
+                for bit in 0..entries {
+                    if rng.random::<f64>() >= p {
+                        *word |= 1 << bit;
+                    }
+                }
             }
-        }
+        });
+        self.0.set_word_pos(start + 2 * n as u128);
         let mask = DropoutMask { kept, keep };
         if x.device().is_cpu() {
             return x.contiguous()?.apply_op1(mask);
@@ -430,6 +445,37 @@ mod tests {
         assert_eq!(stop.best_epoch(), 1);
         assert_eq!(stop.observe(2, 0.4), Verdict::Continue);
         assert_eq!(stop.observe(3, 0.4), Verdict::Stop);
+    }
+
+    /// A mask large enough to split over the pool keeps exactly the entries one loop
+    /// over the stream keeps, and leaves the stream where that loop would.
+    #[test]
+    fn dropout_draws_the_same_mask_on_two_threads() {
+        let n = crate::threads::PARALLEL_MIN_WORK + 77;
+        let x = Tensor::ones(n, DType::F32, &Device::Cpu).unwrap();
+        let mut rng = SeededRng::new(4);
+        rng.0.random::<u32>(); // an odd word position to start from
+        let mut reference = SeededRng(rng.0.clone());
+        let want: Vec<f32> = (0..n)
+            .map(|_| {
+                if reference.0.random::<f64>() < 0.3 {
+                    0.0
+                } else {
+                    1.0 / 0.7
+                }
+            })
+            .collect();
+        let want_next = reference.0.random::<u64>();
+        for threads in [1, 2] {
+            let mut rng = SeededRng(rng.0.clone());
+            let got = crate::threads::with_threads(threads, || rng.dropout(&x, 0.3)).unwrap();
+            assert_eq!(
+                got.unwrap().to_vec1::<f32>().unwrap(),
+                want,
+                "{threads} threads"
+            );
+            assert_eq!(rng.0.random::<u64>(), want_next, "{threads} threads");
+        }
     }
 
     #[test]
