@@ -317,7 +317,7 @@ mod tests {
     fn split_passes_match_the_sequential_ones() {
         let n = PARALLEL_MIN_WORK + 333;
         let squares: Vec<u64> = (0..n as u64).map(|i| i * i).collect();
-        let doubled: Vec<u64> = (0..n as u64).map(|i| 3 * i + 1).collect();
+        let tripled_plus_one: Vec<u64> = (0..n as u64).map(|i| 3 * i + 1).collect();
         for threads in [1, 2] {
             let mapped = with_threads(threads, || map_in_order(n, 1, |i| (i as u64).pow(2)));
             assert_eq!(mapped.unwrap(), squares);
@@ -333,7 +333,7 @@ mod tests {
                 })
             })
             .unwrap();
-            assert_eq!(a, doubled, "{threads} threads");
+            assert_eq!(a, tripled_plus_one, "{threads} threads");
         }
     }
 
