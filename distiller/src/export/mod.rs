@@ -30,7 +30,7 @@ use frameless_engine::writer::{write_blob, write_blob_nodes, ModelWeights, Write
 use frameless_engine::{Model, Precision};
 use serde::{Deserialize, Serialize};
 
-use crate::quantize::{agreement, argmax, simulate};
+use crate::quantize::{agreement, argmax, simulate, NODE_WORK};
 use crate::sparse::Csr;
 use crate::threads::map_in_order;
 use crate::train::accuracy;
@@ -202,7 +202,7 @@ pub fn engine_logits(model: &Model, features: &Csr) -> Result<Vec<f32>, ExportEr
     // Nodes split over the pool in blocks (one scratch each); the first error in node
     // order is the one reported, as on one thread.
     const BLOCK: usize = 256;
-    let blocks = map_in_order(features.n_rows.div_ceil(BLOCK), BLOCK * 10_000, |b| {
+    let blocks = map_in_order(features.n_rows.div_ceil(BLOCK), BLOCK * NODE_WORK, |b| {
         let mut scratch = vec![0f32; model.scratch_len()];
         let mut out = Vec::with_capacity(BLOCK * model.dims().n_classes as usize);
         for i in b * BLOCK..features.n_rows.min((b + 1) * BLOCK) {

@@ -19,6 +19,7 @@ use frameless_engine::{Model, Precision};
 use serde::{Deserialize, Serialize};
 
 pub use simulate::simulate;
+pub(crate) use simulate::NODE_WORK;
 pub use weights::{all_nodes, linear_of, model_weights};
 
 use crate::sparse::Csr;

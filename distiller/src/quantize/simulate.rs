@@ -80,8 +80,9 @@ pub fn simulate(
     }))
 }
 
-/// About the multiply-adds of one node's forward pass, for [`map_in_order`]'s split.
-const NODE_WORK: usize = 10_000;
+/// About the multiply-adds of one node's forward pass (simulated or through the engine),
+/// for [`map_in_order`]'s split.
+pub(crate) const NODE_WORK: usize = 10_000;
 
 /// Each node's logits and gates, one after the other.
 fn concat(per_node: Vec<(Vec<f32>, Vec<f32>)>) -> (Vec<f32>, Vec<f32>) {

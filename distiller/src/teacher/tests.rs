@@ -149,9 +149,6 @@ fn bad_inputs_are_typed_errors() {
     ));
 }
 
-/// The one-operation spatial layer computes the candle chain's values and gradients bit
-/// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
-/// layer's input and, as a first layer, on dense and on sparse features.
 /// The spatial layer's element-wise passes (ReLU signs, bias, mask, band columns) split
 /// over the pool in blocks of 64 rows on a graph large enough to split (N·d ≥ 2^20, d not
 /// a multiple of 64): values and gradients bit for bit the candle chain's, on one thread
@@ -174,17 +171,14 @@ fn spatial_layer_gives_the_same_bits_on_two_threads() {
         let bias = rng.uniform((1, d), 0.5, DType::F32, &Device::Cpu).unwrap();
         let bias = Var::from_tensor(&bias).unwrap();
         let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
-        let pairs = bands
-            .iter()
-            .map(|b| (b.transform.clone(), b.propagation.clone()))
-            .collect();
         let out = if fused {
+            let pairs = bands
+                .iter()
+                .map(|b| (b.transform.clone(), b.propagation.clone()))
+                .collect();
             SpatialLayer::new(pairs, d).apply(projected.as_tensor(), bias.as_tensor())
         } else {
-            let chain =
-                super::models::spatial_chain(&bands, projected.as_tensor(), bias.as_tensor(), d);
-            drop(pairs);
-            chain
+            super::models::spatial_chain(&bands, projected.as_tensor(), bias.as_tensor(), d)
         };
         let out = out.unwrap();
         let grads = out.mul(&weights).unwrap().sum_all().unwrap().backward();
@@ -200,6 +194,9 @@ fn spatial_layer_gives_the_same_bits_on_two_threads() {
     assert_eq!(two, chain, "two threads");
 }
 
+/// The one-operation spatial layer computes the candle chain's values and gradients bit
+/// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
+/// layer's input and, as a first layer, on dense and on sparse features.
 #[test]
 fn spatial_layer_matches_the_chain() {
     use super::models::{spatial_chain, BandOps};
