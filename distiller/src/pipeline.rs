@@ -222,7 +222,7 @@ pub fn distill_from_soft_labels(
     let (student, report) = distill(config, &graph, &targets, settings, DType::F32, progress)?;
     let tables = student.tables(&graph)?;
     let logits: Vec<f32> = student
-        .forward_with_tables(&graph, &tables, Mode::Eval)?
+        .forward_with_tables(&graph, tables, Mode::Eval)?
         .logits
         .flatten_all()?
         .to_vec1()?;

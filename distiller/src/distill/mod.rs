@@ -219,7 +219,12 @@ pub fn distill(
     let mut tables = student.tables(graph)?;
     for epoch in 0..settings.max_epochs {
         let t0 = Instant::now();
-        let out = student.forward_with_tables(graph, &tables, Mode::Train(&mut rng))?;
+        // The training pass takes the tables: each is let go once its dropout has read it.
+        let out = student.forward_with_tables(
+            graph,
+            std::mem::take(&mut tables),
+            Mode::Train(&mut rng),
+        )?;
         let loss = kd_loss(
             &out.logits,
             &teacher,
@@ -236,7 +241,7 @@ pub fn distill(
         drop((out, grads));
         tables = student.tables(graph)?;
         train_seconds += t0.elapsed().as_secs_f64();
-        let eval = student.forward_with_tables(graph, &tables, Mode::Eval)?;
+        let eval = student.forward_with_tables(graph, tables.clone(), Mode::Eval)?;
         let pred = argmax_rows(&eval.logits)?;
         let val = accuracy(&pred, targets.labels, targets.val);
         let verdict = stop.observe(epoch, val);

@@ -144,10 +144,12 @@ pub fn spmm_chain(chain: &[SparseOperator], x: &Tensor) -> Result<Tensor> {
 }
 
 /// The operation behind [`spmm_chain`]: the matrices in the order they apply.
-struct Chain(Vec<SparseOperator>);
+pub(crate) struct Chain(pub(crate) Vec<SparseOperator>);
 
 impl Chain {
-    fn apply<T: WithDType + std::ops::AddAssign + Send + Sync>(
+    /// The product of the chain and the row-strided `x` (`k` columns, rows `stride`
+    /// apart), contiguous.
+    pub(crate) fn apply<T: WithDType + std::ops::AddAssign + Send + Sync>(
         &self,
         x: &[T],
         k: usize,
@@ -159,6 +161,21 @@ impl Chain {
         };
         let y = product(&first.matrix, x, k, stride);
         rest.iter().fold(y, |y, a| product(&a.matrix, &y, k, k))
+    }
+
+    /// `A_1ᵀ ⋯ A_mᵀ · g`: the gradient of the chain's input, as the nested calls'
+    /// backward passes compute it, in their order (the last matrix's transpose first).
+    ///
+    /// # Errors
+    /// As [`spmm_chain`].
+    pub(crate) fn backward(&self, grad: &Tensor) -> Result<Tensor> {
+        let transposed: Vec<_> = self
+            .0
+            .iter()
+            .rev()
+            .map(SparseOperator::transposed)
+            .collect();
+        spmm_chain(&transposed, grad)
     }
 }
 
@@ -183,15 +200,7 @@ impl CustomOp1 for Chain {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        // What the nested calls' backward passes compute, in their order: the last
-        // matrix's transpose first.
-        let transposed: Vec<_> = self
-            .0
-            .iter()
-            .rev()
-            .map(SparseOperator::transposed)
-            .collect();
-        Ok(Some(spmm_chain(&transposed, grad_res)?))
+        Ok(Some(self.backward(grad_res)?))
     }
 }
 

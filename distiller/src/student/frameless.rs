@@ -3,8 +3,8 @@
 
 use candle_core::{DType, Tensor, Var};
 
-use super::{Mode, Output, StudentConfig, StudentGraph};
-use crate::train::{add_bias, Dense, SeededRng};
+use super::{table, Mode, Output, StudentConfig, StudentGraph};
+use crate::train::{Dense, SeededRng};
 
 /// One stage: the feature encoder, the band tables `M_b`, their biases `c_b` and the gates.
 #[derive(Debug, Clone)]
@@ -19,6 +19,14 @@ pub struct StageParams {
     pub table_biases: Vec<Var>,
     /// Gate `a_b` (`2d × 1`) and `β_b` (`1 × 1`), one per band.
     pub gates: Vec<Dense>,
+}
+
+impl StageParams {
+    /// The table `M_b` and bias `c_b` band `band` reads (the shared one with `tie_bands`).
+    fn table_of(&self, band: usize) -> (&Tensor, &Tensor) {
+        let t = band.min(self.tables.len() - 1);
+        (self.tables[t].as_tensor(), self.table_biases[t].as_tensor())
+    }
 }
 
 /// Parameters of a frameless student.
@@ -120,11 +128,8 @@ impl FramelessParams {
             .map(|st| {
                 (0..graph.bands.len())
                     .map(|b| {
-                        let t = b.min(st.tables.len() - 1);
-                        add_bias(
-                            &graph.propagate(b, st.tables[t].as_tensor(), st.power)?,
-                            st.table_biases[t].as_tensor(),
-                        )
+                        let (m, c) = st.table_of(b);
+                        graph.table(b, m, c, st.power)
                     })
                     .collect()
             })
@@ -134,7 +139,7 @@ impl FramelessParams {
     pub(super) fn forward(
         &self,
         graph: &StudentGraph,
-        tables: &[Vec<Tensor>],
+        tables: Vec<Vec<Tensor>>,
         dropout: f64,
         mode: &mut Mode,
     ) -> candle_core::Result<Output> {
@@ -147,17 +152,19 @@ impl FramelessParams {
     pub(super) fn hidden(
         &self,
         graph: &StudentGraph,
-        tables: &[Vec<Tensor>],
+        tables: Vec<Vec<Tensor>>,
     ) -> candle_core::Result<Tensor> {
         Ok(self.run(graph, tables, 0.0, &mut Mode::Eval, false)?.logits)
     }
 
     /// The stages in order; with `classify`, the last stage mixes the band and feature
     /// classifiers' logits, otherwise it stops at the hidden mixture (returned as `logits`).
+    /// The tables are consumed: in training each one's dropout is the only node that
+    /// holds it, until it has read it.
     fn run(
         &self,
         graph: &StudentGraph,
-        tables: &[Vec<Tensor>],
+        tables: Vec<Vec<Tensor>>,
         dropout: f64,
         mode: &mut Mode,
         classify: bool,
@@ -179,8 +186,15 @@ impl FramelessParams {
             };
             let mut acc: Option<Tensor> = None;
             let mut gates = Vec::with_capacity(stage_tables.len());
-            for (b, (e, gate)) in stage_tables.iter().zip(&st.gates).enumerate() {
-                let e = mode.dropout(e, dropout)?;
+            for (b, (e, gate)) in stage_tables.into_iter().zip(&st.gates).enumerate() {
+                let (m, c) = st.table_of(b);
+                let e = match mode {
+                    Mode::Train(rng) if dropout > 0.0 && table::fused(m, c) => {
+                        let mask = rng.dropout_mask(e.elem_count(), dropout);
+                        table::dropped(graph.chain(b, st.power), m, c, e, mask)?
+                    }
+                    _ => mode.dropout(&e, dropout)?,
+                };
                 let alpha = candle_nn::ops::sigmoid(&gate.forward_pair(&e, &u)?)?;
                 let keep = alpha.affine(-1.0, 1.0)?;
                 let term = match &zx {

@@ -34,6 +34,7 @@
 
 mod frameless;
 mod mlp;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -292,14 +293,33 @@ impl StudentGraph {
     /// # Errors
     /// If `x` is not `N × k`.
     pub fn propagate(&self, band: usize, x: &Tensor, power: usize) -> candle_core::Result<Tensor> {
+        spmm_chain(&self.chain(band, power), x)
+    }
+
+    /// The table `E_b = P_b^power · m + c` of a band (`m` is `N × d`, `c` is `1 × d`),
+    /// one node of the autograd graph on the CPU (see `table`).
+    ///
+    /// # Errors
+    /// If `m` is not `N × d` or `c` not `1 × d`.
+    pub fn table(
+        &self,
+        band: usize,
+        m: &Tensor,
+        c: &Tensor,
+        power: usize,
+    ) -> candle_core::Result<Tensor> {
+        table::table(self.chain(band, power), m, c)
+    }
+
+    /// `P_b^power` as the sparse products that apply it, in their order.
+    pub(super) fn chain(&self, band: usize, power: usize) -> Vec<SparseOperator> {
         let ops = &self.bands[band];
         let once = [
             ops.transform.clone(),
             ops.propagation.clone(),
             ops.transform.transposed(),
         ];
-        let chain: Vec<_> = (0..power).flat_map(|_| once.iter().cloned()).collect();
-        spmm_chain(&chain, x)
+        (0..power).flat_map(|_| once.iter().cloned()).collect()
     }
 }
 
@@ -416,7 +436,7 @@ impl Student {
     /// Candle errors.
     pub fn forward(&self, graph: &StudentGraph, mode: Mode) -> candle_core::Result<Output> {
         let tables = self.tables(graph)?;
-        self.forward_with_tables(graph, &tables, mode)
+        self.forward_with_tables(graph, tables, mode)
     }
 
     /// The last hidden layer in eval mode, `N × d`: mlp `ReLU(Lin₁(x))`; fmlp-s / fmlp-o
@@ -428,18 +448,20 @@ impl Student {
     pub fn hidden(&self, graph: &StudentGraph) -> candle_core::Result<Tensor> {
         match &self.params {
             Params::Mlp(p) => p.hidden_layer(graph),
-            Params::Frameless(p) => p.hidden(graph, &self.tables(graph)?),
+            Params::Frameless(p) => p.hidden(graph, self.tables(graph)?),
         }
     }
 
     /// Forward pass with precomputed [`Student::tables`] (what the engine computes).
+    /// The tables are consumed (a clone is cheap: tensors share their storage): a
+    /// training pass lets go of each one once its dropout has read it.
     ///
     /// # Errors
     /// Candle errors.
     pub fn forward_with_tables(
         &self,
         graph: &StudentGraph,
-        tables: &[Vec<Tensor>],
+        tables: Vec<Vec<Tensor>>,
         mut mode: Mode,
     ) -> candle_core::Result<Output> {
         match &self.params {

@@ -173,7 +173,7 @@ fn precomputed_tables_give_the_same_forward() {
         assert_eq!(tables.len(), expect_stages);
         let a = s.forward(&t.graph, Mode::Eval).unwrap().logits;
         let b = s
-            .forward_with_tables(&t.graph, &tables, Mode::Eval)
+            .forward_with_tables(&t.graph, tables.clone(), Mode::Eval)
             .unwrap()
             .logits;
         assert_eq!(vec2(&a), vec2(&b));
@@ -215,4 +215,59 @@ fn bad_inputs_are_errors() {
     assert!(Student::new(&config, &t.graph, 2, &mut SeededRng::new(0), DType::F32).is_err());
     assert!("fmlp-x".parse::<StudentKind>().is_err());
     assert_eq!("fmlp-o".parse::<StudentKind>().unwrap(), StudentKind::FmlpO);
+}
+
+#[test]
+fn fused_tables_give_the_bits_of_bias_and_dropout() {
+    // The band table and its dropout as single nodes (`table`) against the three
+    // operations they replace: values, and the gradients of M_b and c_b, bit for bit.
+    use crate::sparse::spmm_chain;
+    use crate::train::add_bias;
+    use candle_core::Var;
+    let t = toy(40, 6, 2, 5);
+    let mut rng = SeededRng::new(11);
+    let m =
+        Var::from_tensor(&rng.uniform((40, 8), 1.0, DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let c = Var::from_tensor(&rng.uniform((1, 8), 1.0, DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let weights = rng.uniform((40, 8), 1.0, DType::F32, &Device::Cpu).unwrap();
+    let bits = |t: &Tensor| -> Vec<u32> {
+        t.flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f32::to_bits)
+            .collect()
+    };
+    for power in [1, 2] {
+        let chain = t.graph.chain(1, power);
+        let (mt, ct) = (m.as_tensor(), c.as_tensor());
+        assert!(table::fused(mt, ct));
+        let reference = add_bias(&spmm_chain(&chain, mt).unwrap(), ct).unwrap();
+        let fused = t.graph.table(1, mt, ct, power).unwrap();
+        // Each result: its values, then ∂M and ∂c of Σ weights ⊙ result.
+        let outcome = |y: &Tensor| {
+            let grads = (y * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            [
+                bits(y),
+                bits(grads.get(mt).unwrap()),
+                bits(grads.get(ct).unwrap()),
+            ]
+        };
+        assert_eq!(outcome(&fused), outcome(&reference), "table, power {power}");
+        let seed = power as u64;
+        let reference = SeededRng::new(seed).dropout(&reference, 0.5).unwrap();
+        let mask = SeededRng::new(seed).dropout_mask(40 * 8, 0.5);
+        let dropped = table::dropped(chain, mt, ct, fused, mask).unwrap();
+        assert_eq!(
+            outcome(&dropped),
+            outcome(&reference),
+            "dropped, power {power}"
+        );
+    }
 }

@@ -43,6 +43,16 @@ pub fn column_sums(x: &Tensor) -> Result<Tensor> {
     }
 }
 
+/// Adds `bias` to every row of the row-major `x` (rows of `bias.len()` entries), in
+/// place: the values [`add_bias`] gives.
+pub(crate) fn add_to_rows<T: WithDType>(x: &mut [T], bias: &[T]) {
+    for row in x.chunks_exact_mut(bias.len().max(1)) {
+        for (o, &b) in row.iter_mut().zip(bias) {
+            *o += b;
+        }
+    }
+}
+
 /// The operation behind [`add_bias`].
 struct RowBias;
 
@@ -60,11 +70,7 @@ impl CustomOp2 for RowBias {
     ) -> Result<(CpuStorage, Shape)> {
         fn add<T: WithDType>(x: &[T], bias: &[T]) -> Vec<T> {
             let mut out = x.to_vec();
-            for row in out.chunks_exact_mut(bias.len().max(1)) {
-                for (o, &b) in row.iter_mut().zip(bias) {
-                    *o += b;
-                }
-            }
+            add_to_rows(&mut out, bias);
             out
         }
         let (Some((x0, x1)), Some((b0, b1))) = (

@@ -9,6 +9,7 @@ mod bias;
 mod dense;
 mod loss;
 
+pub(crate) use bias::add_to_rows;
 pub use bias::{add_bias, column_sums};
 pub use dense::Dense;
 pub use loss::kd_loss;
@@ -75,8 +76,19 @@ impl SeededRng {
         if p <= 0.0 {
             return Ok(x.clone());
         }
+        let mask = self.dropout_mask(x.elem_count(), p);
+        if x.device().is_cpu() {
+            return x.contiguous()?.apply_op1(mask);
+        }
+        let values: Vec<f32> = (0..x.elem_count()).map(|i| mask.factor(i)).collect();
+        let mask = Tensor::from_vec(values, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x.mul(&mask)
+    }
+
+    /// The mask [`SeededRng::dropout`] draws for `n` entries and probability `p`
+    /// (`0 < p < 1`), advancing the stream as it does.
+    pub(crate) fn dropout_mask(&mut self, n: usize, p: f64) -> DropoutMask {
         let keep = (1.0 / (1.0 - p)) as f32;
-        let n = x.elem_count();
         // Entry i keeps its value if the stream's i-th f64 from here (two words each) is
         // at least p. A block of entries seeks a copy of the stream to its own first
         // draw, so blocks split over the pool draw what one loop would.
@@ -97,13 +109,7 @@ impl SeededRng {
             }
         });
         self.0.set_word_pos(start + 2 * n as u128);
-        let mask = DropoutMask { kept, keep };
-        if x.device().is_cpu() {
-            return x.contiguous()?.apply_op1(mask);
-        }
-        let values: Vec<f32> = (0..x.elem_count()).map(|i| mask.factor(i)).collect();
-        let mask = Tensor::from_vec(values, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        x.mul(&mask)
+        DropoutMask { kept, keep }
     }
 }
 
@@ -111,7 +117,7 @@ impl SeededRng {
 /// mask tensor would hold it) or by 0, forward and backward, exactly as `x * mask` and
 /// its gradient `∂y * mask` would (no mask tensor, and no gradient of one, is formed).
 #[derive(Clone)]
-struct DropoutMask {
+pub(crate) struct DropoutMask {
     kept: Vec<u64>,
     keep: f32,
 }
@@ -131,7 +137,7 @@ impl DropoutMask {
     }
 
     /// `x ⊙ mask`: each entry times `keep` or 0, one mask word per 64 entries.
-    fn apply<T: candle_core::WithDType>(&self, x: &[T]) -> Vec<T> {
+    pub(crate) fn apply<T: candle_core::WithDType>(&self, x: &[T]) -> Vec<T> {
         let (keep, zero) = (T::from_f64(f64::from(self.keep)), T::zero());
         let words = self.kept.iter().copied().chain(std::iter::repeat(0));
         let mut out = Vec::with_capacity(x.len());
