@@ -149,6 +149,33 @@ impl FeatureMatrix {
 }
 
 impl FeatureMatrix {
+    /// Whether [`FeatureMatrix::cpu_product`] takes `w`: on the CPU, and (dense features)
+    /// of the dense copy's dtype, f32.
+    pub(crate) fn multiplies_on_cpu(&self, w: &Tensor) -> bool {
+        w.device().is_cpu()
+            && match self {
+                Self::Sparse(_) => true,
+                Self::Dense { dense, .. } => dense.dtype() == w.dtype(),
+            }
+    }
+
+    /// `X · w` from `w`'s storage, for an operation of its own that
+    /// [`FeatureMatrix::multiplies_on_cpu`] admits: the values [`FeatureMatrix::matmul`]
+    /// gives.
+    ///
+    /// # Errors
+    /// On a shape mismatch, or a `w` that `multiplies_on_cpu` refuses.
+    pub(crate) fn cpu_product(
+        &self,
+        w: &CpuStorage,
+        layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        match self {
+            Self::Sparse(op) => op.cpu_fwd(w, layout),
+            Self::Dense { dense, .. } => ConstantLeft(dense.clone()).cpu_fwd(w, layout),
+        }
+    }
+
     /// `Xᵀ · g`: the gradient of `X·w` with respect to `w` given the gradient `g` of the
     /// product, exactly as the backward pass of [`FeatureMatrix::matmul`] forms it.
     ///

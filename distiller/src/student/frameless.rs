@@ -173,12 +173,21 @@ impl FramelessParams {
         let mut h: Option<Tensor> = None;
         for (s, (st, stage_tables)) in self.stages.iter().zip(tables).enumerate() {
             let last = s + 1 == n_stages;
-            let u = match &h {
-                None => st.encoder.forward_features(&graph.features)?,
-                Some(h) => st.encoder.forward(h)?,
+            let u = match (&h, &mut *mode) {
+                // Nothing between the output stage's feature layer and its dropout: one
+                // node of the graph.
+                (None, Mode::Train(rng)) if last => {
+                    st.encoder
+                        .forward_features_dropped(&graph.features, rng, dropout)?
+                }
+                (h, _) => {
+                    let u = match h {
+                        None => st.encoder.forward_features(&graph.features)?,
+                        Some(h) => st.encoder.forward(h)?,
+                    };
+                    mode.dropout(&if last { u } else { u.relu()? }, dropout)?
+                }
             };
-            let u = if last { u } else { u.relu()? };
-            let u = mode.dropout(&u, dropout)?;
             let zx = if last && classify {
                 Some(self.feature_classifier.forward(&u)?)
             } else {

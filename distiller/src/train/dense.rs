@@ -1,8 +1,10 @@
 //! The dense layer every model shares: `y = x W + b`, PyTorch `nn.Linear` initialisation.
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Shape, Tensor, Var};
 
-use super::{add_bias, SeededRng};
+use super::{add_bias, add_to_rows, column_sums, DropoutMask, SeededRng};
+use crate::sparse::spmm::within;
 use crate::sparse::FeatureMatrix;
 
 /// A linear layer `y = x W + b` with `W` stored `in × out` (candle layout).
@@ -56,11 +58,179 @@ impl Dense {
     /// # Errors
     /// On a shape mismatch.
     pub fn forward_features(&self, x: &FeatureMatrix) -> candle_core::Result<Tensor> {
-        add_bias(&x.matmul(self.weight.as_tensor())?, self.bias.as_tensor())
+        let (w, b) = (self.weight.as_tensor(), self.bias.as_tensor());
+        if self.fuses(x) {
+            return w.apply_op2(b, FeatureLayer::new(x, None));
+        }
+        add_bias(&x.matmul(w)?, b)
+    }
+
+    /// [`Dense::forward_features`], then inverted dropout with probability `p` drawn
+    /// from `rng` ([`SeededRng::dropout`]): the same values and gradients.
+    ///
+    /// # Errors
+    /// On a shape mismatch.
+    pub fn forward_features_dropped(
+        &self,
+        x: &FeatureMatrix,
+        rng: &mut SeededRng,
+        p: f64,
+    ) -> candle_core::Result<Tensor> {
+        let (w, b) = (self.weight.as_tensor(), self.bias.as_tensor());
+        if p > 0.0 && self.fuses(x) {
+            let mask = rng.dropout_mask(x.n_rows() * w.dim(1)?, p);
+            return w.apply_op2(b, FeatureLayer::new(x, Some(mask)));
+        }
+        rng.dropout(&self.forward_features(x)?, p)
+    }
+
+    /// Whether [`FeatureLayer`] computes `x W + b` here.
+    fn fuses(&self, x: &FeatureMatrix) -> bool {
+        let (w, b) = (self.weight.as_tensor(), self.bias.as_tensor());
+        x.multiplies_on_cpu(w)
+            && b.device().is_cpu()
+            && b.dtype() == w.dtype()
+            && w.rank() == 2
+            && w.dims().get(1).is_some_and(|&d| b.dims() == [1, d])
+            && w.is_contiguous()
+            && b.is_contiguous()
     }
 
     /// The weight and the bias, for the optimiser.
     pub fn vars(&self) -> [Var; 2] {
         [self.weight.clone(), self.bias.clone()]
+    }
+}
+
+/// `X W + b`, times a dropout mask in training: the values and gradients of
+/// [`FeatureMatrix::matmul`], [`add_bias`] and [`SeededRng::dropout`] (the same sums in
+/// the same order, so the same bits), as one node of the autograd graph over `W` and `b`
+/// on the CPU. The three operations would keep the product and the biased product, each
+/// `N × d`, until the backward pass, which reads neither.
+struct FeatureLayer {
+    features: FeatureMatrix,
+    mask: Option<DropoutMask>,
+}
+
+impl FeatureLayer {
+    fn new(features: &FeatureMatrix, mask: Option<DropoutMask>) -> Self {
+        Self {
+            features: features.clone(),
+            mask,
+        }
+    }
+
+    /// `y ⊙ mask`, or `y` without a mask.
+    fn masked<T: candle_core::WithDType>(&self, y: Vec<T>) -> Vec<T> {
+        match &self.mask {
+            Some(mask) => mask.apply(&y),
+            None => y,
+        }
+    }
+}
+
+impl CustomOp2 for FeatureLayer {
+    fn name(&self) -> &'static str {
+        "feature-layer"
+    }
+
+    fn cpu_fwd(
+        &self,
+        w: &CpuStorage,
+        w_layout: &Layout,
+        b: &CpuStorage,
+        b_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (y, shape) = self.features.cpu_product(w, w_layout)?;
+        let Some((b0, b1)) = b_layout.contiguous_offsets() else {
+            candle_core::bail!("feature layer: the bias must be contiguous");
+        };
+        let y = match (y, b) {
+            (CpuStorage::F32(mut y), CpuStorage::F32(b)) => {
+                add_to_rows(&mut y, within(b, b0, b1)?);
+                CpuStorage::F32(self.masked(y))
+            }
+            (CpuStorage::F64(mut y), CpuStorage::F64(b)) => {
+                add_to_rows(&mut y, within(b, b0, b1)?);
+                CpuStorage::F64(self.masked(y))
+            }
+            (y, _) => candle_core::bail!("feature layer: a bias of dtype {:?}", y.dtype()),
+        };
+        Ok((y, shape))
+    }
+
+    fn bwd(
+        &self,
+        _w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = match &self.mask {
+            Some(mask) => grad.contiguous()?.apply_op1_no_bwd(mask)?,
+            None => grad.clone(),
+        };
+        Ok((
+            Some(self.features.weights_gradient(&grad)?),
+            Some(column_sums(&grad)?),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sparse::Csr;
+
+    #[test]
+    fn the_feature_layer_gives_the_bits_of_its_three_operations() {
+        // `FeatureLayer` against `matmul`, `add_bias` and `dropout` done apart: values, and
+        // the gradients of W and b, bit for bit, for sparse and dense features, with and
+        // without dropout. Uneven values, so a sum in another order would show.
+        let mut rng = SeededRng::new(5);
+        let (n, f, d) = (30, 9, 7);
+        let layer = Dense::new(f, d, &mut rng, DType::F32, &Device::Cpu).unwrap();
+        let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
+        let bits = |t: &Tensor| -> Vec<u32> {
+            let values: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+            values.into_iter().map(f32::to_bits).collect()
+        };
+        // Each result: its values, then ∂W and ∂b of Σ weights ⊙ result.
+        let outcome = |y: &Tensor| {
+            let grads = (y * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            [
+                bits(y),
+                bits(grads.get(&layer.weight).unwrap()),
+                bits(grads.get(&layer.bias).unwrap()),
+            ]
+        };
+        for every in [7, 1] {
+            let triplets: Vec<(u32, u32, f32)> = (0..n * f)
+                .filter(|k| k % every == 0)
+                .map(|k| ((k / f) as u32, (k % f) as u32, 0.1 + (k as f32).sin()))
+                .collect();
+            let x = FeatureMatrix::new(&Csr::from_triplets(n, f, &triplets).unwrap()).unwrap();
+            assert_eq!(x.is_sparse(), every > 1);
+            assert!(layer.fuses(&x));
+            let (w, b) = (layer.weight.as_tensor(), layer.bias.as_tensor());
+            let reference = add_bias(&x.matmul(w).unwrap(), b).unwrap();
+            let fused = layer.forward_features(&x).unwrap();
+            assert_eq!(outcome(&fused), outcome(&reference), "every {every}");
+            let seed = every as u64;
+            let reference = SeededRng::new(seed).dropout(&reference, 0.5).unwrap();
+            let dropped = layer
+                .forward_features_dropped(&x, &mut SeededRng::new(seed), 0.5)
+                .unwrap();
+            assert_eq!(
+                outcome(&dropped),
+                outcome(&reference),
+                "dropped, every {every}"
+            );
+        }
     }
 }
