@@ -234,11 +234,12 @@ pub fn distill(
             settings.tau,
         )?;
         let grads = loss.backward()?;
+        // The forward graph goes before the step, the gradients before the next tables
+        // are built: each would otherwise add to the epoch's peak.
+        let loss_value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        drop((out, loss));
         adam.step(&grads)?;
-        // The step's graph and gradients go before the next tables are built (with
-        // the evaluation below, the epoch's peak otherwise).
-        let loss = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        drop((out, grads));
+        drop(grads);
         tables = student.tables(graph)?;
         train_seconds += t0.elapsed().as_secs_f64();
         let eval = student.forward_with_tables(graph, tables.clone(), Mode::Eval)?;
@@ -255,7 +256,7 @@ pub fn distill(
         }
         progress.report(ProgressEvent::Epoch {
             epoch,
-            loss,
+            loss: loss_value,
             val_accuracy: val,
             best_val_accuracy: stop.best_val_accuracy(),
         });

@@ -6,7 +6,7 @@ use super::spatial::SpatialLayer;
 use super::{TeacherConfig, TeacherKind};
 use crate::framelet::FrameletOperators;
 use crate::sparse::{spmm, Csr, FeatureMatrix, SparseOperator};
-use crate::train::{add_bias, SeededRng};
+use crate::train::{add_bias, product, SeededRng};
 
 /// The sparse operators of one band, ready for autograd.
 pub(super) struct BandOps {
@@ -203,12 +203,12 @@ impl Model {
             let op = SpatialLayer::new(self.band_pairs(), layer.d_out);
             return match h {
                 None => op.apply_first(&self.features_op, theta, layer.bias.as_tensor()),
-                Some(x) => op.apply(&x.matmul(theta)?, layer.bias.as_tensor()),
+                Some(x) => op.apply(&product(x, theta)?, layer.bias.as_tensor()),
             };
         }
         let projected = match h {
             None => self.features_op.matmul(theta)?,
-            Some(x) => x.matmul(theta)?,
+            Some(x) => product(x, theta)?,
         };
         match self.kind {
             TeacherKind::Spectral => self.spectral_layer(&projected, layer),

@@ -263,10 +263,12 @@ impl Trainer {
         let log_probs = log_softmax(&logits.index_select(&self.train_ids, 0)?)?;
         let loss = candle_nn::loss::nll(&log_probs, &self.train_labels)?;
         let grads = loss.backward()?;
-        self.adam.step(&grads)?;
         let value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-        // The step's graph and gradients go before the next first layer is built.
-        drop((loss, log_probs, logits, grads));
+        // The forward graph goes before the step, the gradients before the next first
+        // layer is built.
+        drop((loss, log_probs, logits));
+        self.adam.step(&grads)?;
+        drop(grads);
         self.first_layer = self.model.mode_free_first_layer()?;
         Ok(value)
     }

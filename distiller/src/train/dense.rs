@@ -37,7 +37,7 @@ impl Dense {
     /// # Errors
     /// On a shape mismatch.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        add_bias(&x.matmul(self.weight.as_tensor())?, self.bias.as_tensor())
+        add_bias(&product(x, self.weight.as_tensor())?, self.bias.as_tensor())
     }
 
     /// `[a | b] W + bias` without forming `[a | b]`: `a W_top + b W_bottom + bias`
@@ -48,8 +48,8 @@ impl Dense {
     /// On a shape mismatch.
     pub fn forward_pair(&self, a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
         let (w, da) = (self.weight.as_tensor(), a.dim(1)?);
-        let top = a.matmul(&w.narrow(0, 0, da)?)?;
-        let bottom = b.matmul(&w.narrow(0, da, w.dim(0)?.saturating_sub(da))?)?;
+        let top = product(a, &w.narrow(0, 0, da)?)?;
+        let bottom = product(b, &w.narrow(0, da, w.dim(0)?.saturating_sub(da))?)?;
         add_bias(&(top + bottom)?, self.bias.as_tensor())
     }
 
@@ -99,6 +99,74 @@ impl Dense {
     /// The weight and the bias, for the optimiser.
     pub fn vars(&self) -> [Var; 2] {
         [self.weight.clone(), self.bias.clone()]
+    }
+}
+
+/// `x · w` for two tensors, as candle's `matmul` computes it and differentiates it, except
+/// that on the CPU the two gradients come out detached.
+///
+/// candle's backward pass builds each gradient from the forward tensors, and where those
+/// are tracked (a weight, an activation) the gradient is tracked too: until its node's
+/// turn comes, a pending gradient holds the zeros it was added to and every term of its
+/// sum. For a layer read by several heads (a band table, the feature embedding) that is
+/// three or four `N × d` tensors per pending gradient, the epoch's peak. Here the same
+/// products come out detached and hold nothing.
+///
+/// # Errors
+/// On a shape mismatch.
+pub(crate) fn product(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    // candle's matmul fills an empty product with zeros rather than calling the kernel.
+    let fits = x.device().is_cpu()
+        && w.device().is_cpu()
+        && x.rank() == 2
+        && w.rank() == 2
+        && x.elem_count() > 0
+        && w.elem_count() > 0;
+    if fits {
+        x.apply_op2(w, Product)
+    } else {
+        x.matmul(w)
+    }
+}
+
+/// The operation of [`product`].
+struct Product;
+
+impl CustomOp2 for Product {
+    fn name(&self) -> &'static str {
+        "product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        w: &CpuStorage,
+        w_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        // What `Tensor::matmul` calls for two matrices.
+        let (&[m, k], &[k2, n]) = (x_layout.dims(), w_layout.dims()) else {
+            candle_core::bail!("product: two matrices expected");
+        };
+        if k != k2 {
+            candle_core::bail!("product: {m}×{k} times {k2}×{n}");
+        }
+        Ok((
+            x.matmul(w, (1, m, n, k), x_layout, w_layout)?,
+            Shape::from((m, n)),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // candle's own matmul backward, on detached operands.
+        let (x, w) = (x.detach(), w.detach());
+        Ok((Some(grad.matmul(&w.t()?)?), Some(x.t()?.matmul(grad)?)))
     }
 }
 
@@ -181,6 +249,41 @@ impl CustomOp2 for FeatureLayer {
 mod tests {
     use super::*;
     use crate::sparse::Csr;
+
+    #[test]
+    fn the_product_gives_matmuls_bits_and_detached_gradients() {
+        // `product` against candle's `matmul`: the same values and gradients bit for bit,
+        // and (the point of it) gradients that hold no graph, where matmul's do.
+        let mut rng = SeededRng::new(3);
+        let x = Var::from_tensor(&rng.uniform((30, 9), 1.0, DType::F32, &Device::Cpu).unwrap())
+            .unwrap();
+        let w =
+            Var::from_tensor(&rng.uniform((9, 4), 1.0, DType::F32, &Device::Cpu).unwrap()).unwrap();
+        let weights = rng.uniform((30, 4), 1.0, DType::F32, &Device::Cpu).unwrap();
+        let run = |y: Tensor| {
+            let grads = (&y * &weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let (gx, gw) = (grads.get(&x).unwrap(), grads.get(&w).unwrap());
+            let values = [&y, gx, gw].map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+            (values, gx.track_op() || gw.track_op())
+        };
+        let (reference, reference_tracked) = run(x.matmul(&w).unwrap());
+        let (values, tracked) = run(product(&x, &w).unwrap());
+        let bits = |v: &[Vec<f32>; 3]| {
+            v.clone()
+                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>())
+        };
+        assert_eq!(bits(&values), bits(&reference));
+        assert!(
+            reference_tracked,
+            "candle's matmul gradients hold their graph"
+        );
+        assert!(!tracked, "the product's gradients are detached");
+    }
 
     #[test]
     fn the_feature_layer_gives_the_bits_of_its_three_operations() {

@@ -5,16 +5,19 @@
 //! Determinism: all randomness comes from one [`SeededRng`] per run, never from candle's
 //! device RNG, so the same seed gives the same weights on every run.
 
+mod adam;
 mod bias;
 mod dense;
 mod loss;
 
+pub use adam::{Adam, AdamConfig};
 pub(crate) use bias::add_to_rows;
 pub use bias::{add_bias, column_sums};
+pub(crate) use dense::product;
 pub use dense::Dense;
 pub use loss::kd_loss;
 
-use candle_core::{backprop::GradStore, DType, Device, Result, Tensor, Var};
+use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -182,80 +185,6 @@ impl candle_core::CustomOp1 for DropoutMask {
     }
 }
 
-/// Adam hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AdamConfig {
-    /// Learning rate.
-    pub lr: f64,
-    /// L2 penalty added to the gradient (PyTorch `Adam(weight_decay=…)`, not AdamW).
-    pub weight_decay: f64,
-}
-
-impl Default for AdamConfig {
-    fn default() -> Self {
-        Self {
-            lr: 0.01,
-            weight_decay: 5e-4,
-        }
-    }
-}
-
-/// Adam (Kingma & Ba) with L2 weight decay folded into the gradient, as PyTorch does.
-pub struct Adam {
-    vars: Vec<Var>,
-    first_moment: Vec<Tensor>,
-    second_moment: Vec<Tensor>,
-    step: i32,
-    config: AdamConfig,
-}
-
-impl Adam {
-    const BETA1: f64 = 0.9;
-    const BETA2: f64 = 0.999;
-    const EPS: f64 = 1e-8;
-
-    /// An optimiser over `vars`.
-    pub fn new(vars: Vec<Var>, config: AdamConfig) -> Result<Self> {
-        let zeros = |v: &Var| v.as_tensor().zeros_like();
-        let first_moment = vars.iter().map(zeros).collect::<Result<_>>()?;
-        let second_moment = vars.iter().map(zeros).collect::<Result<_>>()?;
-        Ok(Self {
-            vars,
-            first_moment,
-            second_moment,
-            step: 0,
-            config,
-        })
-    }
-
-    /// One update from the gradients of a backward pass; variables without a gradient stay.
-    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
-        self.step += 1;
-        let bias1 = 1.0 - Self::BETA1.powi(self.step);
-        let bias2 = 1.0 - Self::BETA2.powi(self.step);
-        for ((var, m), v) in self
-            .vars
-            .iter()
-            .zip(&mut self.first_moment)
-            .zip(&mut self.second_moment)
-        {
-            let Some(grad) = grads.get(var) else { continue };
-            let grad = if self.config.weight_decay > 0.0 {
-                (grad + var.as_tensor().affine(self.config.weight_decay, 0.0)?)?
-            } else {
-                grad.clone()
-            };
-            *m = ((m.affine(Self::BETA1, 0.0)? + grad.affine(1.0 - Self::BETA1, 0.0)?)?).detach();
-            *v = ((v.affine(Self::BETA2, 0.0)? + grad.sqr()?.affine(1.0 - Self::BETA2, 0.0)?)?)
-                .detach();
-            let denom = v.affine(1.0 / bias2, 0.0)?.sqrt()?.affine(1.0, Self::EPS)?;
-            let update = m.affine(self.config.lr / bias1, 0.0)?.div(&denom)?;
-            var.set(&var.as_tensor().sub(&update)?)?;
-        }
-        Ok(())
-    }
-}
-
 /// What [`EarlyStopping::observe`] decided about an epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -389,58 +318,6 @@ mod tests {
             assert!(ours.0.contains(&0) && ours.0.iter().any(|&b| b != 0));
             assert_eq!(ours, theirs, "{dtype:?}");
         }
-    }
-
-    #[test]
-    fn adam_matches_a_hand_computed_first_step() {
-        // Step 1 with bias correction: update = lr · g / (|g| + eps) = lr · sign(g).
-        // g = 2·p + wd·p for loss p²: with p = 1, wd = 0.5 → g = 2.5 > 0, p → 1 − 0.1.
-        let p = Var::new(&[1f64], &Device::Cpu).unwrap();
-        let mut adam = Adam::new(
-            vec![p.clone()],
-            AdamConfig {
-                lr: 0.1,
-                weight_decay: 0.5,
-            },
-        )
-        .unwrap();
-        let grads = p
-            .as_tensor()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        adam.step(&grads).unwrap();
-        let v = p.as_tensor().to_vec1::<f64>().unwrap()[0];
-        assert!((v - 0.9).abs() < 1e-6, "{v}");
-    }
-
-    #[test]
-    fn adam_minimises_a_quadratic() {
-        let p = Var::new(&[3f64, -2.0], &Device::Cpu).unwrap();
-        let mut adam = Adam::new(
-            vec![p.clone()],
-            AdamConfig {
-                lr: 0.1,
-                weight_decay: 0.0,
-            },
-        )
-        .unwrap();
-        for _ in 0..300 {
-            let grads = p
-                .as_tensor()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            adam.step(&grads).unwrap();
-        }
-        let v = p.as_tensor().to_vec1::<f64>().unwrap();
-        assert!(v.iter().all(|x| x.abs() < 0.05), "{v:?}");
     }
 
     #[test]
