@@ -37,9 +37,12 @@ impl MemReport {
             .elapsed()
             .as_secs_f64();
         match memory::resident() {
+            // The peak also in whole MiB: goals are stated in GB, and one decimal of
+            // GiB cannot say on which side of one a peak lies.
             Some(r) => eprintln!(
-                "memory: {name:<44} peak {:>9}  resident after {:>9}  {seconds:>8.2} s",
+                "memory: {name:<44} peak {:>9} ({:>6} MiB)  resident after {:>9}  {seconds:>8.2} s",
                 Size(r.peak).to_string(),
+                r.peak >> 20,
                 Size(r.now).to_string()
             ),
             None => eprintln!("memory: {name}: not known on this system"),
