@@ -140,3 +140,17 @@ pub fn bits(t: &Tensor) -> Vec<u64> {
         .map(f64::to_bits)
         .collect()
 }
+
+/// The [`bits`] of `y`, then of the gradient of `Σ weights ⊙ y` with respect to each of
+/// `wrt`: what a fused operation must reproduce of the operations it replaces.
+pub fn value_and_gradient_bits(y: &Tensor, weights: &Tensor, wrt: &[&Tensor]) -> Vec<Vec<u64>> {
+    let grads = (y * weights)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    std::iter::once(bits(y))
+        .chain(wrt.iter().map(|t| bits(grads.get(t).unwrap())))
+        .collect()
+}

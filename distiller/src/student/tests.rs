@@ -222,6 +222,7 @@ fn fused_tables_give_the_bits_of_bias_and_dropout() {
     // The band table and its dropout as single nodes (`table`) against the three
     // operations they replace: values, and the gradients of M_b and c_b, bit for bit.
     use crate::sparse::spmm_chain;
+    use crate::testutil::value_and_gradient_bits;
     use crate::train::add_bias;
     use candle_core::Var;
     let t = toy(40, 6, 2, 5);
@@ -230,35 +231,13 @@ fn fused_tables_give_the_bits_of_bias_and_dropout() {
         Var::from_tensor(&rng.uniform((40, 8), 1.0, DType::F32, &Device::Cpu).unwrap()).unwrap();
     let c = Var::from_tensor(&rng.uniform((1, 8), 1.0, DType::F32, &Device::Cpu).unwrap()).unwrap();
     let weights = rng.uniform((40, 8), 1.0, DType::F32, &Device::Cpu).unwrap();
-    let bits = |t: &Tensor| -> Vec<u32> {
-        t.flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(f32::to_bits)
-            .collect()
-    };
     for power in [1, 2] {
         let chain = t.graph.chain(1, power);
         let (mt, ct) = (m.as_tensor(), c.as_tensor());
         assert!(table::fused(mt, ct));
         let reference = add_bias(&spmm_chain(&chain, mt).unwrap(), ct).unwrap();
         let fused = t.graph.table(1, mt, ct, power).unwrap();
-        // Each result: its values, then ∂M and ∂c of Σ weights ⊙ result.
-        let outcome = |y: &Tensor| {
-            let grads = (y * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            [
-                bits(y),
-                bits(grads.get(mt).unwrap()),
-                bits(grads.get(ct).unwrap()),
-            ]
-        };
+        let outcome = |y: &Tensor| value_and_gradient_bits(y, &weights, &[mt, ct]);
         assert_eq!(outcome(&fused), outcome(&reference), "table, power {power}");
         let seed = power as u64;
         let reference = SeededRng::new(seed).dropout(&reference, 0.5).unwrap();

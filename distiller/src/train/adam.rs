@@ -347,15 +347,7 @@ mod tests {
             },
         )
         .unwrap();
-        let grads = p
-            .as_tensor()
-            .sqr()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        adam.step(&grads).unwrap();
+        adam.step(&square_gradients(&p)).unwrap();
         let v = p.as_tensor().to_vec1::<f64>().unwrap()[0];
         assert!((v - 0.9).abs() < 1e-6, "{v}");
     }
@@ -372,18 +364,21 @@ mod tests {
         )
         .unwrap();
         for _ in 0..300 {
-            let grads = p
-                .as_tensor()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            adam.step(&grads).unwrap();
+            adam.step(&square_gradients(&p)).unwrap();
         }
         let v = p.as_tensor().to_vec1::<f64>().unwrap();
         assert!(v.iter().all(|x| x.abs() < 0.05), "{v:?}");
+    }
+
+    /// The gradients of `Σ p²`.
+    fn square_gradients(p: &Var) -> GradStore {
+        p.as_tensor()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
     }
 
     /// The first variable of the test above before any step.

@@ -249,6 +249,7 @@ impl CustomOp2 for FeatureLayer {
 mod tests {
     use super::*;
     use crate::sparse::Csr;
+    use crate::testutil::value_and_gradient_bits;
 
     #[test]
     fn the_product_gives_matmuls_bits_and_detached_gradients() {
@@ -261,23 +262,19 @@ mod tests {
             Var::from_tensor(&rng.uniform((9, 4), 1.0, DType::F32, &Device::Cpu).unwrap()).unwrap();
         let weights = rng.uniform((30, 4), 1.0, DType::F32, &Device::Cpu).unwrap();
         let run = |y: Tensor| {
+            let values = value_and_gradient_bits(&y, &weights, &[x.as_tensor(), w.as_tensor()]);
             let grads = (&y * &weights)
                 .unwrap()
                 .sum_all()
                 .unwrap()
                 .backward()
                 .unwrap();
-            let (gx, gw) = (grads.get(&x).unwrap(), grads.get(&w).unwrap());
-            let values = [&y, gx, gw].map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap());
-            (values, gx.track_op() || gw.track_op())
+            let tracked = [&x, &w].iter().any(|v| grads.get(v).unwrap().track_op());
+            (values, tracked)
         };
         let (reference, reference_tracked) = run(x.matmul(&w).unwrap());
         let (values, tracked) = run(product(&x, &w).unwrap());
-        let bits = |v: &[Vec<f32>; 3]| {
-            v.clone()
-                .map(|v| v.into_iter().map(f32::to_bits).collect::<Vec<_>>())
-        };
-        assert_eq!(bits(&values), bits(&reference));
+        assert_eq!(values, reference);
         assert!(
             reference_tracked,
             "candle's matmul gradients hold their graph"
@@ -294,23 +291,9 @@ mod tests {
         let (n, f, d) = (30, 9, 7);
         let layer = Dense::new(f, d, &mut rng, DType::F32, &Device::Cpu).unwrap();
         let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
-        let bits = |t: &Tensor| -> Vec<u32> {
-            let values: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
-            values.into_iter().map(f32::to_bits).collect()
-        };
-        // Each result: its values, then ∂W and ∂b of Σ weights ⊙ result.
         let outcome = |y: &Tensor| {
-            let grads = (y * &weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            [
-                bits(y),
-                bits(grads.get(&layer.weight).unwrap()),
-                bits(grads.get(&layer.bias).unwrap()),
-            ]
+            let wrt = [layer.weight.as_tensor(), layer.bias.as_tensor()];
+            value_and_gradient_bits(y, &weights, &wrt)
         };
         for every in [7, 1] {
             let triplets: Vec<(u32, u32, f32)> = (0..n * f)
