@@ -189,7 +189,7 @@ impl CustomOp2 for DroppedTable {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         // The dropout's backward pass (the same mask), then the table's.
-        let grad = grad.contiguous()?.apply_op1_no_bwd(&self.mask)?;
+        let grad = self.mask.backward(grad)?;
         gradients(&self.chain, &grad)
     }
 }

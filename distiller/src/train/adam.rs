@@ -57,8 +57,10 @@ impl Moments {
         let t = var.as_tensor();
         let n = t.elem_count();
         let contiguous = t.layout().contiguous_offsets() == Some((0, n));
+        if !(in_place && t.device().is_cpu() && contiguous) {
+            return Self::tensors(t);
+        }
         Ok(match t.dtype() {
-            _ if !(in_place && t.device().is_cpu() && contiguous) => Self::tensors(t)?,
             candle_core::DType::F32 => Self::F32 {
                 first: vec![0.0; n],
                 second: vec![0.0; n],
@@ -265,7 +267,8 @@ impl InplaceOp2 for InPlaceStep<'_> {
                 update(&mut w[..n], within(g, g0, g1)?, first, second, c);
             }
             (w, g, _) => candle_core::bail!(
-                "adam: a {:?} gradient for a {:?} variable",
+                "adam: a {:?} gradient for a {:?} variable of {n} values, or moments of \
+                 another dtype or length",
                 g.dtype(),
                 w.dtype()
             ),

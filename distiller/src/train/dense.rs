@@ -235,7 +235,7 @@ impl CustomOp2 for FeatureLayer {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = match &self.mask {
-            Some(mask) => grad.contiguous()?.apply_op1_no_bwd(mask)?,
+            Some(mask) => mask.backward(grad)?,
             None => grad.clone(),
         };
         Ok((

@@ -139,6 +139,14 @@ impl DropoutMask {
         }
     }
 
+    /// The dropout's backward pass: `grad ⊙ mask`, holding no graph.
+    ///
+    /// # Errors
+    /// If `grad` is not f32 or f64.
+    pub(crate) fn backward(&self, grad: &Tensor) -> Result<Tensor> {
+        grad.contiguous()?.apply_op1_no_bwd(self)
+    }
+
     /// `x ⊙ mask`: each entry times `keep` or 0, one mask word per 64 entries.
     pub(crate) fn apply<T: candle_core::WithDType>(&self, x: &[T]) -> Vec<T> {
         let (keep, zero) = (T::from_f64(f64::from(self.keep)), T::zero());
@@ -181,7 +189,7 @@ impl candle_core::CustomOp1 for DropoutMask {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(self)?))
+        Ok(Some(self.backward(grad)?))
     }
 }
 
