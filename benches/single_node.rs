@@ -16,7 +16,7 @@ use candle_core::Device;
 use criterion::{criterion_group, criterion_main, Criterion};
 use frameless_distiller::data::{self, Dataset, SplitRates};
 use frameless_distiller::framelet::{self, FrameletConfig};
-use frameless_distiller::teacher::{TeacherConfig, TeacherKind, Trainer};
+use frameless_distiller::teacher::{TeacherConfig, TeacherData, TeacherKind, Trainer};
 use frameless_engine::{Features, Model};
 
 const NODE: u32 = 17;
@@ -26,8 +26,9 @@ fn teacher_forward(c: &mut Criterion, name: &str, dataset: &Dataset) {
     let ops = framelet::build(&dataset.graph().expect("graph"), &FrameletConfig::default())
         .expect("framelets");
     let split = dataset.split(0, SplitRates::default());
+    let data = TeacherData::new(dataset).expect("teacher data");
     let trainer = Trainer::new(
-        dataset,
+        &data,
         &ops,
         TeacherKind::Spatial,
         &TeacherConfig::default(),

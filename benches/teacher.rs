@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use frameless_distiller::data::{self, Dataset, DatasetSource, SplitRates};
 use frameless_distiller::framelet::{self, FrameletConfig};
 use frameless_distiller::sparse::{spmm, SparseOperator};
-use frameless_distiller::teacher::{TeacherConfig, TeacherKind, Trainer};
+use frameless_distiller::teacher::{TeacherConfig, TeacherData, TeacherKind, Trainer};
 
 const WIDTH: usize = 64;
 
@@ -44,8 +44,9 @@ fn benches(c: &mut Criterion) {
         let ops = framelet::build(&cora.graph().expect("graph"), &FrameletConfig::default())
             .expect("framelets");
         let split = cora.split(0, SplitRates::default());
+        let data = TeacherData::new(&cora).expect("teacher data");
         let mut trainer = Trainer::new(
-            &cora,
+            &data,
             &ops,
             TeacherKind::Spatial,
             &config,

@@ -29,7 +29,7 @@ fn cora_student_matches_teacher_and_int8_matches_f32() {
     let ops = framelet::build(&dataset.graph().unwrap(), &config.framelet).unwrap();
     let split = dataset.split(0, SplitRates::default());
     let run = teacher::train(
-        &dataset,
+        &teacher::TeacherData::new(&dataset).unwrap(),
         &ops,
         TeacherKind::Spatial,
         &config,

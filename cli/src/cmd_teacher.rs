@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use frameless_distiller::data::Split;
 use frameless_distiller::framelet::{self, FrameletConfig, FrameletKind};
 use frameless_distiller::memory::{self, Estimate, Shape, Size};
 use frameless_distiller::teacher::{
-    self, ComputeDtype, SoftLabels, TeacherConfig, TeacherKind, TeacherRun,
+    self, ComputeDtype, SoftLabels, TeacherConfig, TeacherData, TeacherKind, TeacherRun,
 };
 
 use crate::args::{DataArgs, DeviceArgs, OutputArgs, SeedArgs, TrainingArgs};
@@ -138,12 +139,21 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let splits: Vec<(u64, Split)> = args
+        .seeds
+        .seeds()
+        .map(|seed| (seed, dataset.split(seed, rates)))
+        .collect();
+    let name = dataset.name.clone();
+    // Training reads the features only through the first layer's product: handed over,
+    // dense features are held once, densely, not also as CSR.
+    let data = TeacherData::from_dataset(dataset)?;
+    mem.stage("features in the first layer's form");
     let mut runs: Vec<TeacherRun> = Vec::new();
-    for seed in args.seeds.seeds() {
-        let split = dataset.split(seed, rates);
+    for (seed, split) in splits {
         let bar = progress::run_bar(chatty);
         let run = teacher::train(
-            &dataset,
+            &data,
             &operators,
             args.model,
             &config,
@@ -158,7 +168,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
         if chatty {
             eprintln!(
                 "{} {} seed {seed}: test {:.2}% val {:.2}% best epoch {} epochs {} epoch {:.2} ms",
-                dataset.name,
+                name,
                 args.model,
                 100.0 * run.outcome.test_accuracy,
                 100.0 * run.outcome.val_accuracy,
@@ -168,8 +178,8 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
             );
         }
         if let Some(dir) = &args.out {
-            let path = dir.join(format!("{}-{}-seed{seed}.json", dataset.name, args.model));
-            let mut soft = SoftLabels::from_run(&run, &source, &dataset.name, &config);
+            let path = dir.join(format!("{}-{}-seed{seed}.json", name, args.model));
+            let mut soft = SoftLabels::from_run(&run, &source, &name, &config);
             soft.surgery = args.data.surgery;
             soft.save(&path)?;
             mem.stage("soft labels written");
@@ -219,7 +229,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
             })
             .collect();
         let summary = serde_json::json!({
-            "dataset": dataset.name, "source": source, "model": args.model, "seeds": runs.len(),
+            "dataset": name, "source": source, "model": args.model, "seeds": runs.len(),
             "test_accuracy_mean": acc, "test_accuracy_std": acc_std, "val_accuracy_mean": val,
             "epoch_ms": epoch_ms, "inference_ms": infer_ms, "epochs": epochs, "best_epoch": best,
             "lambda_max": operators.lambda_max, "config": config, "per_seed": per_seed,
@@ -231,7 +241,7 @@ pub fn run(args: TeacherArgs) -> anyhow::Result<()> {
         writeln!(
             out,
             "| {} | {} | {} | {acc:.2} ± {acc_std:.2} | {val:.2} | {epoch_ms:.2} | {infer_ms:.2} | {epochs:.0} | {best:.0} |",
-            dataset.name,
+            name,
             args.model,
             runs.len()
         )?;

@@ -31,7 +31,7 @@ use crate::progress::Progress;
 use crate::quantize::{self, PrecisionReport, QuantizeError, PRECISIONS};
 use crate::student::{Mode, StudentConfig, StudentError, StudentGraph};
 use crate::surgery::{rewire_dataset, SurgeryError};
-use crate::teacher::{self, SoftLabels, TeacherConfig, TeacherError, TeacherKind};
+use crate::teacher::{self, SoftLabels, TeacherConfig, TeacherData, TeacherError, TeacherKind};
 
 /// Any failure along the line.
 #[derive(Debug, thiserror::Error)]
@@ -361,7 +361,7 @@ pub fn demo<'p>(
     let ops = framelet::build(&graph, &config.teacher.framelet)?;
     let split = dataset.split(config.seed, SplitRates::default());
     let run = teacher::train(
-        &dataset,
+        &TeacherData::new(&dataset)?,
         &ops,
         TeacherKind::Spatial,
         &config.teacher,
@@ -458,8 +458,9 @@ fn teacher_query_ns(
         let ops = framelet::build(&ball.graph().map_err(sparse)?, &config.framelet)?;
         let split = ball.split(0, SplitRates::default());
         let kind = TeacherKind::Spatial;
+        let data = TeacherData::new(&ball)?;
         let trainer =
-            crate::teacher::Trainer::new(&ball, &ops, kind, config, 0, &split, &Device::Cpu)?;
+            crate::teacher::Trainer::new(&data, &ops, kind, config, 0, &split, &Device::Cpu)?;
         trainer.log_probs()?; // warm
         let start = Instant::now();
         for _ in 0..3 {

@@ -138,7 +138,7 @@ fn train(
     let (kind, lambda, log_probs) = match teacher_kind {
         Some(t) => {
             let run = teacher::train(
-                d,
+                &teacher::TeacherData::new(d).map_err(|e| e.to_string())?,
                 &ops,
                 t,
                 &config,

@@ -114,7 +114,7 @@ fn run_cell(
         ..TeacherConfig::default()
     };
     let run = teacher::train(
-        dataset,
+        &teacher::TeacherData::new(dataset).map_err(|e| fail(id, e))?,
         &prep.operators,
         spec.teacher,
         &config,

@@ -27,6 +27,8 @@ use crate::train::accuracy;
 /// What every trial shares: the data, its operators and the blind splits.
 struct Shared<'a> {
     dataset: &'a Dataset,
+    /// The dataset as every teacher task reads it (one copy of the features for all).
+    teacher_data: teacher::TeacherData,
     operators: framelet::FrameletOperators,
     /// The student graph of every framelet setting a recipe asks for (the search's first).
     graphs: Vec<(framelet::FrameletConfig, StudentGraph)>,
@@ -167,7 +169,7 @@ fn train_teacher(
     let s = shared.settings;
     let seed = s.seeds[seed_pos];
     let run = teacher::train(
-        shared.dataset,
+        &shared.teacher_data,
         &shared.operators,
         kind,
         &s.teacher,
@@ -436,6 +438,7 @@ pub fn fit(
     let (n, c) = (dataset.n_nodes(), dataset.n_classes);
     let shared = Shared {
         dataset,
+        teacher_data: teacher::TeacherData::new(dataset)?,
         graphs,
         operators,
         settings,

@@ -42,14 +42,18 @@ pub fn density(matrix: &Csr) -> f64 {
 pub enum FeatureMatrix {
     /// At most [`SPARSE_MAX_DENSITY`] non-zero: the CSR product.
     Sparse(SparseOperator),
-    /// Denser: gemm on the dense matrix. Only the dense copy is kept (4 bytes an entry,
-    /// half the CSR's), on the CPU in f32; a copy for another device or dtype is made on
-    /// the first product there.
+    /// Denser: gemm on the dense matrix. The dense copy is kept (4 bytes an entry, half
+    /// the CSR's), on the CPU in f32; a copy for another device or dtype is made on the
+    /// first product there.
     Dense {
         /// `N × F`, f32, on the CPU.
         dense: Tensor,
         /// The copy on the device and in the dtype of the products, when not the CPU's f32.
         converted: Arc<OnceLock<Tensor>>,
+        /// The CSR it was made from, kept only where [`FeatureMatrix::to_csr`] cannot
+        /// rebuild it from `dense`: where some cell was not stored (a zero left out, or
+        /// stored, is the same dense entry but not the same CSR).
+        unstored_cells: Option<Arc<Csr>>,
     },
 }
 
@@ -60,14 +64,40 @@ impl FeatureMatrix {
     /// # Errors
     /// If the dense copy cannot be made.
     pub fn new(features: &Csr) -> Result<Self> {
-        if density(features) <= SPARSE_MAX_DENSITY {
-            Ok(Self::Sparse(SparseOperator::new(features.clone())))
-        } else {
-            Ok(Self::Dense {
-                dense: densify(features, &Device::Cpu)?,
-                converted: Arc::new(OnceLock::new()),
-            })
+        Self::from_cow(Cow::Borrowed(features))
+    }
+
+    /// [`FeatureMatrix::new`] for features no longer needed as CSR: the sparse product
+    /// takes them without a copy, and the dense one drops them once the dense copy is
+    /// made (where [`FeatureMatrix::to_csr`] can rebuild them, that is where every cell
+    /// is stored, as the synthetic graphs store them).
+    ///
+    /// # Errors
+    /// If the dense copy cannot be made.
+    ///
+    /// ```
+    /// # use frameless_distiller::sparse::{Csr, FeatureMatrix};
+    /// let x = Csr::from_triplets(2, 2, &[(0, 0, 1.0), (0, 1, 2.0), (1, 0, 3.0), (1, 1, 4.0)])?;
+    /// let features = FeatureMatrix::from_csr(x.clone())?;
+    /// assert!(!features.is_sparse());
+    /// assert_eq!(*features.to_csr()?, x);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_csr(features: Csr) -> Result<Self> {
+        Self::from_cow(Cow::Owned(features))
+    }
+
+    fn from_cow(features: Cow<'_, Csr>) -> Result<Self> {
+        if density(&features) <= SPARSE_MAX_DENSITY {
+            return Ok(Self::Sparse(SparseOperator::new(features.into_owned())));
         }
+        let dense = densify(&features, &Device::Cpu)?;
+        let every_cell_stored = features.nnz() == features.n_rows * features.n_cols;
+        Ok(Self::Dense {
+            dense,
+            converted: Arc::new(OnceLock::new()),
+            unstored_cells: (!every_cell_stored).then(|| Arc::new(features.into_owned())),
+        })
     }
 
     /// Rows `N`.
@@ -86,14 +116,19 @@ impl FeatureMatrix {
         }
     }
 
-    /// The features as CSR: the sparse product's own matrix, or one rebuilt from the
-    /// dense copy (every entry stored, as the dataset stored them).
+    /// The CSR the features were made from: the sparse product's own matrix, the one kept
+    /// beside the dense copy, or one rebuilt from the dense copy with every cell stored
+    /// (which is then how the source stored them).
     ///
     /// # Errors
     /// If the dense copy cannot be read.
     pub fn to_csr(&self) -> Result<Cow<'_, Csr>> {
         match self {
             Self::Sparse(op) => Ok(Cow::Borrowed(op.matrix())),
+            Self::Dense {
+                unstored_cells: Some(csr),
+                ..
+            } => Ok(Cow::Borrowed(csr)),
             Self::Dense { dense, .. } => {
                 let (n, f) = dense.dims2()?;
                 Ok(Cow::Owned(Csr {
@@ -120,7 +155,9 @@ impl FeatureMatrix {
     pub fn matmul(&self, w: &Tensor) -> Result<Tensor> {
         match self {
             Self::Sparse(op) => spmm(op, w),
-            Self::Dense { dense, converted } => {
+            Self::Dense {
+                dense, converted, ..
+            } => {
                 let x = if dense.device().same_device(w.device()) && dense.dtype() == w.dtype() {
                     dense.clone()
                 } else {
@@ -184,7 +221,9 @@ impl FeatureMatrix {
     pub fn weights_gradient(&self, grad: &Tensor) -> Result<Tensor> {
         match self {
             Self::Sparse(op) => spmm(&op.transposed(), grad),
-            Self::Dense { dense, converted } => {
+            Self::Dense {
+                dense, converted, ..
+            } => {
                 let x = match converted.get() {
                     Some(x)
                         if x.device().same_device(grad.device()) && x.dtype() == grad.dtype() =>
@@ -272,6 +311,44 @@ mod tests {
     }
 
     #[test]
+    fn the_csr_comes_back_as_it_was_stored() {
+        // Every cell stored: rebuilt from the dense copy alone.
+        let full = matrix(6, 4, 1);
+        let dense = FeatureMatrix::from_csr(full.clone()).unwrap();
+        assert!(matches!(
+            dense,
+            FeatureMatrix::Dense {
+                unstored_cells: None,
+                ..
+            }
+        ));
+        assert_eq!(*dense.to_csr().unwrap(), full);
+        // Half the cells (dense enough for gemm): the zeros left out stay out, and an
+        // explicitly stored zero stays in.
+        let mut triplets: Vec<(u32, u32, f32)> = (0..12)
+            .map(|k| (k / 2, (k % 2) * 2, 1.0 + k as f32))
+            .collect();
+        triplets[3].2 = 0.0;
+        let half = Csr::from_triplets(6, 4, &triplets).unwrap();
+        for m in [
+            FeatureMatrix::new(&half).unwrap(),
+            FeatureMatrix::from_csr(half.clone()).unwrap(),
+        ] {
+            assert!(!m.is_sparse());
+            assert_eq!(*m.to_csr().unwrap(), half);
+        }
+        // Sparse: the product's own matrix.
+        let sparse = matrix(10, 10, 5);
+        assert_eq!(
+            *FeatureMatrix::from_csr(sparse.clone())
+                .unwrap()
+                .to_csr()
+                .unwrap(),
+            sparse
+        );
+    }
+
+    #[test]
     fn both_products_and_their_gradients_agree() {
         for every in [1, 2, 3, 5] {
             let x = matrix(7, 5, every);
@@ -280,6 +357,7 @@ mod tests {
                 FeatureMatrix::Dense {
                     dense: densify(&x, &Device::Cpu).unwrap(),
                     converted: Arc::default(),
+                    unstored_cells: None,
                 },
             );
             let w = Var::from_tensor(

@@ -215,11 +215,35 @@ pub(crate) fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(
     stride: usize,
 ) -> Vec<T> {
     let mut y = vec![T::zero(); a.n_rows * k];
+    add_product(a, x, k, stride, &mut y, k, 0);
+    y
+}
+
+/// Adds [`product`]`(a, x, k, stride)` into columns `offset..offset + k` of `out`, a
+/// row-major matrix `out_stride` wide: the same sums in the same order, so where those
+/// columns hold zeros they end with [`product`]'s bits, and no `N × k` result is
+/// allocated beside `out`.
+///
+/// # Panics
+/// If `out` has fewer than `a.n_rows` rows or the columns do not fit in a row (a
+/// caller's bug: every caller sizes `out` from `a`).
+pub(crate) fn add_product<T: WithDType + std::ops::AddAssign + Send + Sync>(
+    a: &Csr,
+    x: &[T],
+    k: usize,
+    stride: usize,
+    out: &mut [T],
+    out_stride: usize,
+    offset: usize,
+) {
+    assert!(offset + k <= out_stride && out.len() >= a.n_rows * out_stride);
     if k == 0 {
-        return y;
+        return;
     }
+    let out = &mut out[..a.n_rows * out_stride];
     let block = |(index, out): (usize, &mut [T])| {
-        for (r, out_row) in out.chunks_exact_mut(k).enumerate() {
+        for (r, out_row) in out.chunks_exact_mut(out_stride).enumerate() {
+            let out_row = &mut out_row[offset..offset + k];
             let row = index * 64 + r;
             let entries = a.indptr[row]..a.indptr[row + 1];
             for (e, (c, v)) in entries.clone().zip(a.row(row)) {
@@ -237,11 +261,12 @@ pub(crate) fn product<T: WithDType + std::ops::AddAssign + Send + Sync>(
         }
     };
     if crate::threads::worth_splitting(a.nnz().saturating_mul(k)) {
-        y.par_chunks_mut(k * 64).enumerate().for_each(block);
+        out.par_chunks_mut(out_stride * 64)
+            .enumerate()
+            .for_each(block);
     } else {
-        y.chunks_mut(k * 64).enumerate().for_each(block);
+        out.chunks_mut(out_stride * 64).enumerate().for_each(block);
     }
-    y
 }
 
 /// Where a 2-D layout's rows lie when each row is contiguous: `(offset, row stride)`,

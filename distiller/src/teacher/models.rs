@@ -1,5 +1,7 @@
 //! The teacher architectures as candle computations over sparse operators.
 
+use std::borrow::Cow;
+
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::spatial::SpatialLayer;
@@ -56,7 +58,7 @@ impl Model {
     pub(super) fn new(
         kind: TeacherKind,
         operators: &FrameletOperators,
-        features: &Csr,
+        features: &FeatureMatrix,
         n_classes: usize,
         config: &TeacherConfig,
         rng: &mut SeededRng,
@@ -69,10 +71,10 @@ impl Model {
             bands.truncate(1);
         }
         let n_bands = bands.len();
-        let n_nodes = features.n_rows;
+        let n_nodes = features.n_rows();
         let widths: Vec<usize> = match kind {
-            TeacherKind::Simplified => vec![features.n_cols, n_classes],
-            _ => std::iter::once(features.n_cols)
+            TeacherKind::Simplified => vec![features.n_cols(), n_classes],
+            _ => std::iter::once(features.n_cols())
                 .chain(std::iter::repeat_n(
                     config.hidden,
                     config.layers.saturating_sub(1),
@@ -110,8 +112,9 @@ impl Model {
             kind,
             bands,
             dropout_features: (kind == TeacherKind::Simplified && config.dropout > 0.0)
-                .then(|| features.clone()),
-            features_op: FeatureMatrix::new(features)?,
+                .then(|| features.to_csr().map(Cow::into_owned))
+                .transpose()?,
+            features_op: features.clone(),
             layers,
             dropout: config.dropout,
             propagation_power: config.layers.max(1),
@@ -260,7 +263,7 @@ impl Model {
                     values: kept,
                     ..features.clone()
                 };
-                FeatureMatrix::new(&dropped)?.matmul(theta)?
+                FeatureMatrix::from_csr(dropped)?.matmul(theta)?
             }
             _ => self.features_op.matmul(theta)?,
         };

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
 
-use crate::sparse::spmm::{product, span, within};
+use crate::sparse::spmm::{add_product, product, span, within};
 use crate::sparse::{FeatureMatrix, SparseOperator};
 use crate::threads::zip_chunks;
 
@@ -146,16 +146,19 @@ impl SpatialLayer {
                     *v = T::zero() + *v * keep;
                 }
             });
+            // The last product is summed into the band's zeroed columns of `out` (the
+            // bits of a product made apart and copied): two `N × d` buffers beside `out`
+            // at a time, not three.
             let g = product(propagation.transposed().matrix(), &g, d, d);
-            let mut g = product(transform.transposed().matrix(), &g, d, d);
-            zip_chunks(&mut out, 64 * width, &mut g, 64 * d, |out, g| {
-                for (row, g) in out
-                    .chunks_exact_mut(width.max(1))
-                    .zip(g.chunks_exact(d.max(1)))
-                {
-                    row[b * d..(b + 1) * d].copy_from_slice(g);
-                }
-            });
+            add_product(
+                transform.transposed().matrix(),
+                &g,
+                d,
+                d,
+                &mut out,
+                width,
+                b * d,
+            );
         }
         Ok(out)
     }

@@ -38,7 +38,7 @@ fn every_teacher_learns_and_is_deterministic() {
     for kind in EVERY_TEACHER {
         let mut events = Vec::new();
         let run = train(
-            &dataset,
+            &TeacherData::new(&dataset).unwrap(),
             &ops,
             kind,
             &config(),
@@ -68,7 +68,7 @@ fn every_teacher_learns_and_is_deterministic() {
             })
         );
         let again = train(
-            &dataset,
+            &TeacherData::new(&dataset).unwrap(),
             &ops,
             kind,
             &config(),
@@ -93,7 +93,7 @@ fn f64_training_works() {
         ..config()
     };
     let run = train(
-        &dataset,
+        &TeacherData::new(&dataset).unwrap(),
         &ops,
         TeacherKind::Spatial,
         &config,
@@ -116,7 +116,7 @@ fn bad_inputs_are_typed_errors() {
     let mut split = dataset.split(0, SplitRates::default());
     let run = |config: &TeacherConfig, split: &crate::data::Split| {
         train(
-            &dataset,
+            &TeacherData::new(&dataset).unwrap(),
             &ops,
             TeacherKind::Spatial,
             config,
@@ -264,8 +264,9 @@ fn the_kept_first_layer_changes_no_value() {
     // the next training forward reuse; recomputing it instead must give the same bits.
     let (dataset, ops) = setup();
     let split = dataset.split(0, SplitRates::default());
+    let data = TeacherData::new(&dataset).unwrap();
     for kind in EVERY_TEACHER {
-        let new = || Trainer::new(&dataset, &ops, kind, &config(), 3, &split, &Device::Cpu);
+        let new = || Trainer::new(&data, &ops, kind, &config(), 3, &split, &Device::Cpu);
         let (mut kept, mut recomputed) = (new().unwrap(), new().unwrap());
         for _ in 0..5 {
             let kept_loss = kept.epoch().unwrap();

@@ -5,8 +5,8 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 
 use super::models::{log_softmax, Model};
-use super::{TeacherConfig, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
-use crate::data::{Dataset, Split};
+use super::{TeacherConfig, TeacherData, TeacherError, TeacherKind, TeacherOutcome, TeacherRun};
+use crate::data::Split;
 use crate::framelet::FrameletOperators;
 use crate::progress::{Progress, ProgressEvent};
 use crate::train::{
@@ -22,12 +22,12 @@ const INFERENCE_REPS: usize = 10;
 const INFERENCE_BUDGET_MS: f64 = 1_000.0;
 
 fn check(
-    dataset: &Dataset,
+    data: &TeacherData,
     operators: &FrameletOperators,
     config: &TeacherConfig,
     split: &Split,
 ) -> Result<(), TeacherError> {
-    let n = dataset.n_nodes();
+    let n = data.n_nodes();
     if config.layers == 0 || config.hidden == 0 || config.epochs == 0 {
         return Err(TeacherError::ZeroSize {
             layers: config.layers,
@@ -52,19 +52,19 @@ fn check(
     {
         return Err(TeacherError::OperatorsMismatch { n_nodes: n });
     }
-    if dataset.features.n_rows != n || dataset.n_classes == 0 {
+    if data.features.n_rows() != n || data.n_classes == 0 {
         return Err(TeacherError::DatasetShape {
             n_nodes: n,
-            feature_rows: dataset.features.n_rows,
-            n_classes: dataset.n_classes,
+            feature_rows: data.features.n_rows(),
+            n_classes: data.n_classes,
         });
     }
     if split.train.is_empty() || split.val.is_empty() {
         return Err(TeacherError::EmptySplit);
     }
     for &i in split.train.iter().chain(&split.val).chain(&split.test) {
-        let y = dataset.labels.get(i as usize).copied().unwrap_or(-1);
-        if y < 0 || y as usize >= dataset.n_classes {
+        let y = data.labels.get(i as usize).copied().unwrap_or(-1);
+        if y < 0 || y as usize >= data.n_classes {
             return Err(TeacherError::UnlabelledNode { node: i });
         }
     }
@@ -82,7 +82,7 @@ fn check(
 /// [`TeacherError::Candle`] if a tensor operation fails.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
-    dataset: &Dataset,
+    data: &TeacherData,
     operators: &FrameletOperators,
     kind: TeacherKind,
     config: &TeacherConfig,
@@ -91,7 +91,7 @@ pub fn train(
     device: &Device,
     progress: &mut Progress<'_>,
 ) -> Result<TeacherRun, TeacherError> {
-    let mut trainer = Trainer::new(dataset, operators, kind, config, seed, split, device)?;
+    let mut trainer = Trainer::new(data, operators, kind, config, seed, split, device)?;
     progress.report(ProgressEvent::RunStarted {
         label: format!("{kind} seed {seed}"),
         max_epochs: config.epochs,
@@ -108,10 +108,10 @@ pub fn train(
 
         let log_probs = trainer.log_probs()?;
         let predictions = argmax_rows(&log_probs)?;
-        let val = accuracy(&predictions, &dataset.labels, &split.val);
+        let val = accuracy(&predictions, &data.labels, &split.val);
         let verdict = stopping.observe(epoch, val);
         if verdict == Verdict::Improved {
-            let test = accuracy(&predictions, &dataset.labels, &split.test);
+            let test = accuracy(&predictions, &data.labels, &split.test);
             let flat = log_probs
                 .to_dtype(DType::F32)?
                 .flatten_all()?
@@ -171,7 +171,7 @@ pub fn train(
         seed,
         split: split.clone(),
         outcome: TeacherOutcome {
-            n_classes: dataset.n_classes,
+            n_classes: data.n_classes,
             log_probs,
             val_accuracy: stopping.best_val_accuracy(),
             test_accuracy,
@@ -207,7 +207,7 @@ impl Trainer {
     /// # Errors
     /// As [`train`].
     pub fn new(
-        dataset: &Dataset,
+        data: &TeacherData,
         operators: &FrameletOperators,
         kind: TeacherKind,
         config: &TeacherConfig,
@@ -215,13 +215,13 @@ impl Trainer {
         split: &Split,
         device: &Device,
     ) -> Result<Self, TeacherError> {
-        check(dataset, operators, config, split)?;
+        check(data, operators, config, split)?;
         let mut rng = SeededRng::new(seed);
         let model = Model::new(
             kind,
             operators,
-            &dataset.features,
-            dataset.n_classes,
+            &data.features,
+            data.n_classes,
             config,
             &mut rng,
             device,
@@ -233,7 +233,7 @@ impl Trainer {
             .train
             .iter()
             .map(|&i| {
-                let label = dataset.labels.get(i as usize).copied();
+                let label = data.labels.get(i as usize).copied();
                 label
                     .and_then(|y| u32::try_from(y).ok())
                     .ok_or(TeacherError::UnlabelledNode { node: i })
