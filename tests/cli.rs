@@ -768,9 +768,10 @@ fn too_large_inputs_are_refused_with_an_estimate() {
         l.contains("20000000 nodes × 200 features") && l.contains("GiB at peak"),
         "{l}"
     );
-    // 1M nodes under a 6 GB limit: refused up front, naming the limit.
+    // 1M nodes (about 4.6 GiB estimated) under a 4 GiB limit: refused up front, naming
+    // the limit.
     let million = std::ffi::OsStr::new("synthetic:nodes=1000000");
-    let l = stderr_line(&mut limited(6, &[&args[..], &[million]].concat()));
+    let l = stderr_line(&mut limited(4, &[&args[..], &[million]].concat()));
     assert!(
         l.contains("1000000 nodes") && l.contains("the address-space limit, ulimit -v"),
         "{l}"

@@ -41,10 +41,9 @@ fn cora_student_matches_teacher_and_int8_matches_f32() {
     .unwrap();
     let soft = SoftLabels::from_run(&run, &source.to_string(), &dataset.name, &config);
     let student = StudentConfig::new(StudentKind::FmlpS);
-    let loaded = (dataset, ops);
     let d = distill_from_soft_labels(
         &soft,
-        &loaded,
+        (dataset, ops),
         &student,
         &DistillConfig::default(),
         &candle_core::Device::Cpu,

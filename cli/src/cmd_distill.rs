@@ -164,7 +164,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         let bar = progress::run_bar(chatty);
         let d = distill_from_soft_labels(
             &soft,
-            &loaded,
+            loaded,
             &config,
             &settings,
             &device,

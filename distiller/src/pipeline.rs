@@ -200,21 +200,31 @@ pub fn dataset_of(
 /// Trains a student on `soft` (its dataset, split and framelet settings), precomputes
 /// its tables and evaluates every precision; training runs on `device`.
 ///
+/// The dataset's features are handed to the student graph ([`crate::sparse::FeatureMatrix::from_csr`]):
+/// dense features are held once, densely, while the student trains, and their CSR is
+/// rebuilt for the reports and the student file once training is done.
+///
 /// # Errors
 /// Any stage's error.
 pub fn distill_from_soft_labels(
     soft: &SoftLabels,
-    loaded: &(Dataset, FrameletOperators),
+    (dataset, ops): (Dataset, FrameletOperators),
     config: &StudentConfig,
     settings: &DistillConfig,
     device: &Device,
     progress: &mut Progress,
 ) -> Result<Distilled, PipelineError> {
-    let (dataset, ops) = loaded;
-    let graph = StudentGraph::from_framelets(dataset.features.clone(), ops)?.on(device.clone());
+    let Dataset {
+        name,
+        features,
+        labels,
+        ..
+    } = dataset;
+    let graph = StudentGraph::from_framelets(features, &ops)?.on(device.clone());
+    drop(ops); // the graph shares the bands' operators; nothing else reads them
     let targets = Targets {
         teacher_log_probs: &soft.outcome.log_probs,
-        labels: &dataset.labels,
+        labels: &labels,
         train: &soft.split.train,
         val: &soft.split.val,
         test: &soft.split.test,
@@ -227,25 +237,20 @@ pub fn distill_from_soft_labels(
         .flatten_all()?
         .to_vec1()?;
     let metadata = OwnedMetadata {
-        dataset: dataset.name.clone(),
+        dataset: name,
         test_accuracy: Some(report.test_accuracy as f32),
         ..OwnedMetadata::default()
     };
     let weights = quantize::model_weights(&student, &graph, metadata)?;
+    let features = graph.features.to_csr()?;
     let inputs = ParityInputs {
         weights: &weights,
-        features: &dataset.features,
-        labels: &dataset.labels,
+        features: &features,
+        labels: &labels,
         test: &soft.split.test,
         reference_logits: &logits,
     };
-    let precisions = quantize::evaluate(
-        &weights,
-        &dataset.features,
-        &dataset.labels,
-        &soft.split.test,
-        &logits,
-    )?;
+    let precisions = quantize::evaluate(&weights, &features, &labels, &soft.split.test, &logits)?;
     let info = RunInfo {
         config: *config,
         distill: *settings,
@@ -381,16 +386,15 @@ pub fn demo<'p>(
         seed: config.seed,
         ..config.distill
     };
-    let loaded = (dataset, ops);
+    // The demo's graph is small; the dataset stays for the single-node teacher timing.
     let distilled = distill_from_soft_labels(
         &soft,
-        &loaded,
+        (dataset.clone(), ops),
         &config.student,
         &settings,
         &Device::Cpu,
         &mut progress("student"),
     )?;
-    let (dataset, _) = loaded;
     distilled.file.save(&dir.join("student.json"))?;
     let weights = distilled.file.weights();
     let inputs = ParityInputs {

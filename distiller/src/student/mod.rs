@@ -220,12 +220,12 @@ impl StudentGraph {
             .into_iter()
             .map(|(name, w, a)| (name, SparseOperator::new(w), SparseOperator::new(a)))
             .collect();
-        Self::with_operators(&features, bands)
+        Self::with_operators(features, bands)
     }
 
     /// [`StudentGraph::new`] over operators already wrapped (shared, not copied).
     fn with_operators(
-        features: &Csr,
+        features: Csr,
         bands: Vec<(String, SparseOperator, SparseOperator)>,
     ) -> Result<Self, StudentError> {
         let n = features.n_rows;
@@ -248,7 +248,7 @@ impl StudentGraph {
             });
         }
         Ok(Self {
-            features: FeatureMatrix::new(features)?,
+            features: FeatureMatrix::from_csr(features)?,
             bands: out,
             device: Device::Cpu,
         })
@@ -268,7 +268,7 @@ impl StudentGraph {
             .iter()
             .map(|b| (b.name.clone(), b.transform.clone(), b.propagation.clone()))
             .collect();
-        Self::with_operators(&features, bands)
+        Self::with_operators(features, bands)
     }
 
     /// The same graph, with the student trained on `device`.
