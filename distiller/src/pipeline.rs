@@ -200,9 +200,10 @@ pub fn dataset_of(
 /// Trains a student on `soft` (its dataset, split and framelet settings), precomputes
 /// its tables and evaluates every precision; training runs on `device`.
 ///
-/// The dataset's features are handed to the student graph ([`crate::sparse::FeatureMatrix::from_csr`]):
-/// dense features are held once, densely, while the student trains, and their CSR is
-/// rebuilt for the reports and the student file once training is done.
+/// The dataset's features are handed to the student graph
+/// ([`crate::sparse::FeatureMatrix::from_csr`]): dense features are held once, densely,
+/// while the student trains, and their CSR is rebuilt (sparse ones: lent) for the
+/// reports and the student file once training is done.
 ///
 /// # Errors
 /// Any stage's error.
