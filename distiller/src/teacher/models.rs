@@ -1,7 +1,5 @@
 //! The teacher architectures as candle computations over sparse operators.
 
-use std::borrow::Cow;
-
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::spatial::SpatialLayer;
@@ -44,9 +42,6 @@ struct Layer {
 pub(super) struct Model {
     kind: TeacherKind,
     bands: Vec<BandOps>,
-    /// The features as CSR, kept only where dropout is applied to their entries (the
-    /// simplified teacher in training).
-    dropout_features: Option<Csr>,
     features_op: FeatureMatrix,
     layers: Vec<Layer>,
     dropout: f64,
@@ -111,9 +106,6 @@ impl Model {
         Ok(Self {
             kind,
             bands,
-            dropout_features: (kind == TeacherKind::Simplified && config.dropout > 0.0)
-                .then(|| features.to_csr().map(Cow::into_owned))
-                .transpose()?,
             features_op: features.clone(),
             layers,
             dropout: config.dropout,
@@ -252,8 +244,11 @@ impl Model {
     fn forward_simplified(&self, rng: Option<&mut SeededRng>) -> Result<Tensor> {
         let layer = &self.layers[0];
         let theta = layer.theta.as_tensor();
-        let projected = match (rng, &self.dropout_features) {
-            (Some(rng), Some(features)) if self.dropout > 0.0 => {
+        let projected = match rng {
+            Some(rng) if self.dropout > 0.0 => {
+                // The features' own CSR (lent when sparse, rebuilt when dense): dropout
+                // acts on its stored entries.
+                let features = self.features_op.to_csr()?;
                 let values = Tensor::from_slice(&features.values, features.nnz(), theta.device())?;
                 let kept: Vec<f32> = rng
                     .dropout(&values, self.dropout)?
@@ -261,7 +256,7 @@ impl Model {
                     .to_vec1()?;
                 let dropped = Csr {
                     values: kept,
-                    ..features.clone()
+                    ..features.into_owned()
                 };
                 FeatureMatrix::from_csr(dropped)?.matmul(theta)?
             }
