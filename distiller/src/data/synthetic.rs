@@ -110,13 +110,7 @@ pub fn generate(config: &SyntheticConfig) -> Result<Dataset, DataError> {
         let mean = &means[(i % c) * f..(i % c + 1) * f];
         values.extend(mean.iter().map(|m| (m + normal(&mut rng)) as f32));
     }
-    let features = Csr {
-        n_rows: n,
-        n_cols: f,
-        indptr: (0..=n).map(|i| i * f).collect(),
-        indices: (0..n).flat_map(|_| 0..f as u32).collect(),
-        values,
-    };
+    let features = Csr::full(n, f, values);
     Ok(Dataset {
         name: "synthetic".into(),
         n_features: f,

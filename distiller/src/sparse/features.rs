@@ -91,12 +91,21 @@ impl FeatureMatrix {
         if density(&features) <= SPARSE_MAX_DENSITY {
             return Ok(Self::Sparse(SparseOperator::new(features.into_owned())));
         }
-        let dense = densify(&features, &Device::Cpu)?;
-        let every_cell_stored = features.nnz() == features.n_rows * features.n_cols;
+        let (dense, unstored_cells) = match features {
+            // Every cell stored: the values are the dense matrix already, moved, not copied.
+            Cow::Owned(full) if full.is_full() => {
+                let shape = (full.n_rows, full.n_cols);
+                (Tensor::from_vec(full.values, shape, &Device::Cpu)?, None)
+            }
+            features => (
+                densify(&features, &Device::Cpu)?,
+                (!features.is_full()).then(|| Arc::new(features.into_owned())),
+            ),
+        };
         Ok(Self::Dense {
             dense,
             converted: Arc::new(OnceLock::new()),
-            unstored_cells: (!every_cell_stored).then(|| Arc::new(features.into_owned())),
+            unstored_cells,
         })
     }
 
@@ -131,13 +140,7 @@ impl FeatureMatrix {
             } => Ok(Cow::Borrowed(csr)),
             Self::Dense { dense, .. } => {
                 let (n, f) = dense.dims2()?;
-                Ok(Cow::Owned(Csr {
-                    n_rows: n,
-                    n_cols: f,
-                    indptr: (0..=n).map(|i| i * f).collect(),
-                    indices: (0..n).flat_map(|_| 0..f as u32).collect(),
-                    values: dense.flatten_all()?.to_vec1()?,
-                }))
+                Ok(Cow::Owned(Csr::full(n, f, dense.flatten_all()?.to_vec1()?)))
             }
         }
     }

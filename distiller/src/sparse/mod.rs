@@ -220,6 +220,45 @@ impl Csr {
         }
     }
 
+    /// The `n_rows × n_cols` matrix with every cell stored, from its row-major `values`
+    /// (`n_rows · n_cols` of them): dense features in CSR form, with no spare capacity.
+    ///
+    /// # Panics
+    /// If `values` does not hold exactly `n_rows · n_cols` values (a caller's bug).
+    ///
+    /// ```
+    /// use frameless_distiller::sparse::Csr;
+    /// let m = Csr::full(2, 3, vec![1.0, 0.0, 2.0, 3.0, 4.0, 5.0]);
+    /// m.check()?;
+    /// assert!(m.is_full());
+    /// assert_eq!(m.row(1).collect::<Vec<_>>(), [(0, 3.0), (1, 4.0), (2, 5.0)]);
+    /// # Ok::<(), frameless_distiller::sparse::SparseError>(())
+    /// ```
+    pub fn full(n_rows: usize, n_cols: usize, values: Vec<f32>) -> Self {
+        assert_eq!(
+            values.len(),
+            n_rows * n_cols,
+            "a full matrix stores every cell"
+        );
+        let mut indices = Vec::with_capacity(values.len());
+        for _ in 0..n_rows {
+            indices.extend(0..n_cols as u32);
+        }
+        Self {
+            n_rows,
+            n_cols,
+            indptr: (0..=n_rows).map(|i| i * n_cols).collect(),
+            indices,
+            values,
+        }
+    }
+
+    /// Whether every cell is stored: then, columns being sorted and unique in each row,
+    /// `values` is the matrix in row-major order.
+    pub fn is_full(&self) -> bool {
+        self.nnz() == self.n_rows * self.n_cols
+    }
+
     /// Number of stored entries.
     pub fn nnz(&self) -> usize {
         self.indices.len()

@@ -116,22 +116,33 @@ impl SpatialLayer {
         Ok(out)
     }
 
+    /// The gradient of the bands `bands` of the layer's input `[x_0 | x_1 | …]` (`N ×
+    /// d` each), side by side in a new `N × bands.len()·d` matrix, from the gradient
+    /// `grad` of the output.
     fn backward<T: WithDType + std::ops::AddAssign + Send + Sync>(
         &self,
         grad: &[T],
         n: usize,
+        bands: std::ops::Range<usize>,
     ) -> Result<Vec<T>> {
-        let (d, width) = (self.d_out, self.d_out * self.bands.len());
+        let d = self.d_out;
+        let width = d * bands.len();
         let mut signs = self
             .signs
             .lock()
             .map_err(|_| candle_core::Error::Msg("poisoned".into()))?;
-        if signs.len() != self.bands.len() {
+        if signs.len() != self.bands.len() || bands.end > signs.len() {
             candle_core::bail!("spatial layer: backward before forward");
         }
         let mut out = vec![T::zero(); n * width];
-        for (b, ((transform, propagation), bits)) in
-            self.bands.iter().zip(signs.iter_mut()).enumerate()
+        let first = bands.start;
+        for (b, ((transform, propagation), bits)) in self
+            .bands
+            .iter()
+            .zip(signs.iter_mut())
+            .enumerate()
+            .skip(first)
+            .take(bands.len())
         {
             // The chain's backward: W_bᵀ, then the ReLU mask (`0 + g·1` or `0 + g·0`),
             // then Â_bᵀ, then W_bᵀ.
@@ -157,7 +168,7 @@ impl SpatialLayer {
                 d,
                 &mut out,
                 width,
-                b * d,
+                (b - first) * d,
             );
         }
         Ok(out)
@@ -224,27 +235,40 @@ impl CustomOp2 for SpatialLayer {
         res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (n, width) = (res.dims2()?.0, self.d_out * self.bands.len());
+        let n = res.dims2()?.0;
         let grad = grad.contiguous()?;
-        let g_projected = {
+        // The gradient of bands `bands` of the layer's input, `N × d` a band.
+        let input_gradient = |bands: std::ops::Range<usize>| -> Result<Tensor> {
+            let width = self.d_out * bands.len();
             let (storage, layout) = grad.storage_and_layout();
             let Some((start, end)) = layout.contiguous_offsets() else {
                 candle_core::bail!("spatial layer: gradient must be contiguous");
             };
-            let out = match &*storage {
+            match &*storage {
                 candle_core::Storage::Cpu(CpuStorage::F32(g)) => Tensor::from_vec(
-                    self.backward(within(g, start, end)?, n)?,
+                    self.backward(within(g, start, end)?, n, bands)?,
                     (n, width),
                     grad.device(),
-                )?,
+                ),
                 candle_core::Storage::Cpu(CpuStorage::F64(g)) => Tensor::from_vec(
-                    self.backward(within(g, start, end)?, n)?,
+                    self.backward(within(g, start, end)?, n, bands)?,
                     (n, width),
                     grad.device(),
-                )?,
+                ),
                 _ => candle_core::bail!("spatial layer: f32 or f64 gradient on the CPU"),
-            };
-            out
+            }
+        };
+        let g_input = match &self.first {
+            // `∂Θ = Xᵀ·∂(XΘ)` a band's columns at a time (each column of the product is
+            // its own sum, so the same bits), so that one band's `N × d` gradient is held
+            // at a time, not all `B` bands'.
+            Some((features, _)) => {
+                let columns = (0..self.bands.len())
+                    .map(|b| features.weights_gradient(&input_gradient(b..b + 1)?))
+                    .collect::<Result<Vec<_>>>()?;
+                Tensor::cat(&columns, 1)?
+            }
+            None => input_gradient(0..self.bands.len())?,
         };
         // candle's broadcast backward: the sum over the broadcast dimension (with one
         // node nothing is broadcast and the bias takes the gradient as it is).
@@ -252,10 +276,6 @@ impl CustomOp2 for SpatialLayer {
             grad.clone()
         } else {
             crate::train::column_sums(&grad)?
-        };
-        let g_input = match &self.first {
-            Some((features, _)) => features.weights_gradient(&g_projected)?,
-            None => g_projected,
         };
         Ok((Some(g_input), Some(g_bias)))
     }
