@@ -259,14 +259,17 @@ impl CustomOp2 for SpatialLayer {
             }
         };
         let g_input = match &self.first {
-            // `∂Θ = Xᵀ·∂(XΘ)` a band's columns at a time (each column of the product is
-            // its own sum, so the same bits), so that one band's `N × d` gradient is held
-            // at a time, not all `B` bands'.
-            Some((features, _)) => {
+            // `∂Θ = Xᵀ·∂(XΘ)` a band's columns at a time, so that one band's `N × d`
+            // gradient is held at a time, not all `B` bands', where that gives the same
+            // bits (see `band_by_band`).
+            Some((features, _)) if band_by_band(features, self.d_out) => {
                 let columns = (0..self.bands.len())
                     .map(|b| features.weights_gradient(&input_gradient(b..b + 1)?))
                     .collect::<Result<Vec<_>>>()?;
                 Tensor::cat(&columns, 1)?
+            }
+            Some((features, _)) => {
+                features.weights_gradient(&input_gradient(0..self.bands.len())?)?
             }
             None => input_gradient(0..self.bands.len())?,
         };
@@ -279,4 +282,15 @@ impl CustomOp2 for SpatialLayer {
         };
         Ok((Some(g_input), Some(g_bias)))
     }
+}
+
+/// Whether `Xᵀ·G` formed `d` columns at a time has the bits of the whole product
+/// `Xᵀ·[G_0 | G_1 | …]`. Each column is its own sum over the nodes: the CSR product adds
+/// a row's entries in their stored order whatever the width. gemm (0.19, candle's CPU
+/// matmul) splits the sum over the nodes in blocks whose size depends on the width only
+/// when both sides are at most 64 wide, or the product has at most 256 cells, or one side
+/// is a single column; `F > 64` and `d ≥ 4` keep both products out of those cases.
+/// `first_spatial_layer_matches_the_chain` checks both sides of this rule.
+fn band_by_band(features: &FeatureMatrix, d: usize) -> bool {
+    features.is_sparse() || (features.n_cols() > 64 && d >= 4)
 }

@@ -197,6 +197,86 @@ fn spatial_layer_gives_the_same_bits_on_two_threads() {
 /// The one-operation spatial layer computes the candle chain's values and gradients bit
 /// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
 /// layer's input and, as a first layer, on dense and on sparse features.
+/// The first spatial layer (`X·Θ` inside the operation, `∂Θ` formed band by band where
+/// `band_by_band` allows) against `X·Θ` by [`FeatureMatrix::matmul`] and the chain of
+/// candle operations: the same output and gradients, bit for bit. More than 512 nodes, so
+/// that gemm's blocking of the sum over the nodes would show a width it depends on.
+#[test]
+fn first_spatial_layer_matches_the_chain() {
+    use super::models::{spatial_chain, BandOps};
+    use super::spatial::SpatialLayer;
+    use crate::sparse::{Csr, FeatureMatrix};
+    use candle_core::{DType, Var};
+
+    let source = "synthetic:nodes=1500,classes=3,features=4,degree=6,seed=2";
+    let dataset = load(&source.parse().unwrap()).unwrap();
+    let ops = framelet::build(&dataset.graph().unwrap(), &Default::default()).unwrap();
+    let bands = BandOps::all(&ops);
+    let n = dataset.n_nodes();
+    let mut rng = crate::train::SeededRng::new(5);
+    let mut matrix = |f: usize, every: usize| {
+        let values = rng.uniform((n, f), 1.0, DType::F32, &Device::Cpu).unwrap();
+        let values: Vec<f32> = values.flatten_all().unwrap().to_vec1().unwrap();
+        let triplets: Vec<(u32, u32, f32)> = (0..n * f)
+            .filter(|k| k % every == 0)
+            .map(|k| ((k / f) as u32, (k % f) as u32, values[k]))
+            .collect();
+        FeatureMatrix::from_csr(Csr::from_triplets(n, f, &triplets).unwrap()).unwrap()
+    };
+    // (features, width d): dense below and above gemm's small sizes, a width under 4,
+    // and sparse features.
+    let cases = [
+        (matrix(16, 1), 64),
+        (matrix(80, 1), 64),
+        (matrix(80, 1), 2),
+        (matrix(80, 37), 64),
+    ];
+    for (features, d) in cases {
+        let label = format!(
+            "F = {}, d = {d}, sparse {}",
+            features.n_cols(),
+            features.is_sparse()
+        );
+        let theta = rng
+            .uniform(
+                (features.n_cols(), d * bands.len()),
+                0.3,
+                DType::F32,
+                &Device::Cpu,
+            )
+            .unwrap();
+        let theta = Var::from_tensor(&theta).unwrap();
+        let bias =
+            Var::from_tensor(&rng.uniform((1, d), 0.5, DType::F32, &Device::Cpu).unwrap()).unwrap();
+        let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
+        let run = |out: candle_core::Tensor| {
+            let grads = out
+                .mul(&weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            (
+                bits(&out),
+                bits(grads.get(&theta).unwrap()),
+                bits(grads.get(&bias).unwrap()),
+            )
+        };
+        let pairs = bands
+            .iter()
+            .map(|b| (b.transform.clone(), b.propagation.clone()))
+            .collect();
+        let fused = run(SpatialLayer::new(pairs, d)
+            .apply_first(&features, theta.as_tensor(), bias.as_tensor())
+            .unwrap());
+        let projected = features.matmul(theta.as_tensor()).unwrap();
+        let chain = run(spatial_chain(&bands, &projected, bias.as_tensor(), d).unwrap());
+        assert!(fused.1.iter().any(|&b| b != 0), "{label}: all zero");
+        assert_eq!(fused, chain, "{label}");
+    }
+}
+
 #[test]
 fn spatial_layer_matches_the_chain() {
     use super::models::{spatial_chain, BandOps};
