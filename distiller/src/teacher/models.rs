@@ -27,6 +27,14 @@ impl BandOps {
     }
 }
 
+/// Every band's `(W_b, Â_b)`, shared: what a [`SpatialLayer`] takes.
+pub(super) fn band_pairs(bands: &[BandOps]) -> Vec<(SparseOperator, SparseOperator)> {
+    bands
+        .iter()
+        .map(|ops| (ops.transform.clone(), ops.propagation.clone()))
+        .collect()
+}
+
 /// One framelet layer `d_in → d_out`: weights for every band and a bias.
 struct Layer {
     /// Spatial/simplified: `Θ_b` side by side, `(d_in, B·d_out)`; spectral: one `(d_in, d_out)`.
@@ -195,7 +203,7 @@ impl Model {
     fn layer(&self, h: Option<&Tensor>, layer: &Layer) -> Result<Tensor> {
         let theta = layer.theta.as_tensor();
         if self.kind == TeacherKind::Spatial && theta.device().is_cpu() {
-            let op = SpatialLayer::new(self.band_pairs(), layer.d_out);
+            let op = SpatialLayer::new(band_pairs(&self.bands), layer.d_out);
             return match h {
                 None => op.apply_first(&self.features_op, theta, layer.bias.as_tensor()),
                 Some(x) => op.apply(&product(x, theta)?, layer.bias.as_tensor()),
@@ -215,14 +223,6 @@ impl Model {
             }
             _ => spatial_chain(&self.bands, &projected, layer.bias.as_tensor(), layer.d_out),
         }
-    }
-
-    /// Every band's `(W_b, Â_b)`, shared.
-    fn band_pairs(&self) -> Vec<(SparseOperator, SparseOperator)> {
-        self.bands
-            .iter()
-            .map(|ops| (ops.transform.clone(), ops.propagation.clone()))
-            .collect()
     }
 
     /// `Σ_b W_bᵀ·ReLU(f_b ⊙ W_b·(HΘ)) + β`.

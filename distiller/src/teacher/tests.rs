@@ -6,7 +6,7 @@ use super::*;
 use crate::data::{load, Dataset, SplitRates};
 use crate::framelet::{self, FrameletOperators};
 use crate::progress::{Progress, ProgressEvent};
-use crate::testutil::bits;
+use crate::testutil::{bits, value_and_gradient_bits};
 
 fn setup() -> (Dataset, FrameletOperators) {
     let source = "synthetic:nodes=240,classes=3,features=16,degree=6,homophily=0.85,seed=1";
@@ -172,38 +172,32 @@ fn spatial_layer_gives_the_same_bits_on_two_threads() {
         let bias = Var::from_tensor(&bias).unwrap();
         let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
         let out = if fused {
-            let pairs = bands
-                .iter()
-                .map(|b| (b.transform.clone(), b.propagation.clone()))
-                .collect();
-            SpatialLayer::new(pairs, d).apply(projected.as_tensor(), bias.as_tensor())
+            SpatialLayer::new(super::models::band_pairs(&bands), d)
+                .apply(projected.as_tensor(), bias.as_tensor())
         } else {
             super::models::spatial_chain(&bands, projected.as_tensor(), bias.as_tensor(), d)
         };
-        let out = out.unwrap();
-        let grads = out.mul(&weights).unwrap().sum_all().unwrap().backward();
-        let grads = grads.unwrap();
-        let g = |v: &Var| bits(grads.get(v).unwrap());
-        (bits(&out), g(&projected), g(&bias))
+        value_and_gradient_bits(
+            &out.unwrap(),
+            &weights,
+            &[projected.as_tensor(), bias.as_tensor()],
+        )
     };
     let chain = crate::threads::with_threads(1, || run(false)).unwrap();
     let one = crate::threads::with_threads(1, || run(true)).unwrap();
     let two = crate::threads::with_threads(2, || run(true)).unwrap();
-    assert!(one.0.iter().any(|&b| b != 0), "all zero");
+    assert!(one[0].iter().any(|&b| b != 0), "all zero");
     assert_eq!(one, chain, "one thread");
     assert_eq!(two, chain, "two threads");
 }
 
-/// The one-operation spatial layer computes the candle chain's values and gradients bit
-/// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
-/// layer's input and, as a first layer, on dense and on sparse features.
 /// The first spatial layer (`X·Θ` inside the operation, `∂Θ` formed band by band where
 /// `band_by_band` allows) against `X·Θ` by [`FeatureMatrix::matmul`] and the chain of
 /// candle operations: the same output and gradients, bit for bit. More than 512 nodes, so
 /// that gemm's blocking of the sum over the nodes would show a width it depends on.
 #[test]
 fn first_spatial_layer_matches_the_chain() {
-    use super::models::{spatial_chain, BandOps};
+    use super::models::{band_pairs, spatial_chain, BandOps};
     use super::spatial::SpatialLayer;
     use crate::sparse::{Csr, FeatureMatrix};
     use candle_core::{DType, Var};
@@ -250,36 +244,25 @@ fn first_spatial_layer_matches_the_chain() {
             Var::from_tensor(&rng.uniform((1, d), 0.5, DType::F32, &Device::Cpu).unwrap()).unwrap();
         let weights = rng.uniform((n, d), 1.0, DType::F32, &Device::Cpu).unwrap();
         let run = |out: candle_core::Tensor| {
-            let grads = out
-                .mul(&weights)
-                .unwrap()
-                .sum_all()
-                .unwrap()
-                .backward()
-                .unwrap();
-            (
-                bits(&out),
-                bits(grads.get(&theta).unwrap()),
-                bits(grads.get(&bias).unwrap()),
-            )
+            value_and_gradient_bits(&out, &weights, &[theta.as_tensor(), bias.as_tensor()])
         };
-        let pairs = bands
-            .iter()
-            .map(|b| (b.transform.clone(), b.propagation.clone()))
-            .collect();
-        let fused = run(SpatialLayer::new(pairs, d)
+        let fused = run(SpatialLayer::new(band_pairs(&bands), d)
             .apply_first(&features, theta.as_tensor(), bias.as_tensor())
             .unwrap());
         let projected = features.matmul(theta.as_tensor()).unwrap();
         let chain = run(spatial_chain(&bands, &projected, bias.as_tensor(), d).unwrap());
-        assert!(fused.1.iter().any(|&b| b != 0), "{label}: all zero");
+        assert!(fused[1].iter().any(|&b| b != 0), "{label}: all zero");
         assert_eq!(fused, chain, "{label}");
     }
 }
 
+/// The one-operation spatial layer computes the candle chain's values and gradients bit
+/// for bit, in f32 and f64, with two bands (Haar) and five (linear, Lev 2), on a hidden
+/// layer's input (the first layer, on dense and on sparse features:
+/// `first_spatial_layer_matches_the_chain`).
 #[test]
 fn spatial_layer_matches_the_chain() {
-    use super::models::{spatial_chain, BandOps};
+    use super::models::{band_pairs, spatial_chain, BandOps};
     use super::spatial::SpatialLayer;
     use candle_core::{DType, Tensor, Var};
 
@@ -307,30 +290,15 @@ fn spatial_layer_matches_the_chain() {
                 Var::from_tensor(&rng.uniform((1, d), 0.5, dtype, &Device::Cpu).unwrap()).unwrap();
             let weights = rng.uniform((n, d), 1.0, dtype, &Device::Cpu).unwrap();
             let run = |out: Tensor| {
-                let grads = out
-                    .mul(&weights)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                (
-                    bits(&out),
-                    bits(grads.get(&projected).unwrap()),
-                    bits(grads.get(&bias).unwrap()),
-                )
+                value_and_gradient_bits(&out, &weights, &[projected.as_tensor(), bias.as_tensor()])
             };
-            let pairs = bands
-                .iter()
-                .map(|b| (b.transform.clone(), b.propagation.clone()))
-                .collect();
-            let fused = run(SpatialLayer::new(pairs, d)
+            let fused = run(SpatialLayer::new(band_pairs(&bands), d)
                 .apply(projected.as_tensor(), bias.as_tensor())
                 .unwrap());
             let chain =
                 run(spatial_chain(&bands, projected.as_tensor(), bias.as_tensor(), d).unwrap());
             assert!(
-                fused.0.iter().any(|&b| b != 0),
+                fused[0].iter().any(|&b| b != 0),
                 "{kind:?} {dtype:?}: all zero"
             );
             assert_eq!(fused, chain, "{kind:?} Lev {levels} {dtype:?}");

@@ -287,7 +287,7 @@ pub fn accuracy(predictions: &[u32], labels: &[i64], nodes: &[u32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::bits;
+    use crate::testutil::value_and_gradient_bits;
 
     /// The bit mask gives the values and gradients of `x * mask` with the mask tensor the
     /// same random stream draws, bit for bit, in f32 and f64.
@@ -311,19 +311,10 @@ mod tests {
                 .unwrap()
                 .to_dtype(dtype)
                 .unwrap();
-            let run = |y: Tensor| {
-                let g = y
-                    .mul(&weights)
-                    .unwrap()
-                    .sum_all()
-                    .unwrap()
-                    .backward()
-                    .unwrap();
-                (bits(&y), bits(g.get(&x).unwrap()))
-            };
+            let run = |y: Tensor| value_and_gradient_bits(&y, &weights, &[x.as_tensor()]);
             let ours = run(SeededRng::new(9).dropout(x.as_tensor(), p).unwrap());
             let theirs = run(x.as_tensor().mul(&mask).unwrap());
-            assert!(ours.0.contains(&0) && ours.0.iter().any(|&b| b != 0));
+            assert!(ours[0].contains(&0) && ours[0].iter().any(|&b| b != 0));
             assert_eq!(ours, theirs, "{dtype:?}");
         }
     }
