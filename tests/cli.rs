@@ -545,6 +545,8 @@ fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
         "5",
         "--jobs",
         "2",
+        "--val-partitions",
+        "2",
         "--json",
     ];
     let out = frameless()
@@ -560,6 +562,7 @@ fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let report = &v["report"];
     assert_eq!(report["choices"].as_array().unwrap().len(), 2);
+    assert_eq!(report["val_partitions"], 2);
     let fit = report["fit"]["mean"].as_f64().unwrap();
     let int8 = report["fit_int8"]["mean"].as_f64().unwrap();
     assert!(fit > 40.0 && (fit - int8).abs() <= 5.0, "{report}");

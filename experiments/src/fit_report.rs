@@ -61,8 +61,19 @@ pub fn render(report: &FitReport) -> String {
     );
     let _ = writeln!(
         s,
-        "Every choice was made on validation accuracy; test accuracy was scored afterwards.\n"
+        "Every choice was made on validation accuracy; test accuracy was scored afterwards."
     );
+    if report.val_partitions > 1 {
+        let _ = writeln!(
+            s,
+            "Each candidate trained on {} validation partitions per seed (the seed's split, \
+             then its training and validation nodes dealt again); its validation accuracy, \
+             loss, epochs and seconds below are their mean or sum, its test accuracy that of \
+             the run on the seed's own split, the one kept.",
+            report.val_partitions
+        );
+    }
+    let _ = writeln!(s);
     let _ = writeln!(s, "| model | test % (mean ± std over seeds) |\n|---|---:|");
     let _ = writeln!(
         s,

@@ -44,6 +44,50 @@ impl Split {
             ("test", &self.test),
         ]
     }
+
+    /// The same training and validation nodes dealt again, with `seed`: in every class
+    /// as many training nodes as this split has, drawn from the class's training and
+    /// validation nodes; the rest of those validate. The test part is empty, so a test
+    /// node never trains or validates. `fit` averages a candidate's validation accuracy
+    /// over such partitions when one validation split is too small to rank candidates.
+    ///
+    /// ```
+    /// use frameless_distiller::data::Split;
+    /// let split = Split { train: vec![0, 1, 4], val: vec![2, 3, 5], test: vec![6, 7] };
+    /// let labels = [0, 0, 0, 0, 1, 1, 0, 1];
+    /// let dealt = split.redealt(&labels, 3);
+    /// assert!(dealt.test.is_empty());
+    /// let class_1 = |ids: &[u32]| ids.iter().filter(|&&i| labels[i as usize] == 1).count();
+    /// assert_eq!((class_1(&dealt.train), dealt.train.len()), (1, 3));
+    /// let mut pool = [dealt.train, dealt.val].concat();
+    /// pool.sort_unstable();
+    /// assert_eq!(pool, [0, 1, 2, 3, 4, 5]);
+    /// ```
+    pub fn redealt(&self, labels: &[i64], seed: u64) -> Split {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let class_of = |i: &u32| labels.get(*i as usize).copied().unwrap_or(-1);
+        let mut classes: Vec<i64> = self.train.iter().chain(&self.val).map(class_of).collect();
+        classes.sort_unstable();
+        classes.dedup();
+        let mut dealt = Split::default();
+        for class in classes {
+            let of_class = |ids: &[u32]| -> Vec<u32> {
+                ids.iter()
+                    .copied()
+                    .filter(|i| class_of(i) == class)
+                    .collect()
+            };
+            let n_train = of_class(&self.train).len();
+            let mut pool = [of_class(&self.train), of_class(&self.val)].concat();
+            pool.sort_unstable();
+            pool.shuffle(&mut rng);
+            dealt.train.extend_from_slice(&pool[..n_train]);
+            dealt.val.extend_from_slice(&pool[n_train..]);
+        }
+        dealt.train.sort_unstable();
+        dealt.val.sort_unstable();
+        dealt
+    }
 }
 
 /// Fractions of `N / C` used per class for training and validation in a random split.
@@ -105,6 +149,32 @@ mod tests {
         assert_eq!(all, (0..9).collect::<Vec<_>>());
         assert_eq!(s, random_split(&labels, 2, 5, SplitRates::default()));
         assert_ne!(s, random_split(&labels, 2, 6, SplitRates::default()));
+    }
+
+    #[test]
+    fn a_redealt_split_keeps_its_pool_and_class_counts() {
+        let labels: Vec<i64> = (0..60).map(|i| i % 3).collect();
+        let split = random_split(&labels, 3, 1, SplitRates::default());
+        let class_counts = |ids: &[u32]| {
+            let mut counts = [0usize; 3];
+            for &i in ids {
+                counts[labels[i as usize] as usize] += 1;
+            }
+            counts
+        };
+        let pool = |s: &Split| {
+            let mut all = [s.train.clone(), s.val.clone()].concat();
+            all.sort_unstable();
+            all
+        };
+        let a = split.redealt(&labels, 7);
+        assert_eq!(pool(&a), pool(&split));
+        assert_eq!(class_counts(&a.train), class_counts(&split.train));
+        assert!(a.test.is_empty());
+        assert_eq!(a, split.redealt(&labels, 7));
+        let b = split.redealt(&labels, 8);
+        assert_ne!(a.train, b.train);
+        assert_ne!(a.train, split.train);
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //!    their bands from one more framelet level (Lev 2) or with the energy perturbation
 //!    `ε = ½` (`Â_b = Â ∓ ε·D̃^{-1}`), each on its own student graph built once.
 //!
+//! Where a seed's validation split is small (under 300 nodes), one node moves a
+//! candidate by points and the ranking is mostly chance, so every candidate also trains
+//! on [`FitSettings::val_partitions`]` − 1` other partitions of the seed's training and
+//! validation nodes ([`Split::redealt`]: the same class counts, dealt again), its teachers
+//! with it, and candidates are ranked on their mean validation accuracy. The student
+//! kept is the chosen recipe's run on the seed's own split.
+//!
 //! The test nodes are never looked at until every seed's choice is made: teachers and
 //! students train on splits whose test part is empty, candidates keep their predictions
 //! on the test nodes without their labels, and [`fit`] scores them only after choosing
@@ -240,6 +247,33 @@ impl Default for Budget {
     }
 }
 
+/// Validation predictions a candidate's rank should rest on: at 300 the standard error
+/// of an accuracy near 80 % is 2.3 points, a third of it from any one node.
+const VALIDATION_PREDICTIONS: usize = 300;
+
+/// The most partitions [`validation_partitions`] asks for: each one trains the whole
+/// search again.
+pub const MAX_VAL_PARTITIONS: usize = 5;
+
+/// How many validation partitions a seed whose validation split has `val_nodes` nodes
+/// needs for its candidates' mean validation accuracy to rest on about 300 predictions:
+/// 1 (the split alone) from 300 validation nodes up, at most [`MAX_VAL_PARTITIONS`].
+/// With a few dozen validation nodes one node moves a candidate by 2–3 points, and the
+/// candidates of a search lie within a few nodes of each other: their order on one
+/// split is mostly chance.
+///
+/// ```
+/// use frameless_distiller::fit::validation_partitions;
+/// assert_eq!(validation_partitions(542), 1); // Cora's geom-gcn split
+/// assert_eq!(validation_partitions(80), 4);
+/// assert_eq!(validation_partitions(37), 5);
+/// ```
+pub fn validation_partitions(val_nodes: usize) -> usize {
+    VALIDATION_PREDICTIONS
+        .div_ceil(val_nodes.max(1))
+        .clamp(1, MAX_VAL_PARTITIONS)
+}
+
 /// What to search and how.
 #[derive(Debug, Clone)]
 pub struct FitSettings {
@@ -261,6 +295,12 @@ pub struct FitSettings {
     /// A fixed list of recipes instead of the search (`fit --config`): every one is
     /// trained per seed and the best on validation is kept.
     pub recipes: Option<Vec<Recipe>>,
+    /// Validation partitions per seed (≥ 1): the seed's own split, then its training
+    /// and validation nodes dealt again ([`Split::redealt`]). Every candidate trains on
+    /// each, and candidates are ranked on their mean validation accuracy; the student
+    /// kept is the one of the seed's own split. [`with_splits`](Self::with_splits) sets
+    /// [`validation_partitions`] of the smallest validation split.
+    pub val_partitions: usize,
     /// Worker threads (≥ 1).
     pub jobs: usize,
     /// Where the students train.
@@ -281,6 +321,8 @@ impl FitSettings {
             .iter()
             .map(|&s| dataset.split(s, rates))
             .collect();
+        let smallest = self.splits.iter().map(|s| s.val.len()).min().unwrap_or(0);
+        self.val_partitions = validation_partitions(smallest);
         self
     }
 
@@ -302,6 +344,7 @@ impl FitSettings {
             refine_top: 3,
             teacher_members: 3,
             recipes: None,
+            val_partitions: 1,
             jobs: jobs.max(1),
             device: Device::Cpu,
         }
@@ -369,7 +412,10 @@ impl FitSettings {
                 students: &students,
                 student_graphs: &graphs,
                 jobs: self.jobs.max(1),
-                soft_label_runs: n_seeds.saturating_mul(per_seed).saturating_add(1),
+                soft_label_runs: n_seeds
+                    .saturating_mul(per_seed)
+                    .saturating_mul(self.val_partitions.max(1))
+                    .saturating_add(1),
                 kept_students: n_seeds,
             },
         )
@@ -425,7 +471,8 @@ impl Candidate {
     }
 }
 
-/// One trained candidate of one seed.
+/// One candidate of one seed, trained on each validation partition of the seed
+/// ([`FitSettings::val_partitions`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
     /// The seed.
@@ -434,15 +481,17 @@ pub struct Trial {
     pub stage: Stage,
     /// What was trained.
     pub candidate: Candidate,
-    /// Validation accuracy at the best epoch, in `[0, 1]`.
+    /// Validation accuracy at the best epoch, in `[0, 1]`, averaged over the partitions.
     pub val_accuracy: f64,
-    /// Mean validation NLL at the best epoch (breaks accuracy ties).
+    /// Mean validation NLL at the best epoch (breaks accuracy ties), averaged over the
+    /// partitions.
     pub val_loss: f64,
-    /// Test accuracy, scored after the choice, in `[0, 1]`.
+    /// Test accuracy of the run on the seed's own split, scored after the choice, in
+    /// `[0, 1]`.
     pub test_accuracy: f64,
-    /// Epochs run.
+    /// Epochs run, on all partitions.
     pub epochs: usize,
-    /// Wall time of the trial.
+    /// Training time, on all partitions.
     pub seconds: f64,
 }
 
@@ -527,8 +576,11 @@ pub struct FitReport {
     pub dataset: String,
     /// Nodes, features, classes.
     pub dims: [usize; 3],
-    /// Every trial of every seed.
+    /// Every candidate of every seed, its trials on the validation partitions pooled.
     pub trials: Vec<Trial>,
+    /// Validation partitions per seed ([`FitSettings::val_partitions`]).
+    #[serde(default = "one")]
+    pub val_partitions: usize,
     /// The choice of each seed.
     pub choices: Vec<SeedChoice>,
     /// Test accuracy of the chosen students (f32).

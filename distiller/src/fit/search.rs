@@ -33,8 +33,9 @@ struct Shared<'a> {
     /// The student graph of every framelet setting a recipe asks for (the search's first).
     graphs: Vec<(framelet::FrameletConfig, StudentGraph)>,
     settings: &'a FitSettings,
-    /// Each seed's split with an empty test part: what training sees.
-    blind: Vec<Split>,
+    /// Each seed's validation partitions, what training sees: its split with an empty
+    /// test part, then that split dealt again ([`Split::redealt`]).
+    blind: Vec<Vec<Split>>,
     /// `−ln C` everywhere: the "teacher" of labels-only students (its KL weight is 0).
     uniform: Vec<f32>,
 }
@@ -49,12 +50,74 @@ impl Shared<'_> {
             .map(|(_, g)| g)
             .ok_or_else(|| FitError::Worker(format!("no student graph for {recipe}")))
     }
+
+    /// What `predictions` (one per node) say for the seed's test nodes, kept for the
+    /// seed's own split (partition 0) only: the other partitions are never scored.
+    fn test_predictions(&self, seed_pos: usize, partition: usize, predictions: &[u32]) -> Vec<u32> {
+        match (partition, self.settings.splits.get(seed_pos)) {
+            (0, Some(split)) => pick(predictions, &split.test),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A finished trial before its test score: predictions on the test nodes, no labels.
+#[derive(Clone)]
 struct Outcome {
     trial: Trial,
+    /// The validation partition it trained on (0: the seed's own split).
+    partition: usize,
+    /// Planning order of its candidate in its seed (ties go to the earlier).
+    order: usize,
+    /// Whether it may be chosen (teachers and the baseline of a fixed-recipe run may not).
+    eligible: bool,
+    /// On partition 0 only: what it predicts for the seed's test nodes.
     test_predictions: Vec<u32>,
+}
+
+/// One outcome per candidate of each seed, in order of first appearance: the trials of
+/// its partitions pooled into the mean validation accuracy and loss, summed epochs and
+/// seconds, and the test predictions of partition 0.
+fn pooled(outcomes: &[&Outcome]) -> Vec<Outcome> {
+    let mut out: Vec<(Outcome, usize)> = Vec::new();
+    for o in outcomes {
+        let same = |(p, _): &&mut (Outcome, usize)| {
+            p.trial.seed == o.trial.seed && p.trial.candidate == o.trial.candidate
+        };
+        match out.iter_mut().find(same) {
+            Some((p, runs)) => {
+                p.trial.val_accuracy += o.trial.val_accuracy;
+                p.trial.val_loss += o.trial.val_loss;
+                p.trial.epochs += o.trial.epochs;
+                p.trial.seconds += o.trial.seconds;
+                if o.partition == 0 {
+                    p.test_predictions.clone_from(&o.test_predictions);
+                }
+                *runs += 1;
+            }
+            None => out.push(((*o).clone(), 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(mut p, runs)| {
+            p.trial.val_accuracy /= runs as f64;
+            p.trial.val_loss /= runs as f64;
+            p.partition = 0;
+            p
+        })
+        .collect()
+}
+
+/// The best of `outcomes` (pooled) for `seed` that `keep` admits.
+fn best_of(outcomes: &[Outcome], seed: u64, keep: impl Fn(&Outcome) -> bool) -> Option<&Outcome> {
+    let mut best: Option<&Outcome> = None;
+    for o in outcomes.iter().filter(|o| o.trial.seed == seed && keep(o)) {
+        let rank = Rank::of(&o.trial, o.order);
+        if best.is_none_or(|b| rank.beats(&Rank::of(&b.trial, b.order))) {
+            best = Some(o);
+        }
+    }
+    best
 }
 
 /// Ranking key: higher validation accuracy, then lower validation loss, then the
@@ -90,17 +153,10 @@ impl Rank {
     }
 }
 
-/// The best student of one seed so far.
-struct Best {
-    rank: Rank,
-    recipe: Recipe,
-    student: Student,
-    report: crate::distill::DistillReport,
-}
-
-/// A student task: seed position, recipe, stage and planning order.
+/// A student task: seed position, validation partition, recipe, stage and planning order.
 struct StudentTask {
     seed: usize,
+    partition: usize,
     recipe: Recipe,
     stage: Stage,
     order: usize,
@@ -152,18 +208,18 @@ fn member_seed(seed: u64, member: usize) -> u64 {
     seed.wrapping_add((member as u64) << 32)
 }
 
-/// One teacher task: seed position, kind and ensemble member.
-type TeacherTask = (usize, TeacherKind, usize);
+/// One teacher task: seed position, validation partition, kind and ensemble member.
+type TeacherTask = (usize, usize, TeacherKind, usize);
 
-/// An ensemble: seed position, kind and number of members.
-type EnsembleKey = (usize, TeacherKind, usize);
+/// An ensemble: seed position, validation partition, kind and number of members.
+type EnsembleKey = (usize, usize, TeacherKind, usize);
 
 /// A teacher run or ensemble: its trial and its log-probabilities (`N × C`).
 type TeacherResult = (Outcome, Vec<f32>);
 
 fn train_teacher(
     shared: &Shared,
-    (seed_pos, kind, member): TeacherTask,
+    (seed_pos, partition, kind, member): TeacherTask,
 ) -> Result<TeacherResult, FitError> {
     let t0 = Instant::now();
     let s = shared.settings;
@@ -174,13 +230,13 @@ fn train_teacher(
         kind,
         &s.teacher,
         member_seed(seed, member),
-        &shared.blind[seed_pos],
+        &shared.blind[seed_pos][partition],
         &s.device,
         &mut Progress::ignore(),
     )?;
     let c = shared.dataset.n_classes;
     let labels = &shared.dataset.labels;
-    let val = &shared.blind[seed_pos].val;
+    let val = &shared.blind[seed_pos][partition].val;
     let trial = Trial {
         seed,
         stage: Stage::Teacher,
@@ -191,10 +247,18 @@ fn train_teacher(
         epochs: run.outcome.epochs,
         seconds: t0.elapsed().as_secs_f64(),
     };
-    let test_predictions = pick(&run.outcome.predictions(), &s.splits[seed_pos].test);
+    let test_predictions = shared.test_predictions(seed_pos, partition, &run.outcome.predictions());
     Ok((
         Outcome {
             trial,
+            partition,
+            order: shared
+                .settings
+                .teachers
+                .iter()
+                .position(|&k| k == kind)
+                .unwrap_or(0),
+            eligible: false,
             test_predictions,
         },
         run.outcome.log_probs,
@@ -205,8 +269,7 @@ fn train_teacher(
 /// probability, as one [`Trial`] scored on the seed's validation nodes.
 fn ensemble(
     shared: &Shared,
-    seed_pos: usize,
-    kind: TeacherKind,
+    (seed_pos, partition, kind, _): EnsembleKey,
     members: &[(&Outcome, &[f32])],
 ) -> TeacherResult {
     let c = shared.dataset.n_classes;
@@ -219,7 +282,10 @@ fn ensemble(
     let k = members.len().max(1) as f64;
     let log_probs: Vec<f32> = mean.iter().map(|m| (m / k).ln() as f32).collect();
     let predictions = argmax(&log_probs, c);
-    let (labels, val) = (&shared.dataset.labels, &shared.blind[seed_pos].val);
+    let (labels, val) = (
+        &shared.dataset.labels,
+        &shared.blind[seed_pos][partition].val,
+    );
     let trial = Trial {
         seed: shared.settings.seeds[seed_pos],
         stage: Stage::Teacher,
@@ -233,26 +299,36 @@ fn ensemble(
         epochs: members.iter().map(|m| m.0.trial.epochs).sum(),
         seconds: members.iter().map(|m| m.0.trial.seconds).sum(),
     };
-    let test_predictions = pick(&predictions, &shared.settings.splits[seed_pos].test);
+    let test_predictions = shared.test_predictions(seed_pos, partition, &predictions);
     (
         Outcome {
             trial,
+            partition,
+            order: 0,
+            eligible: false,
             test_predictions,
         },
         log_probs,
     )
 }
 
-fn train_student(
+/// A student trained on one validation partition of a seed: the student, its training
+/// report, its logits on every node (`N × C`) and its mean validation NLL.
+struct StudentRun {
+    student: Student,
+    report: crate::distill::DistillReport,
+    logits: Vec<f32>,
+    val_loss: f64,
+}
+
+fn run_student(
     shared: &Shared,
-    task: &StudentTask,
+    (seed_pos, partition): (usize, usize),
+    recipe: &Recipe,
     teacher_log_probs: &[f32],
-    best: &[Mutex<Option<Best>>],
-) -> Result<Outcome, FitError> {
-    let t0 = Instant::now();
+) -> Result<StudentRun, FitError> {
     let s = shared.settings;
-    let seed = s.seeds[task.seed];
-    let blind = &shared.blind[task.seed];
+    let blind = &shared.blind[seed_pos][partition];
     let labels = &shared.dataset.labels;
     let targets = Targets {
         teacher_log_probs,
@@ -261,10 +337,10 @@ fn train_student(
         val: &blind.val,
         test: &blind.test,
     };
-    let settings = task.recipe.distill_config(&s.budget, seed);
-    let graph = shared.graph_of(&task.recipe)?;
+    let settings = recipe.distill_config(&s.budget, s.seeds[seed_pos]);
+    let graph = shared.graph_of(recipe)?;
     let (student, report) = distill(
-        &task.recipe.student,
+        &recipe.student,
         graph,
         &targets,
         &settings,
@@ -278,40 +354,43 @@ fn train_student(
         .to_vec1()?;
     let c = shared.dataset.n_classes;
     let val_loss = mean_nll(&log_softmax_rows(&logits, c), c, labels, &blind.val);
-    let rank = Rank {
-        val_accuracy: report.val_accuracy,
+    Ok(StudentRun {
+        student,
+        report,
+        logits,
         val_loss,
-        order: task.order,
-    };
-    if task.eligible {
-        if let Some(slot) = best.get(task.seed) {
-            let mut slot = slot
-                .lock()
-                .map_err(|_| FitError::Worker("a worker panicked".into()))?;
-            if slot.as_ref().is_none_or(|b| rank.beats(&b.rank)) {
-                *slot = Some(Best {
-                    rank,
-                    recipe: task.recipe,
-                    student,
-                    report: report.clone(),
-                });
-            }
-        }
-    }
+    })
+}
+
+fn train_student(
+    shared: &Shared,
+    task: &StudentTask,
+    teacher_log_probs: &[f32],
+) -> Result<Outcome, FitError> {
+    let t0 = Instant::now();
+    let run = run_student(
+        shared,
+        (task.seed, task.partition),
+        &task.recipe,
+        teacher_log_probs,
+    )?;
     let trial = Trial {
-        seed,
+        seed: shared.settings.seeds[task.seed],
         stage: task.stage,
         candidate: Candidate::Student(task.recipe),
-        val_accuracy: report.val_accuracy,
-        val_loss,
+        val_accuracy: run.report.val_accuracy,
+        val_loss: run.val_loss,
         test_accuracy: 0.0,
-        epochs: report.epochs,
+        epochs: run.report.epochs,
         seconds: t0.elapsed().as_secs_f64(),
     };
-    let test_predictions = pick(&argmax(&logits, c), &s.splits[task.seed].test);
+    let predictions = argmax(&run.logits, shared.dataset.n_classes);
     Ok(Outcome {
         trial,
-        test_predictions,
+        partition: task.partition,
+        order: task.order,
+        eligible: task.eligible,
+        test_predictions: shared.test_predictions(task.seed, task.partition, &predictions),
     })
 }
 
@@ -436,6 +515,7 @@ pub fn fit(
         }
     }
     let (n, c) = (dataset.n_nodes(), dataset.n_classes);
+    let partitions = settings.val_partitions.max(1);
     let shared = Shared {
         dataset,
         teacher_data: teacher::TeacherData::new(dataset)?,
@@ -445,10 +525,16 @@ pub fn fit(
         blind: settings
             .splits
             .iter()
-            .map(|s| Split {
-                train: s.train.clone(),
-                val: s.val.clone(),
-                test: Vec::new(),
+            .zip(&settings.seeds)
+            .map(|(split, &seed)| {
+                let own = Split {
+                    train: split.train.clone(),
+                    val: split.val.clone(),
+                    test: Vec::new(),
+                };
+                let redealt =
+                    (1..partitions).map(|p| split.redealt(&dataset.labels, member_seed(seed, p)));
+                std::iter::once(own).chain(redealt).collect()
             })
             .collect(),
         uniform: vec![-(c.max(1) as f32).ln(); n * c],
@@ -457,12 +543,11 @@ pub fn fit(
     let done = AtomicUsize::new(0);
     let planned = AtomicUsize::new(0);
     let best_val: Mutex<Vec<f64>> = Mutex::new(vec![0.0; n_seeds]);
-    let notify = |seed: usize, trial: &Trial| {
+    // One finished run: `val` is a student's validation accuracy on its seed's own split.
+    let tick = |seed: usize, val: Option<f64>, label: String| {
         let mean_best = best_val.lock().map_or(0.0, |mut b| {
-            if trial.stage != Stage::Teacher {
-                if let Some(v) = b.get_mut(seed) {
-                    *v = v.max(trial.val_accuracy);
-                }
+            if let (Some(v), Some(val)) = (b.get_mut(seed), val) {
+                *v = v.max(val);
             }
             b.iter().sum::<f64>() / b.len().max(1) as f64
         });
@@ -470,8 +555,21 @@ pub fn fit(
             done: done.fetch_add(1, Ordering::Relaxed) + 1,
             planned: planned.load(Ordering::Relaxed),
             best_val_accuracy: mean_best,
-            label: format!("seed {} {}", trial.seed, trial.candidate),
+            label,
         });
+    };
+    let notify = |seed: usize, o: &Outcome| {
+        let trial = &o.trial;
+        let own_student = trial.stage != Stage::Teacher && o.partition == 0;
+        let part = match partitions {
+            1 => String::new(),
+            _ => format!(" ({}/{partitions})", o.partition + 1),
+        };
+        tick(
+            seed,
+            own_student.then_some(trial.val_accuracy),
+            format!("seed {}{part} {}", trial.seed, trial.candidate),
+        );
     };
     let seed_pos = |seed: u64| settings.seeds.iter().position(|&s| s == seed).unwrap_or(0);
 
@@ -490,7 +588,8 @@ pub fn fit(
         }
     };
     let mut teacher_tasks: Vec<TeacherTask> = (0..n_seeds)
-        .flat_map(|s| kinds.iter().map(move |&k| (s, k, 0)))
+        .flat_map(|s| (0..partitions).map(move |p| (s, p)))
+        .flat_map(|(s, p)| kinds.iter().map(move |&k| (s, p, k, 0)))
         .collect();
     let run_teachers = |tasks: &[TeacherTask]| {
         planned.fetch_add(tasks.len(), Ordering::Relaxed);
@@ -498,99 +597,112 @@ pub fn fit(
             tasks,
             settings.jobs,
             &|&task| train_teacher(&shared, task),
-            &|(o, _): &TeacherResult| notify(seed_pos(o.trial.seed), &o.trial),
+            &|(o, _): &TeacherResult| notify(seed_pos(o.trial.seed), o),
         )
     };
     let mut teachers = run_teachers(&teacher_tasks)?;
-    let best_teacher: Vec<Option<TeacherKind>> = (0..n_seeds)
-        .map(|s| {
-            let of_seed = teacher_tasks.iter().zip(&teachers).enumerate();
-            let mut best: Option<(Rank, TeacherKind)> = None;
-            for (i, (&(_, kind, _), (o, _))) in of_seed.filter(|(_, (t, _))| t.0 == s) {
-                let rank = Rank::of(&o.trial, i);
-                if best.is_none_or(|(b, _)| rank.beats(&b)) {
-                    best = Some((rank, kind));
-                }
-            }
-            best.map(|(_, kind)| kind)
+    let single_teachers = {
+        let runs: Vec<&Outcome> = teachers.iter().map(|(o, _)| o).collect();
+        pooled(&runs)
+    };
+    let best_teacher: Vec<Option<TeacherKind>> = settings
+        .seeds
+        .iter()
+        .map(|&seed| {
+            best_of(&single_teachers, seed, |_| true).and_then(|o| match o.trial.candidate {
+                Candidate::Teacher(kind) => Some(kind),
+                _ => None,
+            })
         })
         .collect();
     let mut ensembles_of: Vec<EnsembleKey> = Vec::new();
     for (s, best) in best_teacher.iter().enumerate() {
-        match &settings.recipes {
-            None => ensembles_of.extend(best.map(|k| (s, k, settings.teacher_members))),
-            Some(list) => {
-                for r in list {
-                    if let Some(k) = r.teacher {
-                        if !ensembles_of.contains(&(s, k, r.teacher_members)) {
-                            ensembles_of.push((s, k, r.teacher_members));
+        for p in 0..partitions {
+            match &settings.recipes {
+                None => ensembles_of.extend(best.map(|k| (s, p, k, settings.teacher_members))),
+                Some(list) => {
+                    for r in list {
+                        if let Some(k) = r.teacher {
+                            if !ensembles_of.contains(&(s, p, k, r.teacher_members)) {
+                                ensembles_of.push((s, p, k, r.teacher_members));
+                            }
                         }
                     }
                 }
             }
         }
     }
-    ensembles_of.retain(|e| e.2 > 1);
+    ensembles_of.retain(|e| e.3 > 1);
     let members: Vec<TeacherTask> = ensembles_of
         .iter()
-        .flat_map(|&(s, k, m)| (1..m).map(move |member| (s, k, member)))
+        .flat_map(|&(s, p, k, m)| (1..m).map(move |member| (s, p, k, member)))
         .filter(|t| !teacher_tasks.contains(t))
         .collect();
     teachers.extend(run_teachers(&members)?);
     teacher_tasks.extend(members);
     let ensembles: Vec<(EnsembleKey, TeacherResult)> = ensembles_of
         .iter()
-        .map(|&(s, kind, m)| {
+        .map(|&key @ (s, p, kind, m)| {
             let runs: Vec<(&Outcome, &[f32])> = (0..m)
                 .filter_map(|member| {
-                    let i = teacher_tasks.iter().position(|&t| t == (s, kind, member))?;
+                    let i = teacher_tasks
+                        .iter()
+                        .position(|&t| t == (s, p, kind, member))?;
                     teachers.get(i).map(|(o, lp)| (o, &lp[..]))
                 })
                 .collect();
-            ((s, kind, m), ensemble(&shared, s, kind, &runs))
+            (key, ensemble(&shared, key, &runs))
         })
         .collect();
-    let teacher_of = |seed: usize, kind: TeacherKind, members: usize| -> &[f32] {
+    let teacher_of = |seed: usize, partition: usize, kind: TeacherKind, members: usize| -> &[f32] {
         if members > 1 {
             return ensembles
                 .iter()
-                .find(|(key, _)| *key == (seed, kind, members))
+                .find(|(key, _)| *key == (seed, partition, kind, members))
                 .map_or(&shared.uniform[..], |(_, (_, lp))| &lp[..]);
         }
         teacher_tasks
             .iter()
-            .position(|&t| t == (seed, kind, 0))
+            .position(|&t| t == (seed, partition, kind, 0))
             .and_then(|i| teachers.get(i))
             .map_or(&shared.uniform[..], |(_, lp)| &lp[..])
     };
+    let teacher_log_probs = |seed: usize, partition: usize, recipe: &Recipe| {
+        recipe.teacher.map_or(&shared.uniform[..], |k| {
+            teacher_of(seed, partition, k, recipe.teacher_members)
+        })
+    };
 
-    // 2. Coarse students (or the fixed recipes plus the plain-MLP baseline).
-    let best: Vec<Mutex<Option<Best>>> = (0..n_seeds).map(|_| Mutex::new(None)).collect();
+    // 2. Coarse students (or the fixed recipes plus the plain-MLP baseline), each on
+    //    every validation partition of its seed.
     let mut order = 0;
     let mut plan = |seed: usize, recipe: Recipe, stage: Stage, eligible: bool| {
         order += 1;
-        StudentTask {
-            seed,
-            recipe,
-            stage,
-            order,
-            eligible,
-        }
+        (0..partitions)
+            .map(|partition| StudentTask {
+                seed,
+                partition,
+                recipe,
+                stage,
+                order,
+                eligible,
+            })
+            .collect::<Vec<_>>()
     };
     let mut tasks = Vec::new();
     for (s, &teacher) in best_teacher.iter().enumerate() {
         match &settings.recipes {
             None => {
                 for r in coarse(teacher, settings.teacher_members) {
-                    tasks.push(plan(s, r, Stage::Coarse, true));
+                    tasks.extend(plan(s, r, Stage::Coarse, true));
                 }
             }
             Some(list) => {
                 for r in list {
-                    tasks.push(plan(s, *r, Stage::Coarse, true));
+                    tasks.extend(plan(s, *r, Stage::Coarse, true));
                 }
                 if !list.contains(&Recipe::plain_mlp()) {
-                    tasks.push(plan(s, Recipe::plain_mlp(), Stage::Refine, false));
+                    tasks.extend(plan(s, Recipe::plain_mlp(), Stage::Refine, false));
                 }
             }
         }
@@ -601,58 +713,94 @@ pub fn fit(
             tasks,
             settings.jobs,
             &|t: &StudentTask| {
-                let teacher = t.recipe.teacher.map_or(&shared.uniform[..], |k| {
-                    teacher_of(t.seed, k, t.recipe.teacher_members)
-                });
-                train_student(&shared, t, teacher, &best)
+                train_student(
+                    &shared,
+                    t,
+                    teacher_log_probs(t.seed, t.partition, &t.recipe),
+                )
             },
-            &|o: &Outcome| notify(seed_pos(o.trial.seed), &o.trial),
+            &|o: &Outcome| notify(seed_pos(o.trial.seed), o),
         )
     };
     let mut outcomes = run_students(&tasks)?;
 
-    // 3. Refinements of each seed's best coarse recipes.
+    // 3. Refinements of each seed's best coarse recipes (ranked on the partitions' mean).
     if settings.recipes.is_none() {
+        let coarse_runs = pooled(&outcomes.iter().collect::<Vec<_>>());
         let mut refine = Vec::new();
-        for s in 0..n_seeds {
-            let mut ranked: Vec<(Rank, Recipe)> = tasks
+        for (s, &seed) in settings.seeds.iter().enumerate() {
+            let mut ranked: Vec<&Outcome> = coarse_runs
                 .iter()
-                .zip(&outcomes)
-                .filter(|(t, _)| t.seed == s)
-                .map(|(t, o)| (Rank::of(&o.trial, t.order), t.recipe))
+                .filter(|o| o.trial.seed == seed)
                 .collect();
             // Best first (`beats` is a strict order: `order` breaks every tie).
             ranked.sort_by(|a, b| {
-                if a.0.beats(&b.0) {
+                if Rank::of(&a.trial, a.order).beats(&Rank::of(&b.trial, b.order)) {
                     std::cmp::Ordering::Less
                 } else {
                     std::cmp::Ordering::Greater
                 }
             });
-            let mut tried: Vec<Recipe> = ranked.iter().map(|(_, r)| *r).collect();
-            for (_, r) in ranked.iter().take(settings.refine_top) {
-                for v in refinements(r) {
+            let recipe = |o: &Outcome| match o.trial.candidate {
+                Candidate::Student(r) => Some(r),
+                _ => None,
+            };
+            let mut tried: Vec<Recipe> = ranked.iter().filter_map(|o| recipe(o)).collect();
+            for r in ranked
+                .iter()
+                .take(settings.refine_top)
+                .filter_map(|o| recipe(o))
+            {
+                for v in refinements(&r) {
                     if !tried.contains(&v) {
                         tried.push(v);
-                        refine.push(plan(s, v, Stage::Refine, true));
+                        refine.extend(plan(s, v, Stage::Refine, true));
                     }
                 }
             }
         }
         outcomes.extend(run_students(&refine)?);
-        tasks.extend(refine);
     }
 
-    // 4. The choice is made; only now are test labels read.
+    // 4. The choice of each seed, on the partitions' mean validation accuracy; its
+    //    student is trained again on the seed's own split (the same run: training is
+    //    deterministic), and only now are test labels read.
+    let students = pooled(&outcomes.iter().collect::<Vec<_>>());
+    let choice_of: Vec<(usize, Recipe, f64)> = settings
+        .seeds
+        .iter()
+        .enumerate()
+        .map(|(s, &seed)| {
+            let best = best_of(&students, seed, |o| o.eligible)
+                .ok_or_else(|| FitError::Worker("a seed has no student".into()))?;
+            match best.trial.candidate {
+                Candidate::Student(r) => Ok((s, r, best.trial.val_accuracy)),
+                _ => Err(FitError::Worker("a teacher was chosen as a student".into())),
+            }
+        })
+        .collect::<Result<_, FitError>>()?;
+    planned.fetch_add(n_seeds, Ordering::Relaxed);
+    let kept = workers::map(
+        &choice_of,
+        settings.jobs,
+        &|&(s, recipe, _)| {
+            let run = run_student(&shared, (s, 0), &recipe, teacher_log_probs(s, 0, &recipe))?;
+            let seed = settings.seeds[s];
+            tick(s, None, format!("seed {seed} chosen {recipe}"));
+            Ok(run)
+        },
+        &|_| {},
+    )?;
     let labels = &dataset.labels;
     let mut trials = Vec::new();
-    let member_zero = teacher_tasks
+    let member_zero: Vec<&Outcome> = teacher_tasks
         .iter()
         .zip(&teachers)
-        .filter(|(t, _)| t.2 == 0);
-    let ensemble_runs = ensembles.iter().map(|(_, (o, _))| o);
-    let teacher_outcomes = member_zero.map(|(_, (o, _))| o).chain(ensemble_runs);
-    for o in teacher_outcomes.chain(&outcomes) {
+        .filter(|(t, _)| t.3 == 0)
+        .map(|(_, (o, _))| o)
+        .chain(ensembles.iter().map(|(_, (o, _))| o))
+        .collect();
+    for o in pooled(&member_zero).iter().chain(&students) {
         let mut t = o.trial.clone();
         t.test_accuracy = scored(
             &o.test_predictions,
@@ -663,11 +811,7 @@ pub fn fit(
     }
     let mut choices = Vec::new();
     let mut chosen = None;
-    for (s, slot) in best.into_iter().enumerate() {
-        let best = slot
-            .into_inner()
-            .map_err(|_| FitError::Worker("a worker panicked".into()))?
-            .ok_or_else(|| FitError::Worker("a seed has no student".into()))?;
+    for (&(s, recipe, val_accuracy), run) in choice_of.iter().zip(kept) {
         let seed = settings.seeds[s];
         let test = &settings.splits[s].test;
         let test_of = |candidate: &Candidate| {
@@ -680,47 +824,41 @@ pub fn fit(
             dataset: dataset.name.clone(),
             ..OwnedMetadata::default()
         };
-        let student_graph = shared.graph_of(&best.recipe)?;
-        let weights = model_weights(&best.student, student_graph, metadata)?;
+        let student_graph = shared.graph_of(&recipe)?;
+        let weights = model_weights(&run.student, student_graph, metadata)?;
         let (int8_logits, _) = simulate(&weights, Precision::Int8, &dataset.features);
-        let test_accuracy = test_of(&Candidate::Student(best.recipe));
+        let test_accuracy = accuracy(&argmax(&run.logits, c), labels, test);
         let teacher = best_teacher[s].map(|k| (k, test_of(&Candidate::Teacher(k))));
         choices.push(SeedChoice {
             seed,
-            recipe: best.recipe,
-            val_accuracy: best.rank.val_accuracy,
+            recipe,
+            val_accuracy,
             test_accuracy,
             int8_test_accuracy: accuracy(&argmax(&int8_logits, c), labels, test),
             teacher,
             plain_mlp_test_accuracy: test_of(&Candidate::Student(Recipe::plain_mlp())),
         });
         if s == 0 {
-            let logits: Vec<f32> = best
-                .student
-                .forward(student_graph, Mode::Eval)?
-                .logits
-                .flatten_all()?
-                .to_vec1()?;
             let mut weights = weights;
             weights.metadata.test_accuracy = Some(test_accuracy as f32);
-            let mut report = best.report;
+            let mut report = run.report;
             report.test_accuracy = test_accuracy;
             let info = RunInfo {
-                config: best.recipe.student,
-                distill: best.recipe.distill_config(&settings.budget, seed),
+                config: recipe.student,
+                distill: recipe.distill_config(&settings.budget, seed),
                 report,
                 teacher_test_accuracy: teacher.map(|(_, acc)| acc),
-                teacher: best.recipe.teacher.map(|kind| TeacherSource {
+                teacher: recipe.teacher.map(|kind| TeacherSource {
                     kind,
-                    members: best.recipe.teacher_members,
+                    members: recipe.teacher_members,
                 }),
-                framelet: Some(best.recipe.framelet(base)),
+                framelet: Some(recipe.framelet(base)),
             };
             chosen = Some(Chosen {
                 weights,
-                logits,
+                logits: run.logits,
                 info,
-                recipe: best.recipe,
+                recipe,
             });
         }
     }
@@ -740,6 +878,7 @@ pub fn fit(
             dataset: dataset.name.clone(),
             dims: [n, dataset.n_features, c],
             trials,
+            val_partitions: partitions,
             fit,
             fit_int8: Percent::of(choices.iter().map(|c| c.int8_test_accuracy)),
             plain_mlp,

@@ -16,12 +16,18 @@ fn small() -> (Dataset, FitSettings) {
     };
     settings.refine_top = 1;
     settings.teacher_members = 2;
+    // 48 validation nodes would ask for five partitions; each test says how many it needs.
+    assert_eq!(settings.val_partitions, 5);
+    settings.val_partitions = 1;
     (dataset, settings)
 }
 
+/// On two validation partitions too: the dealt-again partitions come from the training
+/// and validation nodes alone.
 #[test]
 fn choice_ignores_test_labels() {
-    let (dataset, settings) = small();
+    let (dataset, mut settings) = small();
+    settings.val_partitions = 2;
     let clean = fit(&dataset, &settings, &|_| {}).unwrap().report;
 
     // Poison the labels of nodes that are test nodes in every seed's split (a test node
@@ -76,7 +82,11 @@ fn plain_mlp_is_a_candidate_and_the_baseline() {
         .map(|t| t.val_accuracy)
         .fold(0.0, f64::max);
     assert_eq!(r.choices[0].val_accuracy, best_val);
-    assert_eq!(*events.lock().unwrap(), r.trials.len());
+    assert_eq!(
+        *events.lock().unwrap(),
+        r.trials.len() + 1,
+        "every trial and the chosen student once more"
+    );
     assert_eq!(outcome.chosen.recipe, r.choices[0].recipe);
     assert_eq!(
         outcome.chosen.logits.len(),
@@ -139,6 +149,57 @@ fn memory_counts_every_trial_alive_at_once() {
         "{text}"
     );
     assert_eq!(FitError::from(e).blame(), Blame::Input);
+}
+
+/// With several validation partitions every candidate is ranked on its mean validation
+/// accuracy over them, the best mean is chosen, and the student kept is that recipe's
+/// run on the seed's own split: its test accuracy is the pooled trial's.
+#[test]
+fn partitions_rank_on_the_mean_and_keep_the_own_split_run() {
+    let (dataset, mut settings) = small();
+    settings.seeds.truncate(1);
+    settings.splits.truncate(1);
+    settings.teachers = vec![TeacherKind::Simplified];
+    settings.teacher_members = 1;
+    settings.refine_top = 1;
+    let one = fit(&dataset, &settings, &|_| {}).unwrap().report;
+    settings.val_partitions = 3;
+    let events = std::sync::Mutex::new(0usize);
+    let three = fit(&dataset, &settings, &|_| *events.lock().unwrap() += 1)
+        .unwrap()
+        .report;
+    assert_eq!(three.val_partitions, 3);
+    // Every trial ran on each partition, plus the chosen student once more.
+    assert_eq!(*events.lock().unwrap(), 3 * three.trials.len() + 1);
+    let coarse = |r: &FitReport| {
+        r.trials
+            .iter()
+            .filter(|t| t.stage != Stage::Refine)
+            .map(|t| (t.candidate, t.test_accuracy, t.val_accuracy))
+            .collect::<Vec<_>>()
+    };
+    // The seed's own split trains the same runs: the same test scores, but validation
+    // accuracies averaged with the other partitions'.
+    let (a, b) = (coarse(&one), coarse(&three));
+    assert_eq!(a.len(), b.len());
+    for ((ca, ta, _), (cb, tb, _)) in a.iter().zip(&b) {
+        assert_eq!((ca, ta), (cb, tb));
+    }
+    assert!(a.iter().zip(&b).any(|(x, y)| x.2 != y.2));
+    let choice = &three.choices[0];
+    let best_val = three
+        .trials
+        .iter()
+        .filter(|t| t.stage != Stage::Teacher)
+        .map(|t| t.val_accuracy)
+        .fold(0.0, f64::max);
+    assert_eq!(choice.val_accuracy, best_val);
+    let pooled = three
+        .trials
+        .iter()
+        .find(|t| t.candidate == Candidate::Student(choice.recipe))
+        .unwrap();
+    assert_eq!(choice.test_accuracy, pooled.test_accuracy);
 }
 
 /// `fit` refuses a search too large for this machine before training anything.
