@@ -203,9 +203,10 @@ fn log_softmax_rows(logits: &[f32], c: usize) -> Vec<f32> {
     out
 }
 
-/// The initialisation seed of ensemble member `member` of `seed` (member 0 is `seed`).
-fn member_seed(seed: u64, member: usize) -> u64 {
-    seed.wrapping_add((member as u64) << 32)
+/// The `k`-th seed derived from `seed` (`k = 0` is `seed`): the initialisation of
+/// ensemble member `k`, and the shuffle of validation partition `k`.
+fn derived_seed(seed: u64, k: usize) -> u64 {
+    seed.wrapping_add((k as u64) << 32)
 }
 
 /// One teacher task: seed position, validation partition, kind and ensemble member.
@@ -229,7 +230,7 @@ fn train_teacher(
         &shared.operators,
         kind,
         &s.teacher,
-        member_seed(seed, member),
+        derived_seed(seed, member),
         &shared.blind[seed_pos][partition],
         &s.device,
         &mut Progress::ignore(),
@@ -533,7 +534,7 @@ pub fn fit(
                     test: Vec::new(),
                 };
                 let redealt =
-                    (1..partitions).map(|p| split.redealt(&dataset.labels, member_seed(seed, p)));
+                    (1..partitions).map(|p| split.redealt(&dataset.labels, derived_seed(seed, p)));
                 std::iter::once(own).chain(redealt).collect()
             })
             .collect(),
