@@ -168,10 +168,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", report_dir.display()))?;
     let student_path = report_dir.join("student.json");
     file.save(&student_path)?;
-    let parity = export_file(&file, args.precision.0, args.nodes.as_ref(), &out)?;
+    // The search's results are on disk before the export's checks run: a refused blob
+    // loses none of them.
     save_json(&outcome.report, &report_dir.join("fit.json"))?;
     save_json(&chosen.recipe, &report_dir.join("recipe.json"))?;
     frameless_experiments::fit_report::write(&outcome.report, &report_dir)?;
+    let parity = export_file(&file, args.precision.0, args.nodes.as_ref(), &out)
+        .with_context(|| format!("the search's report is in {}", report_dir.display()))?;
 
     let mut o = std::io::stdout().lock();
     if args.output.json {
