@@ -22,6 +22,26 @@ fn small() -> (Dataset, FitSettings) {
     (dataset, settings)
 }
 
+/// The best validation accuracy of any student trial.
+fn best_student_val(r: &FitReport) -> f64 {
+    r.trials
+        .iter()
+        .filter(|t| t.stage != Stage::Teacher)
+        .map(|t| t.val_accuracy)
+        .fold(0.0, f64::max)
+}
+
+/// [`small`] with its first seed only, one teacher of `kind` and `refine_top`.
+fn one_seed(kind: TeacherKind, refine_top: usize) -> (Dataset, FitSettings) {
+    let (dataset, mut settings) = small();
+    settings.seeds.truncate(1);
+    settings.splits.truncate(1);
+    settings.teachers = vec![kind];
+    settings.teacher_members = 1;
+    settings.refine_top = refine_top;
+    (dataset, settings)
+}
+
 /// On two validation partitions too: the dealt-again partitions come from the training
 /// and validation nodes alone.
 #[test]
@@ -75,13 +95,7 @@ fn plain_mlp_is_a_candidate_and_the_baseline() {
     let baseline = r.trials.iter().find(|t| t.candidate == mlp).unwrap();
     assert_eq!(r.plain_mlp.mean, 100.0 * baseline.test_accuracy);
     // The chosen recipe is the best student on validation.
-    let best_val = r
-        .trials
-        .iter()
-        .filter(|t| t.stage != Stage::Teacher)
-        .map(|t| t.val_accuracy)
-        .fold(0.0, f64::max);
-    assert_eq!(r.choices[0].val_accuracy, best_val);
+    assert_eq!(r.choices[0].val_accuracy, best_student_val(r));
     assert_eq!(
         *events.lock().unwrap(),
         r.trials.len() + 1,
@@ -156,12 +170,7 @@ fn memory_counts_every_trial_alive_at_once() {
 /// run on the seed's own split: its test accuracy is the pooled trial's.
 #[test]
 fn partitions_rank_on_the_mean_and_keep_the_own_split_run() {
-    let (dataset, mut settings) = small();
-    settings.seeds.truncate(1);
-    settings.splits.truncate(1);
-    settings.teachers = vec![TeacherKind::Simplified];
-    settings.teacher_members = 1;
-    settings.refine_top = 1;
+    let (dataset, mut settings) = one_seed(TeacherKind::Simplified, 1);
     let one = fit(&dataset, &settings, &|_| {}).unwrap().report;
     settings.val_partitions = 3;
     let events = std::sync::Mutex::new(0usize);
@@ -187,13 +196,7 @@ fn partitions_rank_on_the_mean_and_keep_the_own_split_run() {
     }
     assert!(a.iter().zip(&b).any(|(x, y)| x.2 != y.2));
     let choice = &three.choices[0];
-    let best_val = three
-        .trials
-        .iter()
-        .filter(|t| t.stage != Stage::Teacher)
-        .map(|t| t.val_accuracy)
-        .fold(0.0, f64::max);
-    assert_eq!(choice.val_accuracy, best_val);
+    assert_eq!(choice.val_accuracy, best_student_val(&three));
     let pooled = three
         .trials
         .iter()
@@ -228,12 +231,7 @@ fn fit_refuses_a_search_too_large_for_memory() {
 /// level, the energy perturbation ε), each on its own student graph; never on the mlp.
 #[test]
 fn band_refinements_are_validated_candidates() {
-    let (dataset, mut settings) = small();
-    settings.seeds.truncate(1);
-    settings.splits.truncate(1);
-    settings.teachers = vec![TeacherKind::Spatial];
-    settings.teacher_members = 1;
-    settings.refine_top = 9;
+    let (dataset, settings) = one_seed(TeacherKind::Spatial, 9);
     let r = fit(&dataset, &settings, &|_| {}).unwrap().report;
     let students = || {
         r.trials.iter().filter_map(|t| match t.candidate {
