@@ -200,10 +200,10 @@ fn summary(r: &FitReport) -> String {
     let mut s = String::new();
     let [n, f, c] = r.dims;
     s += &format!(
-        "{}: {n} nodes, {f} features, {c} classes; {} seeds, {} trials, {:.0} s\n",
+        "{}: {n} nodes, {f} features, {c} classes; {} seeds, {}, {:.0} s\n",
         r.dataset,
         r.choices.len(),
-        r.trials.len() * r.val_partitions,
+        r.trial_count(),
         r.seconds
     );
     if r.val_partitions > 1 {

@@ -54,9 +54,9 @@ pub fn render(report: &FitReport) -> String {
     let _ = writeln!(s, "# fit: {}\n", report.dataset);
     let _ = writeln!(
         s,
-        "{n} nodes, {f} features, {c} classes; {} seeds, {} trials, {:.0} s wall.\n",
+        "{n} nodes, {f} features, {c} classes; {} seeds, {}, {:.0} s wall.\n",
         report.choices.len(),
-        report.trials.len(),
+        report.trial_count(),
         report.seconds
     );
     let _ = writeln!(

@@ -597,6 +597,20 @@ pub struct FitReport {
     pub seconds: f64,
 }
 
+impl FitReport {
+    /// How many runs the search trained, in words: `325 trials`, or with several
+    /// validation partitions `313 candidates on 5 validation partitions each`.
+    pub fn trial_count(&self) -> String {
+        match self.val_partitions {
+            0 | 1 => format!("{} trials", self.trials.len()),
+            p => format!(
+                "{} candidates on {p} validation partitions each",
+                self.trials.len()
+            ),
+        }
+    }
+}
+
 /// The student chosen for the first seed, ready to export.
 pub struct Chosen {
     /// Its engine weights (f32).
