@@ -649,6 +649,10 @@ fn fit_exports_its_choice_and_reruns_it_from_the_recipe() {
         .clone();
     let again: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(
+        again["report"]["val_partitions"], 1,
+        "one recipe: nothing to choose, one partition"
+    );
+    assert_eq!(
         again["report"]["choices"][0]["recipe"],
         report["choices"][0]["recipe"]
     );

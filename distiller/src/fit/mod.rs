@@ -352,6 +352,15 @@ impl FitSettings {
 }
 
 impl FitSettings {
+    /// The validation partitions each seed trains on: [`val_partitions`](Self::val_partitions),
+    /// or 1 where there is nothing to choose between (a single fixed recipe).
+    pub fn partitions(&self) -> usize {
+        match &self.recipes {
+            Some(list) if list.len() <= 1 => 1,
+            _ => self.val_partitions.max(1),
+        }
+    }
+
     /// Every recipe this search may train, up to the teacher kind: the fixed list, or
     /// the coarse recipes and all their refinements.
     fn possible_recipes(&self) -> Vec<Recipe> {
@@ -414,7 +423,7 @@ impl FitSettings {
                 jobs: self.jobs.max(1),
                 soft_label_runs: n_seeds
                     .saturating_mul(per_seed)
-                    .saturating_mul(self.val_partitions.max(1))
+                    .saturating_mul(self.partitions())
                     .saturating_add(1),
                 kept_students: n_seeds,
             },

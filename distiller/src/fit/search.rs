@@ -516,7 +516,7 @@ pub fn fit(
         }
     }
     let (n, c) = (dataset.n_nodes(), dataset.n_classes);
-    let partitions = settings.val_partitions.max(1);
+    let partitions = settings.partitions();
     let shared = Shared {
         dataset,
         teacher_data: teacher::TeacherData::new(dataset)?,
