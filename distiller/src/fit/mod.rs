@@ -264,7 +264,7 @@ pub const MAX_VAL_PARTITIONS: usize = 5;
 ///
 /// ```
 /// use frameless_distiller::fit::validation_partitions;
-/// assert_eq!(validation_partitions(542), 1); // Cora's geom-gcn split
+/// assert_eq!(validation_partitions(539), 1); // Cora: 77 validation nodes per class
 /// assert_eq!(validation_partitions(80), 4);
 /// assert_eq!(validation_partitions(37), 5);
 /// ```
