@@ -794,14 +794,13 @@ pub fn fit(
     )?;
     let labels = &dataset.labels;
     let mut trials = Vec::new();
-    let member_zero: Vec<&Outcome> = teacher_tasks
+    let ensemble_runs: Vec<&Outcome> = ensembles.iter().map(|(_, (o, _))| o).collect();
+    let pooled_ensembles = pooled(&ensemble_runs);
+    for o in single_teachers
         .iter()
-        .zip(&teachers)
-        .filter(|(t, _)| t.3 == 0)
-        .map(|(_, (o, _))| o)
-        .chain(ensembles.iter().map(|(_, (o, _))| o))
-        .collect();
-    for o in pooled(&member_zero).iter().chain(&students) {
+        .chain(&pooled_ensembles)
+        .chain(&students)
+    {
         let mut t = o.trial.clone();
         t.test_accuracy = scored(
             &o.test_predictions,
