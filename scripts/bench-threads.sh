@@ -2,12 +2,16 @@
 # Thread benchmark (issue 14): ms per epoch of the default thread policy against
 # --threads 1 and --threads 2, quiet and beside one competing CPU-bound process
 # (`yes > /dev/null`), for the spatial teacher and the fmlp-s student, on Cora,
-# Chameleon and (teacher only) a 100k-node synthetic graph. Each setting runs twice
-# (once at 100k), interleaved, and keeps its fastest run; a row's ratio is
-# default / best(1, 2).
+# Chameleon and (teacher only) a 100k-node synthetic graph. Each setting runs five
+# times, interleaved, and a row shows each setting's median run; its ratio is
+# default / best(1, 2). The median, not the fastest run: this shared machine's runs of
+# one setting spread by 10-30 % (beside the competing process, the default and one
+# thread, which then run the same way, took 37-50 ms per Chameleon fmlp-s epoch in
+# eight interleaved runs), and the fastest of two picked that spread, not the policy.
+# The 100k rows time 5 epochs a run, not 2: the first epoch's page faults weighed.
 # The policy's target is ratio <= 1.1 in every row (full mode exits 1 otherwise).
 #
-#   scripts/bench-threads.sh           full grid (about ten minutes on 2 cores)
+#   scripts/bench-threads.sh           full grid (about fifteen minutes on 2 cores)
 #   scripts/bench-threads.sh --quick   Cora, 3 epochs, quiet only, no target: a few
 #                                      seconds, so the script cannot rot (test-all.sh)
 #
@@ -39,9 +43,9 @@ if ((QUICK)); then
     DATASETS=("cora|$DATA/cora|3|1|teacher student")
     LOADS=(quiet)
 else
-    DATASETS=("cora|$DATA/cora|30|2|teacher student"
-        "chameleon|$DATA/chameleon|30|2|teacher student"
-        "synthetic-100k|synthetic:nodes=100000,seed=1|2|1|teacher")
+    DATASETS=("cora|$DATA/cora|30|5|teacher student"
+        "chameleon|$DATA/chameleon|30|5|teacher student"
+        "synthetic-100k|synthetic:nodes=100000,seed=1|5|5|teacher")
     LOADS=(quiet loaded)
 fi
 SETTINGS=(default 1 2)
@@ -50,14 +54,19 @@ SETTINGS=(default 1 2)
 epoch_ms() { # <model> <name> <dataset> <epochs> <setting>
     local model=$1 name=$2 dataset=$3 epochs=$4 setting=$5 threads=()
     [[ $setting != default ]] && threads=(--threads "$setting")
+    # The JSON goes to a file and is read after the run: a reader started in a pipe
+    # beside the binary is busy exactly while the default policy samples the load at
+    # start-up, and kept candle's gemm on one thread for the whole run (the 100k rows
+    # read 1.11-1.15 that way; run apart, the default matched --threads 2).
+    local out="$WORK/run.json"
     if [[ $model == teacher ]]; then
         "$BIN" teacher --dataset "$dataset" --seeds 1 --epochs "$epochs" --patience "$epochs" \
-            --out "$WORK/$name" --json "${threads[@]}" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["epoch_ms"])'
+            --out "$WORK/$name" --json "${threads[@]}" >"$out"
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epoch_ms"])' "$out"
     else
         "$BIN" distill --teacher "$WORK/$name"/*.json --student fmlp-s --epochs "$epochs" \
-            --patience "$epochs" --out "$WORK/$name-student.json" --json "${threads[@]}" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["report"]["epoch_ms"])'
+            --patience "$epochs" --out "$WORK/$name-student.json" --json "${threads[@]}" >"$out"
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["runs"][0]["report"]["epoch_ms"])' "$out"
     fi
 }
 
@@ -72,25 +81,27 @@ for load in "${LOADS[@]}"; do
     for entry in "${DATASETS[@]}"; do
         IFS='|' read -r name dataset epochs repeats models <<<"$entry"
         for model in $models; do
-            declare -A best=()
+            declare -A runs=() median=()
             for ((r = 0; r < repeats; r++)); do
                 for setting in "${SETTINGS[@]}"; do
                     if [[ $model == student && ! -d "$WORK/$name" ]]; then
                         epoch_ms teacher "$name" "$dataset" 1 1 >/dev/null
                     fi
                     ms=$(epoch_ms "$model" "$name" "$dataset" "$epochs" "$setting")
-                    prev=${best[$setting]:-}
-                    best[$setting]=$(python3 -c "print(min(x for x in [$ms, ${prev:-float('inf')}]))")
+                    runs[$setting]="${runs[$setting]:-} $ms"
                 done
             done
+            for setting in "${SETTINGS[@]}"; do
+                median[$setting]=$(python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" ${runs[$setting]})
+            done
             read -r ratio verdict < <(python3 -c "
-d, a, b = ${best[default]}, ${best[1]}, ${best[2]}
+d, a, b = ${median[default]}, ${median[1]}, ${median[2]}
 r = d / min(a, b)
 print(f'{r:.2f}', 'ok' if r <= 1.1 else 'SLOW')")
             [[ $verdict == ok ]] || FAILED=1
             printf '%-15s %-7s %-7s %10.2f %10.2f %10.2f %7s %s\n' "$name" "$model" "$load" \
-                "${best[default]}" "${best[1]}" "${best[2]}" "$ratio" "$verdict"
-            unset best
+                "${median[default]}" "${median[1]}" "${median[2]}" "$ratio" "$verdict"
+            unset runs median
         done
     done
     if [[ -n "$HOG" ]]; then

@@ -8,7 +8,10 @@
 #   scripts/bench-torch.sh [EPOCHS]     default 40 epochs (patience = epochs)
 #
 # Needs a Python with torch (PYTHON, default python3; Debian: apt install
-# python3-torch, then PYTHON=/usr/bin/python3); it stops with an error without one.
+# python3-torch libopenblas0-pthread, then PYTHON=/usr/bin/python3); it stops with an
+# error without one. Without OpenBLAS, Debian's torch falls back to the reference BLAS
+# and runs about ten times slower (640 against 69 ms a Cora teacher epoch), which would
+# flatter every ratio.
 # anchors.py prints torch_geometric's version, which spatufg and fmlp_s do not
 # use: a stand-in module answers when PyG is absent; torch before 2.0 lacks
 # sparse_coo_tensor's check_invariants, which the wrapper then drops. FRAMELESS_BIN and
