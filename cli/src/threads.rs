@@ -5,11 +5,17 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use frameless_distiller::threads::{
-    busy_elsewhere, free_cores, own_jiffies, set_spare_core, ThreadPolicy, Threads,
+    busy_elsewhere, free_cores, most_free, own_jiffies, set_spare_core, ThreadPolicy, Threads,
 };
 
 /// How long `Auto` watches `/proc/stat` to see how many cores are idle.
 const SAMPLE: Duration = Duration::from_millis(100);
+
+/// At most this many [`SAMPLE`] windows (the most free one counts, [`most_free`]): one
+/// window decided gemm's threads for a whole run from whatever else started with us,
+/// such as `python3` reading our `--json` from a pipe (10 % slower at 100k nodes and 200
+/// features, docs/results/threads.md). Under steady load this costs 200 ms at start-up.
+const SAMPLE_WINDOWS: usize = 3;
 
 /// How often `Auto`'s monitor looks again: the load a run starts beside is not the load
 /// it meets ten minutes on.
@@ -20,7 +26,7 @@ const MONITOR_EVERY: Duration = Duration::from_millis(500);
 /// (fixed too; a `CANDLE_NUM_THREADS` of the user's own then stands), else
 /// [`ThreadPolicy::Auto`]. Call it at the top of `main`, before any thread exists
 /// (setting the environment is not safe while another thread may read it). `sample` is
-/// false for commands that train nothing: `Auto` then skips the 100 ms `/proc/stat`
+/// false for commands that train nothing: `Auto` then skips the `/proc/stat` start-up
 /// sample and runs on one thread.
 pub fn apply(flag: Option<NonZeroUsize>, sample: bool) -> (ThreadPolicy, Threads) {
     let from_env: Option<NonZeroUsize> = std::env::var("RAYON_NUM_THREADS")
@@ -88,13 +94,16 @@ fn online_cores(stat: &str) -> usize {
         .max(1)
 }
 
-/// Idle cores over [`SAMPLE`] (0 where `/proc/stat` cannot be read: one thread).
+/// Idle cores at start-up: the most free of up to [`SAMPLE_WINDOWS`] windows of [`SAMPLE`]
+/// (0 where `/proc/stat` cannot be read: one thread).
 fn sample_free_cores(available: usize) -> f64 {
     let read = || std::fs::read_to_string("/proc/stat").ok();
-    let Some(before) = read() else { return 0.0 };
-    std::thread::sleep(SAMPLE);
-    let Some(after) = read() else { return 0.0 };
-    // /proc/stat counts every online core; our share is at most `available` of them.
-    free_cores(&before, &after, online_cores(&before))
-        .map_or(0.0, |free| free.min(available as f64))
+    let window = || {
+        let before = read()?;
+        std::thread::sleep(SAMPLE);
+        let after = read()?;
+        // /proc/stat counts every online core; our share is at most `available` of them.
+        free_cores(&before, &after, online_cores(&before)).map(|free| free.min(available as f64))
+    };
+    most_free(std::iter::from_fn(window).take(SAMPLE_WINDOWS), available)
 }

@@ -223,6 +223,31 @@ pub fn free_cores(before: &str, after: &str, cores: usize) -> Option<f64> {
     Some(idle as f64 / total as f64 * cores as f64)
 }
 
+/// The free cores of a start-up sample taken over several windows ([`free_cores`] of
+/// each, in turn): the most free window's count, and no window more once one frees every
+/// core of `available` (as [`ThreadPolicy::resolve`] counts them: 1.8 free of 2 is both).
+/// A process busy for a moment while the binary starts, the reader of a pipe it writes
+/// to for one, is idle in a later window; a competitor that stays busy is in every one.
+///
+/// ```
+/// use frameless_distiller::threads::most_free;
+/// // A reader starting beside us takes half a core in the first window only.
+/// assert_eq!(most_free([1.5, 2.0, 0.0], 2), 2.0);
+/// // A competing process holds a core in every window.
+/// assert_eq!(most_free([1.0, 0.9, 1.05], 2), 1.05);
+/// assert_eq!(most_free([], 2), 0.0);
+/// ```
+pub fn most_free(windows: impl IntoIterator<Item = f64>, available: usize) -> f64 {
+    let mut most = 0.0f64;
+    for free in windows {
+        most = most.max(free);
+        if most + 0.2 >= available as f64 {
+            break;
+        }
+    }
+    most
+}
+
 /// Cores the rest of the machine kept busy between two `/proc/stat` samples, during
 /// which this process used `own` jiffies (all its threads, `utime + stime` from
 /// `/proc/self/stat`); `None` as for [`free_cores`].
@@ -271,6 +296,33 @@ mod tests {
         let own = "4242 (frameless (x) y) R 1 2 3 4 5 6 7 8 9 10 170 23 0 0 20 0";
         assert_eq!(own_jiffies(own), Some(193));
         assert_eq!(own_jiffies("4242 (frameless) R 1 2"), None);
+    }
+
+    #[test]
+    fn a_moment_of_load_at_start_up_does_not_decide_gemm() {
+        let auto = ThreadPolicy::Auto;
+        let gemm = |windows: &[f64]| {
+            let taken = std::cell::Cell::new(0);
+            let free = most_free(
+                windows.iter().map(|&f| {
+                    taken.set(taken.get() + 1);
+                    f
+                }),
+                2,
+            );
+            (auto.resolve(free, 2).gemm, taken.get())
+        };
+        // A reader starting beside us: busy in the first window, gone by the second,
+        // which frees both cores and ends the sample.
+        assert_eq!(gemm(&[1.4, 1.9, 0.0]), (2, 2));
+        assert_eq!(
+            gemm(&[2.0, 0.0, 0.0]),
+            (2, 1),
+            "a quiet machine: one window"
+        );
+        // A competitor in every window keeps gemm on one thread, after every window.
+        assert_eq!(gemm(&[1.02, 0.97, 1.1]), (1, 3));
+        assert_eq!(gemm(&[]), (1, 0), "nothing read: one thread");
     }
 
     #[test]
