@@ -152,8 +152,7 @@ impl ThreadPolicy {
             },
             ThreadPolicy::Auto => {
                 let free = if free.is_finite() { free } else { 0.0 };
-                // Truncation is the point: 1.7 free cores is one thread.
-                let cores = (free + 0.2).floor().max(1.0) as usize;
+                let cores = whole_cores(free).max(1.0) as usize;
                 Threads {
                     pool: available.max(1),
                     gemm: cores.clamp(1, available.max(1)),
@@ -223,6 +222,12 @@ pub fn free_cores(before: &str, after: &str, cores: usize) -> Option<f64> {
     Some(idle as f64 / total as f64 * cores as f64)
 }
 
+/// The cores `free` idle cores count as for a thread each: a core at least 80 % idle.
+/// Truncation is the point: 1.7 free cores is one thread.
+fn whole_cores(free: f64) -> f64 {
+    (free + 0.2).floor()
+}
+
 /// The free cores of a start-up sample taken over several windows ([`free_cores`] of
 /// each, in turn): the most free window's count, and no window more once one frees every
 /// core of `available` (as [`ThreadPolicy::resolve`] counts them: 1.8 free of 2 is both).
@@ -241,7 +246,7 @@ pub fn most_free(windows: impl IntoIterator<Item = f64>, available: usize) -> f6
     let mut most = 0.0f64;
     for free in windows {
         most = most.max(free);
-        if most + 0.2 >= available as f64 {
+        if whole_cores(most) >= available as f64 {
             break;
         }
     }
