@@ -52,6 +52,11 @@ pub struct DistillArgs {
     /// Share the band table and classifier between bands (the published code's variant).
     #[arg(long)]
     tie_bands: bool,
+    /// fmlp-s/fmlp-o: learn each band's table as the features' projection X·V_b (F × d)
+    /// rather than a free N × d table, so the bands propagate the features (the blob is
+    /// the same form either way).
+    #[arg(long)]
+    feature_tables: bool,
     /// Dropout (default 0.5 for mlp, 0.1 for fmlp-s/fmlp-o).
     #[arg(long)]
     dropout: Option<f64>,
@@ -92,6 +97,7 @@ impl DistillArgs {
         c.stages = self.stages;
         c.hidden = self.hidden;
         c.tie_bands = self.tie_bands;
+        c.feature_tables = self.feature_tables;
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
                 anyhow::bail!(BadInput::Dropout { dropout: p });

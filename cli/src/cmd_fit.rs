@@ -27,8 +27,9 @@ Examples:
 
 /// Choose the best student for a dataset on validation accuracy alone and export it:
 /// train every teacher kind, then mlp / fmlp-s / fmlp-o students with λ = 1 (labels
-/// only: the plain-MLP fallback), ½ and 0, then refine the best few (width, dropout,
-/// weight decay, τ, stages, framelet Lev 2, band perturbation ε). Each seed chooses on its own validation split
+/// only: the plain-MLP fallback), ½ and 0, and fmlp-s / fmlp-o with band tables learnt
+/// from the features (M=XV), then refine the best few (width, dropout, weight decay, τ,
+/// stages, feature tables, framelet Lev 2, band perturbation ε). Each seed chooses on its own validation split
 /// (under 300 validation nodes, on the mean over that split and its training and
 /// validation nodes dealt again: see --val-partitions); test accuracy is read only after
 /// every choice is made. Writes the blob of the first seed's

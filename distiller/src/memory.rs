@@ -259,7 +259,13 @@ fn student_parameters(
 ) -> f64 {
     let h = config.hidden as f64;
     let b = bands(framelet_config);
-    (shape.features as f64 * h + (b + 1.0) * h * shape.classes as f64) * F32
+    // Feature tables: one `F × d` projection `V_b` per band and stage.
+    let projections = if config.feature_tables && config.kind != StudentKind::Mlp {
+        b * config.n_stages() as f64
+    } else {
+        0.0
+    };
+    (shape.features as f64 * h * (1.0 + projections) + (b + 1.0) * h * shape.classes as f64) * F32
 }
 
 /// One student training run on a student graph: parameters with their gradients, Adam

@@ -186,7 +186,7 @@ impl StudentFile {
     /// How the student was made, as the blob's recipe (`key=value`, in this order):
     /// `frameless` (the distiller's version), `teacher` (kind, or `labels` when it
     /// learnt from labels only) and `teacher_members`, `student`, `hidden`, `k`
-    /// (fmlp-s) or `stages` (fmlp-o), `tie_bands` and, when known, the bands' `framelet`,
+    /// (fmlp-s) or `stages` (fmlp-o), `tie_bands`, `feature_tables` (only when set) and, when known, the bands' `framelet`,
     /// `levels`, `chebyshev_order`, `dilation` and `epsilon` (frameless), `dropout`, `lambda`, `tau`, `lr`,
     /// `weight_decay`, `max_epochs`, `patience`, `epochs` (run), `best_epoch`, `seed`.
     pub fn recipe(&self) -> Vec<(String, String)> {
@@ -209,6 +209,9 @@ impl StudentFile {
         }
         if c.kind != StudentKind::Mlp {
             r.push(("tie_bands", c.tie_bands.to_string()));
+            if c.feature_tables {
+                r.push(("feature_tables", "true".into()));
+            }
             if let Some(f) = &self.framelet {
                 r.push(("framelet", f.kind.to_string()));
                 r.push(("levels", f.levels.to_string()));

@@ -7,11 +7,13 @@
 //!    validation accuracy teaches the students of this seed, through the mean
 //!    probabilities of [`FitSettings::teacher_members`] initialisations of it.
 //! 2. **Coarse**: every student kind × `λ ∈ {1, ½, 0}` (`λ = 1` learns from the labels
-//!    alone, so a plain MLP on the features is always among the candidates).
+//!    alone, so a plain MLP on the features is always among the candidates), and fmlp-s
+//!    and fmlp-o at `λ = ½` (labels only without a teacher) with their band tables
+//!    learnt from the features ([`crate::student::StudentConfig::feature_tables`]).
 //! 3. **Refine**: the [`FitSettings::refine_top`] best coarse recipes, each with a wider
 //!    hidden layer, the other dropout, ten times and a tenth of the weight decay,
 //!    `τ = 2` (distilled recipes), one more fmlp-o stage and, for frameless students,
-//!    their bands from one more framelet level (Lev 2) or with the energy perturbation
+//!    feature tables, and their bands from one more framelet level (Lev 2) or with the energy perturbation
 //!    `ε = ½` (`Â_b = Â ∓ ε·D̃^{-1}`), each on its own student graph built once.
 //!
 //! Where a seed's validation split is small (under 300 nodes), one node moves a
@@ -208,6 +210,9 @@ impl std::fmt::Display for Recipe {
         write!(f, "{} d{} drop{}", s.kind, s.hidden, s.dropout)?;
         if s.kind == StudentKind::FmlpO {
             write!(f, " S{}", s.stages)?;
+        }
+        if s.feature_tables {
+            f.write_str(" M=XV")?;
         }
         if let Some(levels) = self.levels {
             write!(f, " Lev{levels}")?;

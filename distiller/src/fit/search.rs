@@ -410,7 +410,23 @@ pub(super) fn coarse(teacher: Option<TeacherKind>, members: usize) -> Vec<Recipe
             }
         }
     }
+    // The frameless students once more with tables from the features: the first of
+    // each kind's recipes (λ ½ with a teacher, labels only without).
+    for kind in [StudentKind::FmlpS, StudentKind::FmlpO] {
+        let first = out
+            .iter()
+            .find(|r| r.student.kind == kind && (teacher.is_none() || r.teacher.is_some()));
+        if let Some(&r) = first {
+            out.push(with_feature_tables(r));
+        }
+    }
     out
+}
+
+/// `r` with its bands' tables learnt from the features (`StudentConfig::feature_tables`).
+pub(super) fn with_feature_tables(mut r: Recipe) -> Recipe {
+    r.student.feature_tables = true;
+    r
 }
 
 /// The refinements of one good recipe: one change each.
@@ -438,6 +454,9 @@ pub(super) fn refinements(r: &Recipe) -> Vec<Recipe> {
         out.push(deeper);
     }
     if r.student.kind != StudentKind::Mlp {
+        if !r.student.feature_tables {
+            out.push(with_feature_tables(*r));
+        }
         // The bands themselves: one more framelet level, and the energy perturbation.
         if r.levels.is_none() {
             out.push(Recipe {

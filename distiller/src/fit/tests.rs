@@ -228,10 +228,12 @@ fn fit_refuses_a_search_too_large_for_memory() {
 }
 
 /// The refine stage tries the bands themselves on frameless students (one more framelet
-/// level, the energy perturbation ε), each on its own student graph; never on the mlp.
+/// level, the energy perturbation ε, tables from the features), each on its own student
+/// graph; never on the mlp. The coarse stage has one feature-table recipe of each
+/// frameless kind.
 #[test]
 fn band_refinements_are_validated_candidates() {
-    let (dataset, settings) = one_seed(TeacherKind::Spatial, 9);
+    let (dataset, settings) = one_seed(TeacherKind::Spatial, 11);
     let r = fit(&dataset, &settings, &|_| {}).unwrap().report;
     let students = || {
         r.trials.iter().filter_map(|t| match t.candidate {
@@ -243,14 +245,35 @@ fn band_refinements_are_validated_candidates() {
     let lev2 = students().filter(|(_, rc)| frameless(rc) && rc.levels == Some(2));
     assert_eq!(
         lev2.clone().count(),
-        6,
+        8,
         "every frameless coarse recipe, one level more"
     );
+    let coarse_tables =
+        students().filter(|(t, rc)| t.stage == Stage::Coarse && rc.student.feature_tables);
+    assert_eq!(
+        coarse_tables.count(),
+        2,
+        "one feature-table fmlp-s and fmlp-o"
+    );
+    for (_, rc) in students().filter(|(t, rc)| t.stage == Stage::Coarse && frameless(rc)) {
+        let tables = Recipe {
+            student: StudentConfig {
+                feature_tables: true,
+                ..rc.student
+            },
+            ..rc
+        };
+        assert!(
+            students().any(|(t, r)| r == tables && t.epochs > 0),
+            "{rc} with feature tables"
+        );
+    }
+    assert!(students().all(|(_, rc)| frameless(&rc) || !rc.student.feature_tables));
     assert!(lev2
         .clone()
         .all(|(t, _)| t.stage == Stage::Refine && t.epochs > 0));
     let perturbed = students().filter(|(_, rc)| frameless(rc) && rc.epsilon == Some(0.5));
-    assert_eq!(perturbed.count(), 6);
+    assert_eq!(perturbed.count(), 8);
     assert!(students().all(|(_, rc)| frameless(&rc) || (rc.levels, rc.epsilon) == (None, None)));
     // The recipe carries its framelet setting and names it.
     let base = settings.teacher.framelet.clone();
@@ -260,4 +283,9 @@ fn band_refinements_are_validated_candidates() {
     };
     assert_eq!(with.framelet(&base).levels, 2);
     assert_eq!(with.to_string(), "fmlp-s d64 drop0.1 Lev2 ← labels wd5e-4");
+    let tables = search::with_feature_tables(Recipe::labels_only(StudentKind::FmlpO));
+    assert_eq!(
+        tables.to_string(),
+        "fmlp-o d64 drop0.1 S2 M=XV ← labels wd5e-4"
+    );
 }

@@ -13,8 +13,11 @@ pub struct StageParams {
     pub power: usize,
     /// Stage 1: `F → d` on the features; later stages `d → d`.
     pub encoder: Dense,
-    /// `M_b`, `N × d`; one per band, or a single shared one with `tie_bands`.
+    /// `M_b`, `N × d`; one per band, or a single shared one with `tie_bands`. With
+    /// `from_features`, `V_b` (`F × d`) and `M_b = X V_b`.
     pub tables: Vec<Var>,
+    /// Whether `tables` hold `V_b` ([`super::StudentConfig::feature_tables`]).
+    pub from_features: bool,
     /// `c_b`, `1 × d`, parallel to `tables`.
     pub table_biases: Vec<Var>,
     /// Gate `a_b` (`2d × 1`) and `β_b` (`1 × 1`), one per band.
@@ -23,9 +26,19 @@ pub struct StageParams {
 
 impl StageParams {
     /// The table `M_b` and bias `c_b` band `band` reads (the shared one with `tie_bands`).
-    fn table_of(&self, band: usize) -> (&Tensor, &Tensor) {
+    fn table_of(
+        &self,
+        band: usize,
+        graph: &StudentGraph,
+    ) -> candle_core::Result<(Tensor, &Tensor)> {
         let t = band.min(self.tables.len() - 1);
-        (self.tables[t].as_tensor(), self.table_biases[t].as_tensor())
+        let table = self.tables[t].as_tensor();
+        let m = if self.from_features {
+            graph.features.matmul(table)?
+        } else {
+            table.clone()
+        };
+        Ok((m, self.table_biases[t].as_tensor()))
     }
 }
 
@@ -42,7 +55,8 @@ pub struct FramelessParams {
 
 impl FramelessParams {
     /// Initialises as the reference: tables and their biases uniform in `±N^{-1/2}`
-    /// (like an `nn.Linear(N, d)`), every other layer PyTorch-style.
+    /// (like an `nn.Linear(N, d)`; feature tables `V_b` in `±F^{-1/2}`, like an
+    /// `nn.Linear(F, d)`), every other layer PyTorch-style.
     ///
     /// # Errors
     /// Candle errors.
@@ -60,6 +74,12 @@ impl FramelessParams {
             graph.bands.len()
         };
         let bound = (n as f64).powf(-0.5);
+        let (rows, row_bound) = if config.feature_tables {
+            let f = graph.n_features();
+            (f, (f.max(1) as f64).powf(-0.5))
+        } else {
+            (n, bound)
+        };
         let mut stages = Vec::with_capacity(config.n_stages());
         for s in 0..config.n_stages() {
             let fan_in = if s == 0 { graph.n_features() } else { d };
@@ -68,8 +88,8 @@ impl FramelessParams {
             let mut table_biases = Vec::with_capacity(n_tables);
             for _ in 0..n_tables {
                 tables.push(Var::from_tensor(&rng.uniform(
-                    (n, d),
-                    bound,
+                    (rows, d),
+                    row_bound,
                     dtype,
                     &graph.device,
                 )?)?);
@@ -87,6 +107,7 @@ impl FramelessParams {
                 power: config.power(s),
                 encoder,
                 tables,
+                from_features: config.feature_tables,
                 table_biases,
                 gates,
             });
@@ -128,8 +149,8 @@ impl FramelessParams {
             .map(|st| {
                 (0..graph.bands.len())
                     .map(|b| {
-                        let (m, c) = st.table_of(b);
-                        graph.table(b, m, c, st.power)
+                        let (m, c) = st.table_of(b, graph)?;
+                        graph.table(b, &m, c, st.power)
                     })
                     .collect()
             })
@@ -196,11 +217,15 @@ impl FramelessParams {
             let mut acc: Option<Tensor> = None;
             let mut gates = Vec::with_capacity(stage_tables.len());
             for (b, (e, gate)) in stage_tables.into_iter().zip(&st.gates).enumerate() {
-                let (m, c) = st.table_of(b);
                 let e = match mode {
-                    Mode::Train(rng) if dropout > 0.0 && table::fused(m, c) => {
-                        let mask = rng.dropout_mask(e.elem_count(), dropout);
-                        table::dropped(graph.chain(b, st.power), m, c, e, mask)?
+                    Mode::Train(rng) if dropout > 0.0 => {
+                        let (m, c) = st.table_of(b, graph)?;
+                        if table::fused(&m, c) {
+                            let mask = rng.dropout_mask(e.elem_count(), dropout);
+                            table::dropped(graph.chain(b, st.power), &m, c, e, mask)?
+                        } else {
+                            rng.dropout(&e, dropout)?
+                        }
                     }
                     _ => mode.dropout(&e, dropout)?,
                 };

@@ -4,7 +4,8 @@
 //! classes, `B` bands. Per band `b` the structural operator is
 //! `P_b = W_bᵀ Â_b W_b`, applied as three sparse products ([`StudentGraph::propagate`]);
 //! it is never materialised. A frameless stage of power `p` owns a learnable table
-//! `M_b ∈ R^{N×d}` and bias `c_b`, and reads `E_b = P_b^p M_b + c_b`:
+//! `M_b ∈ R^{N×d}` (or, with [`StudentConfig::feature_tables`], `M_b = X V_b`) and bias
+//! `c_b`, and reads `E_b = P_b^p M_b + c_b`:
 //!
 //! ```text
 //! h = x
@@ -154,6 +155,13 @@ pub struct StudentConfig {
     pub tie_bands: bool,
     /// Dropout probability (mlp: after the hidden ReLU; frameless: on `u` and each `E_b`).
     pub dropout: f64,
+    /// Frameless: each table is the features' projection `M_b = X V_b` (`V_b` is
+    /// `F × d`) rather than a free `N × d` parameter, so a band propagates the features
+    /// themselves (SIGN's and H2GCN's neighbourhood features, per framelet band) and the
+    /// parameters do not grow with `N`. Training only: the engine stores the tables
+    /// `E_b = P_b^p M_b + c_b` either way, so the blob does not change form.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub feature_tables: bool,
 }
 
 impl StudentConfig {
@@ -166,6 +174,7 @@ impl StudentConfig {
             stages: 2,
             tie_bands: false,
             dropout: if kind == StudentKind::Mlp { 0.5 } else { 0.1 },
+            feature_tables: false,
         }
     }
 

@@ -86,8 +86,15 @@ fn fmlp_s_forward_matches_a_dense_hand_computation() {
     assert_eq!(out.gates.len(), 2);
 }
 
-fn loss_of(s: &Student, t: &crate::testutil::Toy, teacher: &Tensor) -> Tensor {
-    let out = s.forward(&t.graph, Mode::Eval).unwrap();
+/// The test loss; with `train`, a training pass whose dropout masks come from that seed
+/// (the same masks on every call, so the loss is a smooth function of the weights).
+fn loss_of(s: &Student, t: &crate::testutil::Toy, teacher: &Tensor, train: Option<u64>) -> Tensor {
+    let mut rng = SeededRng::new(train.unwrap_or(0));
+    let mode = match train {
+        Some(_) => Mode::Train(&mut rng),
+        None => Mode::Eval,
+    };
+    let out = s.forward(&t.graph, mode).unwrap();
     let idx = Tensor::new(&[0u32, 1], &Device::Cpu).unwrap();
     let y = Tensor::new(&[0u32, 1], &Device::Cpu).unwrap();
     kd_loss(&out.logits, teacher, &idx, &y, 0.3, 2.0).unwrap()
@@ -95,13 +102,18 @@ fn loss_of(s: &Student, t: &crate::testutil::Toy, teacher: &Tensor) -> Tensor {
 
 /// Central differences in f64 against autograd, for a few entries of every variable.
 fn gradcheck(config: StudentConfig) {
+    gradcheck_in(config, None);
+}
+
+/// [`gradcheck`] of an evaluation pass, or of a training pass with the masks of `train`.
+fn gradcheck_in(config: StudentConfig, train: Option<u64>) {
     let t = toy(9, 4, 3, 2);
     let s = Student::new(&config, &t.graph, 3, &mut SeededRng::new(5), DType::F64).unwrap();
     let teacher = Tensor::from_slice(&t.teacher, (9, 3), &Device::Cpu)
         .unwrap()
         .to_dtype(DType::F64)
         .unwrap();
-    let grads = loss_of(&s, &t, &teacher).backward().unwrap();
+    let grads = loss_of(&s, &t, &teacher, train).backward().unwrap();
     let h = 1e-6;
     for var in s.vars() {
         let g: Vec<f64> = grads
@@ -118,7 +130,7 @@ fn gradcheck(config: StudentConfig) {
                 v[k] += delta;
                 var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
                     .unwrap();
-                loss_of(&s, &t, &teacher).to_scalar::<f64>().unwrap()
+                loss_of(&s, &t, &teacher, train).to_scalar::<f64>().unwrap()
             };
             let numeric = (eval(h) - eval(-h)) / (2.0 * h);
             var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
@@ -150,6 +162,68 @@ fn gradcheck_every_student() {
         tie_bands: true,
         ..small(StudentKind::FmlpS)
     });
+}
+
+#[test]
+fn feature_tables_are_the_propagated_projection_and_train_it() {
+    let t = toy(12, 5, 3, 6);
+    let config = StudentConfig {
+        hidden: 4,
+        feature_tables: true,
+        ..StudentConfig::new(StudentKind::FmlpS)
+    };
+    let s = Student::new(&config, &t.graph, 3, &mut SeededRng::new(2), DType::F64).unwrap();
+    let Params::Frameless(p) = &s.params else {
+        panic!()
+    };
+    // V_b is F × d, and the table is E_b = P_b² (X V_b) + c_b.
+    let xd = t.features.to_dense();
+    let x: Vec<Vec<f64>> = xd.chunks(5).map(<[f64]>::to_vec).collect();
+    let tables = s.tables(&t.graph).unwrap();
+    for (b, band) in t.graph.bands.iter().enumerate() {
+        let v = vec2(p.stages[0].tables[b].as_tensor());
+        assert_eq!((v.len(), v[0].len()), (5, 4));
+        let (w, a) = (band.transform.matrix(), band.propagation.matrix());
+        let mut e: Vec<Vec<f64>> = x
+            .iter()
+            .map(|row| {
+                (0..4)
+                    .map(|o| row.iter().zip(&v).map(|(xi, vr)| xi * vr[o]).sum())
+                    .collect()
+            })
+            .collect();
+        for _ in 0..2 {
+            e = dense_mul(&w.transpose(), &dense_mul(a, &dense_mul(w, &e)));
+        }
+        let c = vec2(p.stages[0].table_biases[b].as_tensor());
+        let got = vec2(&tables[0][b]);
+        for (g, want) in got.iter().zip(&e) {
+            for ((g, want), cb) in g.iter().zip(want).zip(&c[0]) {
+                assert!(
+                    (g - (want + cb)).abs() < 1e-9,
+                    "band {b}: {g} vs {}",
+                    want + cb
+                );
+            }
+        }
+    }
+    // Gradients of V_b through the evaluation pass and the training pass (whose fused
+    // dropped table takes its gradient back through X V_b).
+    let small = |kind| StudentConfig {
+        hidden: 3,
+        feature_tables: true,
+        ..StudentConfig::new(kind)
+    };
+    for kind in [StudentKind::FmlpS, StudentKind::FmlpO] {
+        gradcheck_in(small(kind), None);
+        gradcheck_in(
+            StudentConfig {
+                dropout: 0.3,
+                ..small(kind)
+            },
+            Some(9),
+        );
+    }
 }
 
 #[test]
