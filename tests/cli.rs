@@ -240,6 +240,29 @@ fn distill_and_export_from_files_are_deterministic() {
     );
 }
 
+/// A student whose band tables are learnt from the features exports to the same blob
+/// form (the export checks it against the engine) and says how it was made.
+#[test]
+fn feature_tables_export_and_show_in_inspect() {
+    let dir = demo_dir();
+    let work = tempfile::tempdir().unwrap();
+    let blob = work.path().join("xv.fgkd");
+    frameless()
+        .args(["distill", "--student", "fmlp-o", "--feature-tables"])
+        .args(["--epochs", "20", "-q", "--teacher"])
+        .arg(dir.join("soft-labels.json"))
+        .arg("-o")
+        .arg(work.path().join("s.json"))
+        .arg("--export")
+        .arg(&blob)
+        .assert()
+        .success();
+    let out = frameless().arg("inspect").arg(&blob).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("feature_tables=true"), "{text}");
+}
+
 #[test]
 fn teacher_soft_labels_do_not_depend_on_the_thread_count() {
     let work = tempfile::tempdir().unwrap();
