@@ -40,6 +40,14 @@ impl StageParams {
         };
         Ok((m, self.table_biases[t].as_tensor()))
     }
+
+    /// `M_b` and `c_b` of band `band` where the table is a free parameter (`None` with
+    /// feature tables).
+    fn free_table(&self, band: usize) -> Option<(&Tensor, &Tensor)> {
+        let t = band.min(self.tables.len() - 1);
+        (!self.from_features)
+            .then(|| (self.tables[t].as_tensor(), self.table_biases[t].as_tensor()))
+    }
 }
 
 /// Parameters of a frameless student.
@@ -217,17 +225,15 @@ impl FramelessParams {
             let mut acc: Option<Tensor> = None;
             let mut gates = Vec::with_capacity(stage_tables.len());
             for (b, (e, gate)) in stage_tables.into_iter().zip(&st.gates).enumerate() {
-                let e = match mode {
-                    Mode::Train(rng) if dropout > 0.0 => {
-                        let (m, c) = st.table_of(b, graph)?;
-                        if table::fused(&m, c) {
-                            let mask = rng.dropout_mask(e.elem_count(), dropout);
-                            table::dropped(graph.chain(b, st.power), &m, c, e, mask)?
-                        } else {
-                            rng.dropout(&e, dropout)?
-                        }
+                // Free tables: the dropout and the table as one node over `M_b` and `c_b`.
+                // Feature tables keep the table's own node (over `X V_b`, already formed by
+                // `tables`) rather than form `X V_b` a second time for a fused one.
+                let e = match (&mut *mode, st.free_table(b)) {
+                    (Mode::Train(rng), Some((m, c))) if dropout > 0.0 && table::fused(m, c) => {
+                        let mask = rng.dropout_mask(e.elem_count(), dropout);
+                        table::dropped(graph.chain(b, st.power), m, c, e, mask)?
                     }
-                    _ => mode.dropout(&e, dropout)?,
+                    (mode, _) => mode.dropout(&e, dropout)?,
                 };
                 let alpha = candle_nn::ops::sigmoid(&gate.forward_pair(&e, &u)?)?;
                 let keep = alpha.affine(-1.0, 1.0)?;
